@@ -1,0 +1,483 @@
+"""The factory's DuckDB store: the project's only DuckDB code.
+
+One file holds every record the factory makes. The schema is versioned: ``MIGRATIONS`` is an
+ordered list of SQL steps, step *n* bringing the file to version *n*; opening a file applies the
+steps it lacks, each in its own transaction, and records them in ``schema_migrations``. A step,
+once released, is never edited: change the schema by appending a step.
+
+Writes go through :meth:`Store.write`, one explicit transaction per batch, keyed on the records'
+content-hash ids, so writing the same records twice (a resumed run, a Ray retry) adds nothing.
+Reads return records, never rows. DuckDB allows one read-write process per file: pipelines funnel
+their results to a single writer.
+
+Stored conventions: enums as their ``.value`` strings, datetimes as TIMESTAMPTZ (the session runs
+in UTC, and values are read back as UTC-aware datetimes), tuples as real DuckDB lists, nested
+records as STRUCTs, so ``SELECT len(FAIL_TO_PASS) FROM tasks`` or ``SELECT spec.python FROM
+environments`` work directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import duckdb
+from pydantic import BaseModel
+
+from synth.records import (
+    BackendKind,
+    Candidate,
+    Environment,
+    Record,
+    Rejection,
+    RepoRef,
+    Snapshot,
+    Task,
+    TestRun,
+    utcnow,
+)
+
+Migration = tuple[str, ...]  # SQL statements applied together, in one transaction
+
+_V1_TABLES: Migration = (
+    """
+    CREATE TABLE repos (
+        repo_id VARCHAR PRIMARY KEY,
+        source VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE snapshots (
+        snapshot_id VARCHAR PRIMARY KEY,
+        repo_id VARCHAR NOT NULL,
+        "commit" VARCHAR NOT NULL,
+        path VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE environments (
+        env_id VARCHAR PRIMARY KEY,
+        snapshot_id VARCHAR NOT NULL,
+        backend VARCHAR NOT NULL,
+        image_name VARCHAR NOT NULL,
+        image_digest VARCHAR NOT NULL,
+        base_image VARCHAR NOT NULL,
+        spec STRUCT(
+            python VARCHAR,
+            requirements VARCHAR[],
+            source_root VARCHAR,
+            test_paths VARCHAR[],
+            pytest_args VARCHAR[],
+            evidence VARCHAR[]
+        ) NOT NULL,
+        "lock" STRUCT(name VARCHAR, version VARCHAR, filename VARCHAR, sha256 VARCHAR)[] NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE candidates (
+        candidate_id VARCHAR PRIMARY KEY,
+        snapshot_id VARCHAR NOT NULL,
+        strategy VARCHAR NOT NULL,
+        operator VARCHAR NOT NULL,
+        seed BIGINT NOT NULL,
+        target_file VARCHAR NOT NULL,
+        target_entity VARCHAR NOT NULL,
+        patch VARCHAR NOT NULL,
+        rejection VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE test_runs (
+        run_id VARCHAR PRIMARY KEY,
+        env_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        patch_hash VARCHAR NOT NULL,
+        attempt INTEGER NOT NULL,
+        outcome VARCHAR NOT NULL,
+        exit_code INTEGER NOT NULL,
+        duration_s DOUBLE NOT NULL,
+        results STRUCT(test_id VARCHAR, status VARCHAR, duration_s DOUBLE, message VARCHAR)[]
+            NOT NULL,
+        log_tail VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE tasks (
+        instance_id VARCHAR PRIMARY KEY,
+        repo VARCHAR NOT NULL,
+        base_commit VARCHAR NOT NULL,
+        patch VARCHAR NOT NULL,
+        problem_statement VARCHAR NOT NULL,
+        "FAIL_TO_PASS" VARCHAR[] NOT NULL,
+        "PASS_TO_PASS" VARCHAR[] NOT NULL,
+        image_name VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        env_id VARCHAR NOT NULL,
+        candidate_id VARCHAR NOT NULL,
+        strategy VARCHAR NOT NULL,
+        operator VARCHAR NOT NULL,
+        seed BIGINT NOT NULL,
+        harness_version VARCHAR NOT NULL
+    )
+    """,
+)
+# No foreign keys and no secondary indexes: DuckDB's foreign keys forbid the upserts used here,
+# and its indexes slow every insert while scans of these tables are already fast.
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES,)
+
+TABLES = ("repos", "snapshots", "environments", "candidates", "test_runs", "tasks")
+
+# Rejections reached without the bug making any test fail; every other one means a test broke.
+_UNBROKEN = (Rejection.NO_TEST_FAILED.value, Rejection.PATCH_FAILED.value)
+
+# A candidate is first stored when proposed and again with its verdict: only that update is let
+# through (a stored rejection is never cleared or replaced by a rerun).
+_ON_CONFLICT = {
+    "candidates": "(candidate_id) DO UPDATE SET rejection = excluded.rejection"
+    " WHERE candidates.rejection IS NULL",
+}
+
+
+class StoreError(Exception):
+    """Something the user can act on: a bad --db path, a locked or too-new file, a missing id."""
+
+
+class FunnelRow(Record):
+    """How far the candidates of one repo (or one operator) got."""
+
+    key: str
+    generated: int  # candidates stored
+    broke: int  # candidates that made at least one test fail
+    validated: int  # tasks stored
+    rejected_by_reason: dict[str, int]
+
+
+class Store:
+    """An open DuckDB file. Use ``with Store.open(path) as store: ...``."""
+
+    def __init__(self, path: Path, conn: duckdb.DuckDBPyConnection) -> None:
+        # Prefer Store.open, which also creates and migrates the file.
+        self.path = path
+        self._conn: duckdb.DuckDBPyConnection | None = conn
+
+    @classmethod
+    def open(cls, path: Path | str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
+        """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+        path = Path(path).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()  # an empty placeholder (`touch`, mktemp) holds nothing to lose
+        try:
+            conn = duckdb.connect(str(path))
+        except duckdb.Error as e:
+            raise StoreError(_open_error(path, e)) from e
+        store = cls(path, conn)
+        try:
+            conn.execute("SET TimeZone = 'UTC'")
+            store._migrate(migrations)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def _db(self) -> duckdb.DuckDBPyConnection:
+        if self._conn is None:
+            raise StoreError(f"the store {self.path} is closed; open it again with Store.open")
+        return self._conn
+
+    @property
+    def schema_version(self) -> int:
+        (version,) = self._db.execute(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations"
+        ).fetchone() or (0,)
+        return int(version)
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        db = self._db
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        current = self.schema_version
+        if current > len(migrations):
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this code knows "
+                f"({len(migrations)}); upgrade synth-factory, or pass --db with another path"
+            )
+        for version, statements in enumerate(migrations[current:], start=current + 1):
+            db.execute("BEGIN TRANSACTION")
+            try:
+                for statement in statements:
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utcnow()])
+                db.execute("COMMIT")
+            except BaseException as e:
+                db.execute("ROLLBACK")
+                if isinstance(e, duckdb.Error):
+                    raise StoreError(
+                        f"migrating {self.path} to schema version {version} failed, so it stays"
+                        f" at version {version - 1}: {e}"
+                    ) from e
+                raise
+
+    def write(
+        self,
+        repo: RepoRef | None = None,
+        snapshot: Snapshot | None = None,
+        environments: Iterable[Environment] = (),
+        candidates: Iterable[Candidate] = (),
+        test_runs: Iterable[TestRun] = (),
+        tasks: Iterable[Task] = (),
+    ) -> None:
+        """Store a batch in one transaction: all of it, or (on any error) none of it.
+
+        Rows whose id is already stored are left as they are, except that a candidate stored
+        without a rejection takes the rejection it arrives with.
+        """
+        now = utcnow()
+        repos = {r.repo_id: r for r in (repo, snapshot.repo if snapshot else None) if r}
+        # Rows are built before the transaction starts; DuckDB rejects a malformed value inside
+        # it, and the rollback then undoes the rows already inserted.
+        batches: list[tuple[str, list[dict[str, Any]]]] = [
+            ("repos", [{"repo_id": i, **_plain(r), "created_at": now} for i, r in repos.items()]),
+            ("snapshots", [_snapshot_row(snapshot)] if snapshot else []),
+            ("environments", [_plain(e) for e in environments]),
+            ("candidates", [{**_plain(c), "created_at": now} for c in candidates]),
+            ("test_runs", [_plain(r) for r in test_runs]),
+            ("tasks", [_plain(t) for t in tasks]),
+        ]
+        db = self._db
+        db.execute("BEGIN TRANSACTION")
+        try:
+            for table, rows in batches:
+                if rows:
+                    sql = _insert(table, list(rows[0]), _ON_CONFLICT.get(table, "DO NOTHING"))
+                    db.executemany(sql, [list(row.values()) for row in rows])
+            db.execute("COMMIT")
+        except BaseException as e:
+            db.execute("ROLLBACK")
+            if isinstance(e, duckdb.Error):
+                raise StoreError(f"nothing was written to {self.path}: {e}") from e
+            raise
+        db.execute("CHECKPOINT")
+
+    def list_repos(self) -> list[RepoRef]:
+        rows = self._rows(f"SELECT {_columns(RepoRef)} FROM repos ORDER BY name, repo_id")
+        return [RepoRef.model_validate(r) for r in rows]
+
+    def get_snapshot(self, snapshot_id: str) -> Snapshot:
+        rows = self._rows(
+            'SELECT s."commit", s.path, r.source, r.kind, r.name FROM snapshots s'
+            " JOIN repos r USING (repo_id) WHERE s.snapshot_id = ?",
+            [snapshot_id],
+        )
+        if not rows:
+            raise StoreError(f"no snapshot {snapshot_id} in {self.path}")
+        row = rows[0]
+        repo = RepoRef(source=row["source"], kind=row["kind"], name=row["name"])
+        return Snapshot(repo=repo, commit=row["commit"], path=row["path"])
+
+    def get_environment(self, env_id: str) -> Environment:
+        envs = self._environments("env_id = ?", [env_id])
+        if not envs:
+            raise StoreError(f"no environment {env_id} in {self.path}")
+        return envs[0]
+
+    def find_environment(self, snapshot_id: str, backend: BackendKind | str) -> Environment | None:
+        """The newest environment built for ``snapshot_id`` with ``backend`` (a BackendKind)."""
+        envs = self._environments("snapshot_id = ? AND backend = ?", [snapshot_id, _v(backend)])
+        return envs[0] if envs else None
+
+    def list_candidates(self, snapshot_id: str | None = None) -> list[Candidate]:
+        where, params = ("WHERE snapshot_id = ?", [snapshot_id]) if snapshot_id else ("", [])
+        rows = self._rows(
+            f"SELECT {_columns(Candidate)} FROM candidates {where}"
+            " ORDER BY created_at, candidate_id",
+            params,
+        )
+        return [Candidate.model_validate(r) for r in rows]
+
+    def list_test_runs(self, env_id: str) -> list[TestRun]:
+        rows = self._rows(
+            f"SELECT {_columns(TestRun)} FROM test_runs WHERE env_id = ?"
+            " ORDER BY created_at, run_id",
+            [env_id],
+        )
+        return [TestRun.model_validate(_utc_row(r)) for r in rows]
+
+    def list_tasks(self, repo: str | None = None, limit: int | None = None) -> list[Task]:
+        """Tasks, newest first (ties broken by id), optionally of one repo only."""
+        sql = f"SELECT {_columns(Task)} FROM tasks"
+        params: list[Any] = []
+        if repo is not None:
+            sql += " WHERE repo = ?"
+            params.append(repo)
+        sql += " ORDER BY created_at DESC, instance_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [Task.model_validate(_utc_row(r)) for r in self._rows(sql, params)]
+
+    def get_task(self, id_or_prefix: str) -> Task:
+        """The task with this instance id, or the only one whose id starts with it."""
+        if not id_or_prefix:
+            raise StoreError("an empty task id matches every task; give an instance id")
+        select = f"SELECT {_columns(Task)} FROM tasks"
+        rows = self._rows(f"{select} WHERE instance_id = ?", [id_or_prefix])
+        if not rows:
+            rows = self._rows(
+                f"{select} WHERE starts_with(instance_id, ?) ORDER BY instance_id LIMIT 6",
+                [id_or_prefix],
+            )
+        if not rows:
+            raise StoreError(f"no task {id_or_prefix!r} in {self.path}; see `synth tasks list`")
+        if len(rows) > 1:
+            shown = ", ".join(r["instance_id"] for r in rows[:5])
+            more = " and more" if len(rows) > 5 else ""
+            raise StoreError(
+                f"task id {id_or_prefix!r} is ambiguous: it starts {shown}{more};"
+                " give more characters"
+            )
+        return Task.model_validate(_utc_row(rows[0]))
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TABLES)
+        return {name: int(n) for name, n in self._db.execute(sql).fetchall()}
+
+    def funnel(self, by: Literal["repo", "operator"]) -> list[FunnelRow]:
+        """Candidates generated, broken, validated and rejected (by reason), per repo or operator.
+
+        A repo is its RepoRef.name, reached from a candidate through its snapshot; a task whose
+        candidate is not stored falls back to its own ``repo`` field.
+        """
+        if by == "repo":
+            cand_key = "coalesce(r.name, '(unknown)')"
+            task_key = "coalesce(r.name, t.repo)"
+        elif by == "operator":
+            cand_key, task_key = "c.operator", "t.operator"
+        else:
+            raise StoreError(f"cannot group the funnel by {by!r}; use 'repo' or 'operator'")
+        joins = "LEFT JOIN snapshots s USING (snapshot_id) LEFT JOIN repos r USING (repo_id)"
+        cand_rows = self._db.execute(
+            f"SELECT {cand_key}, c.rejection, count(*) FROM candidates c {joins} GROUP BY ALL"
+        ).fetchall()
+        task_rows = self._db.execute(
+            f"SELECT {task_key}, count(*) FROM tasks t"
+            f" LEFT JOIN candidates c USING (candidate_id) {joins} GROUP BY ALL"
+        ).fetchall()
+        generated: dict[str, int] = {}
+        rejected: dict[str, dict[str, int]] = {}
+        for key, rejection, n in cand_rows:
+            generated[key] = generated.get(key, 0) + n
+            if rejection is not None:
+                rejected.setdefault(key, {})[rejection] = n
+        validated = {key: n for key, n in task_rows}
+        out = []
+        for key in sorted(generated.keys() | validated.keys()):
+            reasons = dict(sorted(rejected.get(key, {}).items()))
+            broke = validated.get(key, 0) + sum(
+                n for reason, n in reasons.items() if reason not in _UNBROKEN
+            )
+            out.append(
+                FunnelRow(
+                    key=key,
+                    generated=generated.get(key, 0),
+                    broke=broke,
+                    validated=validated.get(key, 0),
+                    rejected_by_reason=reasons,
+                )
+            )
+        return out
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run ad-hoc SQL (``synth sql``, tests) and return its rows as tuples."""
+        try:
+            return self._db.execute(sql, list(params)).fetchall()
+        except duckdb.Error as e:
+            raise StoreError(f"query failed on {self.path}: {e}") from e
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._db.execute(sql, list(params))
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _environments(self, where: str, params: Sequence[Any]) -> list[Environment]:
+        rows = self._rows(
+            f"SELECT {_columns(Environment)} FROM environments WHERE {where}"
+            " ORDER BY created_at DESC, env_id",
+            params,
+        )
+        return [Environment.model_validate(_utc_row(r)) for r in rows]
+
+
+def _open_error(path: Path, e: duckdb.Error) -> str:
+    text = str(e)
+    if "not a valid DuckDB database" in text:
+        return f"{path} is not a DuckDB database; pass --db with another path"
+    if "lock" in text.lower():
+        return f"{path} is open in another process; close it or pass --db with another path"
+    return f"cannot open {path} as a DuckDB database ({text}); pass --db with another path"
+
+
+def _insert(table: str, columns: Sequence[str], conflict: str = "DO NOTHING") -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT {conflict}"
+
+
+def _columns(model: type[Record]) -> str:
+    """The select list that reads back ``model``: its fields, which are its table's columns."""
+    return ", ".join(f'"{name}"' for name in model.model_fields)
+
+
+def _plain(value: Any) -> Any:
+    """A record's stored form: enums as values, tuples as lists, nested records as structs."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _snapshot_row(s: Snapshot) -> dict[str, Any]:
+    return {"snapshot_id": s.snapshot_id, "repo_id": s.repo.repo_id, "commit": s.commit,
+            "path": s.path}  # fmt: skip
+
+
+def _utc_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "created_at": row["created_at"].astimezone(UTC)}
+
+
+def _v(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value

@@ -1,0 +1,1 @@
+"""Execution environments: specs, Dockerfile templates, image builds, Docker and local backends."""

@@ -1,0 +1,130 @@
+"""What every backend offers, and choosing one.
+
+A backend turns (Snapshot, EnvSpec) into an Environment once per repo@commit, and runs the test
+suite in it with an optional patch applied, returning the raw facts of the run. Reading those facts
+into a TestRun is the verifier's job (verifiers.runner), so both backends are graded the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from synth.records import BackendKind, EnvSpec, Environment, Snapshot
+
+PATCH_FAILED_EXIT = 97  # run_tests.sh's code for "the patch did not apply"
+REPORT_ENV = "SYNTH_REPORT"
+PLUGIN = "synth_report"
+PINNED_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC", "PYTHONHASHSEED": "0",
+              "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+class BackendChoice(str, Enum):
+    AUTO = "auto"
+    DOCKER = "docker"
+    LOCAL = "local"
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    timeout_s: float = 300.0
+    memory_mb: int = 2048
+    cpus: float = 1.0
+    pids: int = 256
+
+
+class BackendConfig(BaseModel):
+    """Everything a worker needs to rebuild the backend on its own side of a Ray cluster."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: BackendKind
+    cache_dir: Path
+    base_image: str | None = None  # a pullable image instead of the offline debootstrap one
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True)
+class RawRun:
+    exit_code: int
+    report: str | None
+    timed_out: bool
+    oom: bool
+    patch_failed: bool
+    duration_s: float
+    log_tail: str
+
+
+class Backend(Protocol):
+    kind: BackendKind
+
+    def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment: ...
+
+    def run_tests(self, env: Environment, snapshot: Snapshot, patch: str) -> RawRun: ...
+
+
+class BackendUnavailable(RuntimeError):
+    pass
+
+
+def pytest_command(spec: EnvSpec, python: str = "python") -> list[str]:
+    """The one test command both backends run."""
+    return [python, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--no-header",
+            "-rN", "--color=no", *spec.pytest_args, *spec.test_paths]
+
+
+def docker_available() -> tuple[bool, str]:
+    from envs.docker_backend import ping
+
+    return ping()
+
+
+def resolve_backend(choice: BackendChoice, cache_dir: Path, base_image: str | None = None,
+                    limits: Limits | None = None) -> tuple[BackendConfig, str]:
+    """Pick the backend; the note tells the user which one and why."""
+    limits = limits or Limits()
+    if choice is BackendChoice.LOCAL:
+        return BackendConfig(kind=BackendKind.LOCAL, cache_dir=cache_dir, limits=limits), "local backend (asked for)"
+    ok, why = docker_available()
+    if choice is BackendChoice.DOCKER:
+        if not ok:
+            raise BackendUnavailable(
+                f"--backend docker: no Docker engine answers ({why}); start dockerd "
+                "or use --backend local"
+            )
+        return BackendConfig(kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image, limits=limits), "docker backend (asked for)"
+    if ok:
+        return BackendConfig(kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image, limits=limits), "docker backend (a Docker engine answered)"
+    return (BackendConfig(kind=BackendKind.LOCAL, cache_dir=cache_dir, limits=limits),
+            f"local backend: no Docker engine answered ({why})")
+
+
+def build_backend(config: BackendConfig) -> Backend:
+    if config.kind is BackendKind.DOCKER:
+        from envs.docker_backend import DockerBackend
+
+        return DockerBackend(config)
+    from envs.local_backend import LocalBackend
+
+    return LocalBackend(config)
+
+
+def plugin_source() -> Path:
+    import verifiers
+
+    return Path(verifiers.__file__).parent / f"{PLUGIN}.py"
+
+
+def template_dir() -> Path:
+    return Path(__file__).parent / "templates"
+
+
+def environment_id(kind: BackendKind, snapshot: Snapshot, spec: EnvSpec, lock_hashes: list[str],
+                   base: str) -> str:
+    from synth.records import HARNESS_VERSION, content_hash
+
+    return content_hash("env", kind.value, snapshot.snapshot_id, spec.spec_id, lock_hashes, base,
+                        HARNESS_VERSION)

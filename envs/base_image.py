@@ -1,0 +1,55 @@
+"""An offline base image: debootstrap a minimal Debian with Python, then `docker import` it.
+
+No registry is reachable from these machines, so nothing can be pulled; the image is built from
+the Debian mirror the host's apt already uses and cached under a tag derived from its recipe, so
+every later build on the machine reuses it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from envs.apt_mirror import machine_mirror
+from synth import proc
+from synth.records import content_hash
+
+SUITE = "bookworm"
+PACKAGES = ("python3", "python3-venv", "git", "ca-certificates", "tzdata", "locales")
+RECIPE_VERSION = 1
+REPOSITORY = "synth-base"
+
+
+def base_image_tag(suite: str = SUITE, packages: tuple[str, ...] = PACKAGES) -> str:
+    """The tag names the recipe, not the mirror: the same recipe is the same base anywhere."""
+    return f"{REPOSITORY}:{suite}-{content_hash(suite, sorted(packages), RECIPE_VERSION)[:12]}"
+
+
+def ensure_base_image(client: docker.DockerClient, *, work_dir: Path | None = None) -> str:
+    """Return the base image tag, building it with debootstrap the first time (about a minute)."""
+    tag = base_image_tag()
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    mirror = machine_mirror(SUITE)
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix="synth-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        proc.run(
+            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+             SUITE, rootfs, mirror],
+            timeout=1800,
+        )
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for item in (rootfs / cache).glob("*.deb"):
+                item.unlink()
+        tarball = Path(tmp) / "rootfs.tar"
+        proc.run(["tar", "--numeric-owner", "-C", rootfs, "-cf", tarball, "."], timeout=600)
+        repository, _, version = tag.partition(":")
+        client.api.import_image(src=str(tarball), repository=repository, tag=version)
+    client.images.get(tag)
+    return tag

@@ -1,0 +1,1 @@
+"""Ray orchestration of the factory's stages; the one DuckDB writer."""

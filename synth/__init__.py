@@ -1,0 +1,1 @@
+"""The factory's front: CLI, records, repository intake, bug injection, problem statements."""

@@ -1,0 +1,226 @@
+"""The factory's records, defined once and imported everywhere else.
+
+Every record is a frozen pydantic model with ``extra="forbid"``. Ids are content hashes of what
+makes the record what it is (repo, commit, patch, harness version), so rerunning the same work
+produces the same id and a resumed run never duplicates a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Bumped whenever the way a verdict is reached changes; part of every task id, so tasks made by
+# a different harness never collide with (or silently overwrite) older ones.
+HARNESS_VERSION = "0.1.0"
+SCHEMA_VERSION = 1
+
+
+def content_hash(*parts: Any, length: int = 16) -> str:
+    """Stable hex digest of JSON-serialisable parts (order matters)."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceKind(str, Enum):
+    GIT = "git"
+    LOCAL = "local"
+    PYPI = "pypi"
+
+
+class RepoRef(Record):
+    """Where a repository came from, as the user named it."""
+
+    source: str
+    kind: SourceKind
+    name: str  # a short slug used in ids and image names, e.g. "pathspec"
+
+    @property
+    def repo_id(self) -> str:
+        return content_hash("repo", self.kind.value, self.source)
+
+
+class Snapshot(Record):
+    """A repository pinned at one commit in a scrubbed working copy."""
+
+    repo: RepoRef
+    commit: str
+    path: str  # absolute path of the scrubbed working copy
+
+    @property
+    def snapshot_id(self) -> str:
+        return content_hash("snapshot", self.repo.repo_id, self.commit)
+
+
+class Requirement(Record):
+    """One pinned wheel of an environment's lock."""
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+
+
+class EnvSpec(Record):
+    """What an environment needs: derived from the repository's own files, nothing guessed later."""
+
+    python: str  # "3.11"
+    requirements: tuple[str, ...]  # PEP 508 strings to resolve on the host
+    source_root: str  # relative dir put on PYTHONPATH ("." or "src")
+    test_paths: tuple[str, ...]  # what pytest collects, relative to the repo root
+    pytest_args: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()  # which files the spec was read from, for the user
+
+    @property
+    def spec_id(self) -> str:
+        return content_hash("envspec", self.model_dump(exclude={"evidence"}))
+
+
+class BackendKind(str, Enum):
+    DOCKER = "docker"
+    LOCAL = "local"
+
+
+class Environment(Record):
+    """A built environment for one repo@commit, shared by all of its tasks."""
+
+    env_id: str
+    snapshot_id: str
+    backend: BackendKind
+    image_name: str  # docker image tag, or the local venv path
+    image_digest: str  # docker image id, or a hash of the local venv's lock
+    base_image: str
+    lock: tuple[Requirement, ...]
+    spec: EnvSpec
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TestStatus(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    XFAILED = "xfailed"
+    XPASSED = "xpassed"
+    MISSING = "missing"  # expected but absent from the report: counts as failed
+
+
+class TestResult(Record):
+    test_id: str  # pytest node id, e.g. "tests/test_x.py::test_y"
+    status: TestStatus
+    duration_s: float = 0.0
+    message: str = ""  # one-line failure message (the exception repr), never a traceback
+
+
+class RunKind(str, Enum):
+    BASELINE = "baseline"
+    BUG = "bug"
+    GOLD = "gold"
+
+
+class RunOutcome(str, Enum):
+    OK = "ok"  # the report was read and agrees with the exit code
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    CRASHED = "crashed"  # no report, or a report that contradicts the exit code
+    PATCH_FAILED = "patch_failed"
+
+
+class TestRun(Record):
+    run_id: str
+    env_id: str
+    kind: RunKind
+    patch_hash: str  # content hash of the applied patch ("" for none)
+    attempt: int
+    outcome: RunOutcome
+    exit_code: int
+    duration_s: float
+    results: tuple[TestResult, ...]
+    log_tail: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+    def status_map(self) -> dict[str, TestStatus]:
+        return {r.test_id: r.status for r in self.results}
+
+
+class Strategy(str, Enum):
+    MUTATION = "mutation"
+    REVERT = "revert"
+    COMBINE = "combine"
+
+
+class Rejection(str, Enum):
+    NO_TEST_FAILED = "no_test_failed"
+    FLAKY = "flaky"  # the failing set differed between bug runs
+    PATCH_FAILED = "patch_failed"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    CRASHED = "crashed"
+    GOLD_FAILED = "gold_failed"  # the clean state did not pass the F2P tests
+    DUPLICATE = "duplicate"
+
+
+class Candidate(Record):
+    """A proposed bug: a unified diff against the snapshot, with how it was made."""
+
+    candidate_id: str
+    snapshot_id: str
+    strategy: Strategy
+    operator: str
+    seed: int
+    target_file: str
+    target_entity: str  # e.g. "module.Class.method"
+    patch: str
+    rejection: Rejection | None = None
+
+    @staticmethod
+    def make_id(snapshot_id: str, patch: str) -> str:
+        return content_hash("candidate", snapshot_id, patch, HARNESS_VERSION)
+
+
+class Task(Record):
+    """A validated task; SWE-bench field names where they exist."""
+
+    instance_id: str
+    repo: str
+    base_commit: str
+    patch: str  # the bug diff
+    problem_statement: str
+    FAIL_TO_PASS: tuple[str, ...]
+    PASS_TO_PASS: tuple[str, ...]
+    image_name: str
+    env_id: str
+    candidate_id: str
+    strategy: Strategy
+    operator: str
+    seed: int
+    harness_version: str = HARNESS_VERSION
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditVerdict(str, Enum):
+    REPRODUCED = "reproduced"
+    DIVERGED = "diverged"
+    ERRORED = "errored"
+
+
+class AuditResult(Record):
+    instance_id: str
+    env_id: str
+    verdict: AuditVerdict
+    fail_to_pass_failing: tuple[str, ...]
+    unexpected: tuple[str, ...]  # tests whose status differed from the stored verdict
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,399 @@
+"""The DuckDB store, on real files under tmp_path: round trips, idempotence, atomicity, schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from data.store import MIGRATIONS, TABLES, FunnelRow, Store, StoreError
+from synth.records import (
+    BackendKind,
+    Candidate,
+    Environment,
+    EnvSpec,
+    Rejection,
+    RepoRef,
+    Requirement,
+    RunKind,
+    RunOutcome,
+    Snapshot,
+    SourceKind,
+    Strategy,
+    Task,
+    TestResult,
+    TestRun,
+    TestStatus,
+)
+
+T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+LEDGER = RepoRef(source="https://example.com/ledger.git", kind=SourceKind.GIT, name="ledger")
+OTHER = RepoRef(source="/src/other", kind=SourceKind.LOCAL, name="other")
+
+
+def snapshot_of(repo: RepoRef = LEDGER) -> Snapshot:
+    return Snapshot(repo=repo, commit="c0ffee" * 6 + "beef", path=f"/work/snapshots/{repo.name}")
+
+
+def environment(snap: Snapshot, backend: BackendKind = BackendKind.DOCKER) -> Environment:
+    return Environment(
+        env_id=f"env-{snap.repo.name}-{backend.value}",
+        snapshot_id=snap.snapshot_id,
+        backend=backend,
+        image_name=f"synth/{snap.repo.name}:abc",
+        image_digest="sha256:" + "d" * 64,
+        base_image="python:3.11-slim",
+        lock=(
+            Requirement(name="pytest", version="8.3.2", filename="pytest-8.3.2.whl", sha256="a1"),
+            Requirement(name="pluggy", version="1.5.0", filename="pluggy-1.5.0.whl", sha256="b2"),
+        ),
+        spec=EnvSpec(
+            python="3.11",
+            requirements=("pytest>=8",),
+            source_root="src",
+            test_paths=("tests",),
+            pytest_args=("-p", "no:cacheprovider"),
+            evidence=("pyproject.toml",),
+        ),
+        created_at=T0,
+    )
+
+
+def candidate(
+    snap: Snapshot, n: int, operator: str = "swap_compare", rejection: Rejection | None = None
+) -> Candidate:
+    patch = f"--- a/ledger/money.py\n+++ b/ledger/money.py\n@@ -1 +1 @@\n-x < {n}\n+x <= {n}\n"
+    return Candidate(
+        candidate_id=Candidate.make_id(snap.snapshot_id, patch),
+        snapshot_id=snap.snapshot_id,
+        strategy=Strategy.MUTATION,
+        operator=operator,
+        seed=n,
+        target_file="ledger/money.py",
+        target_entity="ledger.money.Money.__add__",
+        patch=patch,
+        rejection=rejection,
+    )
+
+
+def run_of(env: Environment, attempt: int = 0) -> TestRun:
+    return TestRun(
+        run_id=f"run-{env.env_id}-{attempt}",
+        env_id=env.env_id,
+        kind=RunKind.BUG,
+        patch_hash="p1",
+        attempt=attempt,
+        outcome=RunOutcome.OK,
+        exit_code=1,
+        duration_s=2.5,
+        results=(
+            TestResult(test_id="tests/test_money.py::test_add", status=TestStatus.PASSED),
+            TestResult(
+                test_id="tests/test_money.py::test_sub[ü]",
+                status=TestStatus.FAILED,
+                duration_s=0.125,
+                message="AssertionError: assert 3 == 4 — ‘quoted’",
+            ),
+        ),
+        log_tail="1 failed, 1 passed",
+        created_at=T0 + timedelta(seconds=attempt),
+    )
+
+
+def task(cand: Candidate, env: Environment, instance_id: str, minutes: int = 0) -> Task:
+    return Task(
+        instance_id=instance_id,
+        repo="ledger",
+        base_commit="c0ffee" * 6 + "beef",
+        patch=cand.patch,
+        problem_statement="Adding two amounts gives the wrong total.",
+        FAIL_TO_PASS=("tests/test_money.py::test_add", "tests/test_money.py::test_sum"),
+        PASS_TO_PASS=("tests/test_dates.py::test_leap",),
+        image_name=env.image_name,
+        env_id=env.env_id,
+        candidate_id=cand.candidate_id,
+        strategy=cand.strategy,
+        operator=cand.operator,
+        seed=cand.seed,
+        created_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "synth.duckdb") as s:
+        yield s
+
+
+def full_batch() -> dict:
+    snap = snapshot_of()
+    env = environment(snap)
+    cands = [candidate(snap, 1), candidate(snap, 2, rejection=Rejection.FLAKY)]
+    return {
+        "repo": LEDGER,
+        "snapshot": snap,
+        "environments": [env, environment(snap, BackendKind.LOCAL)],
+        "candidates": cands,
+        "test_runs": [run_of(env, 0), run_of(env, 1)],
+        "tasks": [task(cands[0], env, "ledger-0001")],
+    }
+
+
+def test_every_record_type_round_trips(store: Store) -> None:
+    batch = full_batch()
+    store.write(**batch)
+    snap, env = batch["snapshot"], batch["environments"][0]
+
+    assert store.list_repos() == [LEDGER]
+    assert store.get_snapshot(snap.snapshot_id) == snap
+    assert store.get_environment(env.env_id) == env
+    assert store.find_environment(snap.snapshot_id, BackendKind.LOCAL) == batch["environments"][1]
+    assert store.find_environment(snap.snapshot_id, "docker") == env
+    assert store.find_environment("no-such-snapshot", BackendKind.DOCKER) is None
+    assert (
+        sorted(store.list_candidates(snap.snapshot_id), key=lambda c: c.seed) == batch["candidates"]
+    )
+    assert store.list_candidates("no-such-snapshot") == []
+    assert store.list_test_runs(env.env_id) == batch["test_runs"]
+    assert store.list_tasks() == batch["tasks"]
+    got = store.get_task("ledger-0001")
+    assert got == batch["tasks"][0]
+    # str enums compare equal to their values, so check the types came back, not just the values
+    assert type(got.strategy) is Strategy
+    assert type(store.list_test_runs(env.env_id)[0].results[1].status) is TestStatus
+    assert got.created_at == T0 and got.created_at.utcoffset() == timedelta(0)
+
+
+def test_writing_the_same_records_twice_adds_no_rows(store: Store) -> None:
+    store.write(**full_batch())
+    first = store.counts()
+    store.write(**full_batch())
+    assert store.counts() == first
+    assert first == {
+        "repos": 1,
+        "snapshots": 1,
+        "environments": 2,
+        "candidates": 2,
+        "test_runs": 2,
+        "tasks": 1,
+    }
+
+
+def test_a_candidate_gains_its_rejection_once_and_keeps_it(store: Store) -> None:
+    snap = snapshot_of()
+    pending = candidate(snap, 7)
+    store.write(snapshot=snap, candidates=[pending])
+    rejected = pending.model_copy(update={"rejection": Rejection.NO_TEST_FAILED})
+    store.write(candidates=[rejected])
+    assert store.list_candidates() == [rejected]
+    # a rerun neither clears the stored verdict nor replaces it
+    store.write(candidates=[pending])
+    store.write(candidates=[pending.model_copy(update={"rejection": Rejection.FLAKY})])
+    assert store.list_candidates() == [rejected]
+
+
+@pytest.mark.parametrize("bad_field", [{"seed": "x"}, {"FAIL_TO_PASS": object()}])
+def test_a_batch_that_fails_midway_writes_nothing(store: Store, bad_field: dict) -> None:
+    batch = full_batch()
+    good = batch["tasks"][0]
+    # model_construct skips validation, so DuckDB itself rejects the value: after the rows
+    # before it (repo, snapshot, environments, ..., the first task) were already inserted
+    bad = Task.model_construct(**{**dict(good), "instance_id": "ledger-0002", **bad_field})
+    batch["tasks"] = [good, bad]
+    with pytest.raises(StoreError, match="nothing was written"):
+        store.write(**batch)
+    assert set(store.counts().values()) == {0}
+    # the store is still usable after the rollback
+    batch["tasks"] = [good]
+    store.write(**batch)
+    assert store.counts()["tasks"] == 1
+
+
+def test_a_new_file_is_created_migrated_and_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "synth.duckdb"
+    with Store.open(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.counts() == dict.fromkeys(TABLES, 0)
+        store.write(**full_batch())
+    with Store.open(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.query("SELECT count(*) FROM schema_migrations") == [(len(MIGRATIONS),)]
+        assert store.counts()["tasks"] == 1
+
+
+def test_pending_migrations_apply_and_a_newer_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "synth.duckdb"
+    with Store.open(path) as store:
+        store.write(**full_batch())
+    later = (*MIGRATIONS, ("ALTER TABLE tasks ADD COLUMN difficulty INTEGER",))
+    with Store.open(path, migrations=later) as store:
+        assert store.schema_version == len(later)
+        assert store.query("SELECT difficulty FROM tasks") == [(None,)]
+    with pytest.raises(StoreError, match="newer than this code knows.*upgrade") as err:
+        Store.open(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_failed_migration_leaves_the_file_at_its_last_version(tmp_path: Path) -> None:
+    path = tmp_path / "synth.duckdb"
+    Store.open(path).close()
+    broken = (*MIGRATIONS, ("CREATE TABLE extra (x INTEGER)", "SELEC nonsense"))
+    with pytest.raises(StoreError, match="version 2"):
+        Store.open(path, migrations=broken)
+    with Store.open(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        tables = store.query("SELECT table_name FROM information_schema.tables")
+        assert ("extra",) not in tables
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.duckdb"
+    path.write_bytes(b"these are not the pages you are looking for\n" * 200)
+    with pytest.raises(StoreError, match="is not a DuckDB database; pass --db") as err:
+        Store.open(path)
+    assert str(path) in str(err.value)
+    assert path.read_bytes().startswith(b"these are not")  # left untouched
+
+
+def test_an_empty_file_is_taken_as_a_new_database(tmp_path: Path) -> None:
+    path = tmp_path / "synth.duckdb"
+    path.touch()
+    with Store.open(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+
+
+def test_a_file_open_in_another_process_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "synth.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from data.store import Store; s = Store.open(sys.argv[1]);"
+            " print('ready', flush=True); sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreError, match="open in another process") as err:
+            Store.open(path)
+        assert str(path) in str(err.value)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=10)
+
+
+def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "synth.duckdb")
+    store.close()
+    store.close()  # closing twice is harmless
+    with pytest.raises(StoreError, match="closed"):
+        store.counts()
+
+
+def test_get_task_by_unique_prefix_and_refuses_ambiguous_or_missing(store: Store) -> None:
+    batch = full_batch()
+    cand, env = batch["candidates"][0], batch["environments"][0]
+    ids = ["ledger-abc1", "ledger-abc2", "ledger-abd3", "ledger-ab"]
+    store.write(tasks=[task(cand, env, i) for i in ids])
+
+    assert store.get_task("ledger-abd").instance_id == "ledger-abd3"
+    assert store.get_task("ledger-ab").instance_id == "ledger-ab"  # an exact id wins
+    with pytest.raises(StoreError, match="ambiguous") as err:
+        store.get_task("ledger-abc")
+    assert "ledger-abc1" in str(err.value) and "ledger-abc2" in str(err.value)
+    with pytest.raises(StoreError, match="no task 'ledger-zz'"):
+        store.get_task("ledger-zz")
+    with pytest.raises(StoreError):
+        store.get_task("")
+
+
+def test_list_tasks_is_newest_first_and_filters_by_repo(store: Store) -> None:
+    snap = snapshot_of()
+    env, cand = environment(snap), candidate(snap, 1)
+    other = task(cand, env, "other-1", minutes=5).model_copy(update={"repo": "other"})
+    tasks = [task(cand, env, "t-old", 0), task(cand, env, "t-b", 10), task(cand, env, "t-a", 10)]
+    store.write(tasks=[*tasks, other])
+    assert [t.instance_id for t in store.list_tasks()] == ["t-a", "t-b", "other-1", "t-old"]
+    assert [t.instance_id for t in store.list_tasks(repo="ledger", limit=2)] == ["t-a", "t-b"]
+    assert [t.instance_id for t in store.list_tasks(repo="other")] == ["other-1"]
+
+
+def test_funnel_counts_a_hand_built_corpus(store: Store) -> None:
+    ledger, other = snapshot_of(LEDGER), snapshot_of(OTHER)
+    env_l, env_o = environment(ledger), environment(other)
+    c1 = candidate(ledger, 1, "A")  # validated
+    c2 = candidate(ledger, 2, "A", Rejection.NO_TEST_FAILED)
+    c3 = candidate(ledger, 3, "B", Rejection.FLAKY)
+    c4 = candidate(ledger, 4, "B", Rejection.PATCH_FAILED)
+    c5 = candidate(ledger, 5, "A")  # still pending
+    c6 = candidate(other, 6, "A", Rejection.GOLD_FAILED)
+    c7 = candidate(other, 7, "B")  # validated
+    store.write(snapshot=ledger, candidates=[c1, c2, c3, c4, c5], tasks=[task(c1, env_l, "l-1")])
+    store.write(snapshot=other, candidates=[c6, c7], tasks=[task(c7, env_o, "o-7")])
+
+    assert store.funnel("repo") == [
+        FunnelRow(
+            key="ledger",
+            generated=5,
+            broke=2,
+            validated=1,
+            rejected_by_reason={"flaky": 1, "no_test_failed": 1, "patch_failed": 1},
+        ),
+        FunnelRow(
+            key="other", generated=2, broke=2, validated=1, rejected_by_reason={"gold_failed": 1}
+        ),
+    ]
+    assert store.funnel("operator") == [
+        FunnelRow(
+            key="A",
+            generated=4,
+            broke=2,
+            validated=1,
+            rejected_by_reason={"gold_failed": 1, "no_test_failed": 1},
+        ),
+        FunnelRow(
+            key="B",
+            generated=3,
+            broke=2,
+            validated=1,
+            rejected_by_reason={"flaky": 1, "patch_failed": 1},
+        ),
+    ]
+
+
+def test_lists_and_structs_are_real_duckdb_types(store: Store) -> None:
+    store.write(**full_batch())
+    assert store.query("SELECT instance_id, len(FAIL_TO_PASS) FROM tasks") == [("ledger-0001", 2)]
+    assert store.query("SELECT typeof(FAIL_TO_PASS), typeof(PASS_TO_PASS) FROM tasks") == [
+        ("VARCHAR[]", "VARCHAR[]")
+    ]
+    assert store.query(
+        "SELECT spec.python, lock[1].name, len(lock) FROM environments WHERE backend = 'docker'"
+    ) == [("3.11", "pytest", 2)]
+    assert store.query(
+        "SELECT count(*) FROM test_runs, unnest(results) AS r(res) WHERE res.status = 'failed'"
+    ) == [(2,)]
+
+
+def test_every_record_field_has_a_column(store: Store) -> None:
+    models = {
+        "repos": RepoRef,
+        "environments": Environment,
+        "candidates": Candidate,
+        "test_runs": TestRun,
+        "tasks": Task,
+    }
+    for table, model in models.items():
+        rows = store.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        )
+        assert set(model.model_fields) <= {name for (name,) in rows}, table
