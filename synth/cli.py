@@ -1,0 +1,174 @@
+"""The `synth` command line: a thin typer app. Each command checks its arguments, imports the heavy
+modules lazily (so `synth --help` stays fast), and delegates."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="A factory of verifiable coding tasks.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+tasks_app = typer.Typer(help="Browse the validated tasks in the store.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB file of the store.")]
+DEFAULT_DB = Path("synth.duckdb")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "synth"
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    sources: Annotated[list[str], typer.Argument(help="git URL, local path, or pypi:NAME==VERSION", show_default=False)],
+    db: DbOption = DEFAULT_DB,
+    backend: Annotated[str, typer.Option(help="auto | docker | local")] = "auto",
+    max_candidates: Annotated[int, typer.Option(min=1, help="Bug candidates per repository.")] = 24,
+    seed: Annotated[int, typer.Option(help="Seed of the candidate sample.")] = 0,
+    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster instead of starting one.")] = None,
+    base_image: Annotated[Optional[str], typer.Option(help="A pullable base image (e.g. python:3.11-slim) instead of the offline one.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Snapshots, wheelhouses and venvs.")] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds one test-suite run may take.")] = 300.0,
+) -> None:
+    """Mine SOURCES into validated tasks and store them in the DuckDB file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from envs.backend import BackendChoice, BackendUnavailable, Limits, resolve_backend
+    from pipelines.factory import Progress as Hooks, run_factory
+    from synth.intake import IntakeError, parse_source
+
+    try:
+        choice = BackendChoice(backend)
+    except ValueError:
+        raise fail(f"--backend {backend!r}: choose auto, docker or local") from None
+    for source in sources:
+        try:
+            parse_source(source)
+        except IntakeError as exc:
+            raise fail(str(exc)) from None
+    cache = (cache_dir or default_cache_dir()).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        config, note = resolve_backend(choice, cache, base_image, Limits(timeout_s=timeout))
+    except BackendUnavailable as exc:
+        raise fail(str(exc)) from None
+    console.print(f"[bold]backend:[/] {note}")
+    started = time.monotonic()
+    with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        job = bar.add_task("candidates", total=0)
+        hooks = Hooks(
+            total=lambda n: bar.update(job, total=(bar.tasks[0].total or 0) + n),
+            advance=lambda n: bar.advance(job, n),
+            say=lambda text: bar.console.print(text),
+        )
+        summary = run_factory(sources, db, config, max_candidates=max_candidates, seed=seed,
+                              address=address, progress=hooks)
+    elapsed = time.monotonic() - started
+    console.print(
+        f"[bold]done in {elapsed:.0f}s:[/] {summary.generated} candidates, "
+        f"{summary.skipped_done} already decided, {summary.validated} new tasks, "
+        f"{summary.rejected} rejected"
+    )
+    _print_funnel(db, summary.repos)
+    console.print(f"[bold]store:[/] {db.resolve()}")
+    if summary.failures and not summary.repos:
+        raise typer.Exit(code=1)
+
+
+def _print_funnel(db: Path, repos: list[str] | None = None) -> None:
+    from data.store import Store
+
+    with Store.open(db) as store:
+        for by in ("repo", "operator"):
+            rows = [r for r in store.funnel(by) if by != "repo" or repos is None or r.key in repos]
+            table = Table(title=f"funnel by {by}")
+            for col in (by, "generated", "broke ≥1 test", "validated", "rejected by reason"):
+                table.add_column(col, justify="left" if col in (by, "rejected by reason") else "right")
+            for r in rows:
+                reasons = ", ".join(f"{k} {v}" for k, v in r.rejected_by_reason.items()) or "-"
+                table.add_row(r.key, str(r.generated), str(r.broke), str(r.validated), reasons)
+            console.print(table)
+
+
+def _open_existing(db: Path):
+    from data.store import Store
+
+    if not db.exists():
+        raise fail(f"{db} does not exist; run `synth run SOURCE --db {db}` first or pass --db")
+    return Store.open(db)
+
+
+@app.command()
+def stats(db: DbOption = DEFAULT_DB) -> None:
+    """The funnel per repository and per operator."""
+    with _open_existing(db) as store:
+        counts = store.counts()
+    console.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    _print_funnel(db)
+
+
+@tasks_app.command("list")
+def tasks_list(
+    db: DbOption = DEFAULT_DB,
+    repo: Annotated[Optional[str], typer.Option(help="Only this repository.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """Validated tasks, newest first."""
+    with _open_existing(db) as store:
+        tasks = store.list_tasks(repo=repo, limit=limit)
+    table = Table()
+    for col in ("instance_id", "operator", "F2P", "P2P", "created_at"):
+        table.add_column(col)
+    for t in tasks:
+        table.add_row(t.instance_id, t.operator, str(len(t.FAIL_TO_PASS)), str(len(t.PASS_TO_PASS)),
+                      t.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+    console.print(f"{len(tasks)} task(s)")
+
+
+@tasks_app.command("show")
+def tasks_show(task_id: Annotated[str, typer.Argument(help="instance_id or a unique prefix")],
+               db: DbOption = DEFAULT_DB) -> None:
+    """One task whole: statement, patch, FAIL_TO_PASS, PASS_TO_PASS, environment."""
+    from data.store import StoreError
+
+    with _open_existing(db) as store:
+        try:
+            task = store.get_task(task_id)
+        except StoreError as exc:
+            raise fail(str(exc)) from None
+        env = store.get_environment(task.env_id)
+    console.print(f"[bold]{task.instance_id}[/]  repo {task.repo} @ {task.base_commit}")
+    console.print(f"strategy {task.strategy.value}, operator {task.operator}, seed {task.seed}")
+    console.print(f"environment {env.backend.value} {env.image_name} ({env.image_digest[:19]}), "
+                  f"base {env.base_image}, {len(env.lock)} locked wheels")
+    console.rule("problem statement")
+    console.print(task.problem_statement, markup=False, highlight=False)
+    console.rule("patch (the bug)")
+    console.print(task.patch, markup=False, highlight=False)
+    console.rule(f"FAIL_TO_PASS ({len(task.FAIL_TO_PASS)})")
+    for t in task.FAIL_TO_PASS:
+        console.print(t, markup=False, highlight=False)
+    console.rule(f"PASS_TO_PASS ({len(task.PASS_TO_PASS)})")
+    for t in task.PASS_TO_PASS:
+        console.print(t, markup=False, highlight=False)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,382 @@
+"""Invariants of bug injection: every operator mutates, only inside function bodies, reproducibly,
+and its patch is one that `git apply` accepts forwards and backwards."""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from synth.mutate import (
+    OPERATORS,
+    MutationSite,
+    apply_site,
+    find_sites,
+    generate_candidates,
+    is_test_file,
+    make_patch,
+)
+from synth.records import Candidate, Strategy
+
+# One small source per operator; odd spacing on purpose, since libcst must keep it.
+SAMPLES: dict[str, str] = {
+    "compare_flip": (
+        "def clamp(value, low, high):\n"
+        "    if value<low:  # tight on purpose\n"
+        "        return low\n"
+        "    return value if value not in (high,) else high\n"
+    ),
+    "arith_swap": (
+        "def total(prices, tax):\n"
+        "    amount = sum(prices) * (1 + tax)\n"
+        "    amount -= 1\n"
+        "    return amount / 2 % 7 // 1\n"
+    ),
+    "const_off_by_one": "def window(items):\n    return items[1:0x10]\n",
+    "negate_condition": (
+        "def pick(a, b):\n"
+        "    while a > b:\n"
+        "        a -= b\n"
+        "    if(a):\n"
+        "        return a\n"
+        "    elif not b:\n"
+        "        return 0\n"
+        "    return a if a else b\n"
+    ),
+    "remove_statement": (
+        "def build(rows):\n"
+        '    """Collect first columns."""\n'
+        "    out = []\n"
+        "    # keep only the first column\n"
+        "    out.extend(r[0] for r in rows)\n"
+        "    out.sort()\n"
+        "    return out\n"
+    ),
+    "swap_if_else": (
+        "def sign(x):\n"
+        "    if x >= 0:  # non-negative\n"
+        "        result = 1\n"
+        "    else:\n"
+        "        result = -1\n"
+        "    return result\n"
+    ),
+    "bool_op_swap": "def both(a, b):\n    return a and(b) or not a\n",
+    "return_value": (
+        "def is_odd(n):\n    if n % 2:\n        return True\n    return n\n"
+    ),
+    "break_continue": (
+        "def first_even(xs):\n"
+        "    for x in xs:\n"
+        "        if x % 2: continue\n"
+        "        break\n"
+        "    return x\n"
+    ),
+    "min_max_swap": "def bounds(xs):\n    return min(xs), max(xs)\n",
+}
+# Operators whose every mutation rewrites a single line in place.
+LINE_LOCAL = set(OPERATORS) - {"remove_statement", "swap_if_else"}
+CORPUS = "\n\n".join(SAMPLES.values())
+
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
+
+
+def _changed_before_lines(before: str, after: str) -> set[int]:
+    """1-based numbers of the lines of `before` that differ in `after` (or sit at an insertion)."""
+    matcher = difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(), autojunk=False)
+    changed: set[int] = set()
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag != "equal":
+            changed.update(range(i1 + 1, max(i2, i1 + 1) + 1))
+    return changed
+
+
+def _git_apply(repo: Path, patch: str, *flags: str) -> None:
+    patch_file = repo.parent / "bug.diff"
+    patch_file.write_bytes(patch.encode())
+    for check in (["--check"], []):
+        subprocess.run(
+            ["git", "apply", *check, *flags, str(patch_file)],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+        )
+
+
+def _apply_and_revert(tmp_path: Path, rel_path: str, before: str, after: str) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir(exist_ok=True)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    target = repo / rel_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(before.encode())
+    patch = make_patch(rel_path, before, after)
+    _git_apply(repo, patch)
+    assert target.read_bytes().decode() == after
+    _git_apply(repo, patch, "-R")
+    assert target.read_bytes().decode() == before
+
+
+def test_samples_cover_every_operator() -> None:
+    assert set(SAMPLES) == set(OPERATORS)
+    assert len(OPERATORS) >= 8
+
+
+@pytest.mark.parametrize("operator", OPERATORS)
+def test_every_operator_finds_a_site(operator: str) -> None:
+    sites = find_sites(SAMPLES[operator], "pkg/mod.py", [operator])
+    assert sites
+    assert {site.operator for site in sites} == {operator}
+    assert [site.index for site in sites] == list(range(len(sites)))
+
+
+@pytest.mark.parametrize("operator", OPERATORS)
+def test_every_mutation_compiles_and_changes_the_source(operator: str) -> None:
+    source = SAMPLES[operator]
+    for site in find_sites(source, "pkg/mod.py", [operator]):
+        after = apply_site(source, site)
+        assert after != source, site
+        compile(after, "pkg/mod.py", "exec")
+
+
+@pytest.mark.parametrize("operator", sorted(LINE_LOCAL))
+def test_line_local_mutations_keep_every_other_line_byte_for_byte(operator: str) -> None:
+    source = SAMPLES[operator]
+    for site in find_sites(source, "pkg/mod.py", [operator]):
+        before_lines = source.splitlines(keepends=True)
+        after_lines = apply_site(source, site).splitlines(keepends=True)
+        assert len(after_lines) == len(before_lines)
+        assert sum(a != b for a, b in zip(before_lines, after_lines, strict=True)) == 1, site
+
+
+@needs_git
+@pytest.mark.parametrize("operator", OPERATORS)
+def test_every_operator_patch_applies_and_reverse_applies_with_git(
+    operator: str, tmp_path: Path
+) -> None:
+    source = SAMPLES[operator]
+    for site in find_sites(source, "pkg/mod.py", [operator]):
+        _apply_and_revert(tmp_path, "pkg/mod.py", source, apply_site(source, site))
+
+
+@needs_git
+def test_patch_marks_a_missing_trailing_newline(tmp_path: Path) -> None:
+    before = "def f():\n    return 1"
+    after = apply_site(before, find_sites(before, "m.py", ["const_off_by_one"])[0])
+    assert after == "def f():\n    return 2"
+    patch = make_patch("m.py", before, after)
+    assert patch.count("\\ No newline at end of file\n") == 2
+    _apply_and_revert(tmp_path, "m.py", before, after)
+
+
+@needs_git
+def test_patch_does_not_split_lines_on_form_feeds_or_crlf(tmp_path: Path) -> None:
+    # str.splitlines() would split "\x0c" and "\r" too and produce a diff git rejects.
+    before = "def f(x):\r\n    \x0c# page\r\n    return x < 1\r\n"
+    after = apply_site(before, find_sites(before, "m.py", ["compare_flip"])[0])
+    assert after == before.replace("<", ">=")
+    _apply_and_revert(tmp_path, "m.py", before, after)
+
+
+def test_patch_has_git_headers_and_is_empty_without_change() -> None:
+    patch = make_patch("pkg/mod.py", "x = 1\n", "x = 2\n")
+    assert patch.startswith("diff --git a/pkg/mod.py b/pkg/mod.py\n--- a/pkg/mod.py\n+++ b/pkg/mod.py\n")
+    assert make_patch("pkg/mod.py", "x = 1\n", "x = 1\n") == ""
+
+
+def test_nothing_outside_function_bodies_is_mutated() -> None:
+    source = (
+        '"""Module docstring: a < b and 1 + 2."""\n'  # 1
+        "import functools\n"  # 2
+        "LIMIT = 3 + 4 if True else 5\n"  # 3
+        "FLAGS = [x for x in range(10) if x > 2 and x < 8]\n"  # 4
+        "CHOICE = min(1, 2)\n"  # 5
+        "class Config:\n"  # 6
+        '    """Class docstring: x - 1."""\n'  # 7
+        "    size: int = 10 - 1\n"  # 8
+        "    ratio = 0.5 if LIMIT > 2 else 1 / 3\n"  # 9
+        "    @functools.lru_cache(maxsize=128 * 2)\n"  # 10
+        "    def scaled(self, factor: int = 2 + 1, *, on: bool = 1 > 0) -> 'list[int]':\n"  # 11
+        "        return [self.size * factor]\n"  # 12
+        "def helper(n: 'int' = 4 - 1, m=min(1, 2), k=lambda y=1: y > 0) -> 1 + 1:\n"  # 13
+        "    if n > 1:\n"  # 14
+        "        n -= 1\n"  # 15
+        "    return n\n"  # 16
+    )
+    sites = find_sites(source, "pkg/mod.py")
+    assert {site.entity for site in sites} == {"Config.scaled", "helper"}
+    for site in sites:
+        assert _changed_before_lines(source, apply_site(source, site)) <= {12, 14, 15, 16}, site
+    module_only = source.split("class Config")[0]
+    assert find_sites(module_only, "pkg/mod.py") == []
+
+
+def test_docstrings_are_never_touched() -> None:
+    source = (
+        "def f(a, b):\n"
+        '    """Return a + 1 if a < b and b > 0 else max(a, b)."""\n'
+        "    c = a + 1\n"
+        "    if c < b and b > 0:\n"
+        "        return c\n"
+        "    return max(a, b)\n"
+    )
+    docstring = source.splitlines(keepends=True)[1]
+    sites = find_sites(source, "pkg/mod.py")
+    assert {site.operator for site in sites} >= {"remove_statement", "compare_flip"}
+    for site in sites:
+        assert docstring in apply_site(source, site), site
+
+
+def test_remove_statement_never_empties_a_body_nor_drops_returns_or_pass() -> None:
+    source = (
+        "def f(xs):\n"
+        "    for x in xs:\n"
+        "        print(x)\n"
+        "    if xs:\n"
+        "        pass\n"
+        "        import os\n"
+        "    return len(xs)\n"
+    )
+    sites = find_sites(source, "pkg/mod.py", ["remove_statement"])
+    assert [site.description for site in sites] == []
+
+
+def test_remove_statement_keeps_the_comments_of_the_removed_line() -> None:
+    source = SAMPLES["remove_statement"]
+    for site in find_sites(source, "pkg/mod.py", ["remove_statement"]):
+        after = apply_site(source, site)
+        assert "# keep only the first column" in after
+        assert len(after.splitlines()) == len(source.splitlines()) - 1
+
+
+def test_sites_name_their_qualified_entity() -> None:
+    source = (
+        "class Money:\n"
+        "    def allocate(self, n):\n"
+        "        return n + 1\n"
+        "def parse_line(line):\n"
+        "    def inner():\n"
+        "        return line - 1\n"
+        "    return inner() * 2\n"
+    )
+    entities = {site.entity for site in find_sites(source, "pkg/mod.py", ["arith_swap"])}
+    assert entities == {"Money.allocate", "parse_line", "parse_line.inner"}
+
+
+def test_find_sites_is_deterministic_and_apply_site_rejects_foreign_sites() -> None:
+    assert find_sites(CORPUS, "pkg/mod.py") == find_sites(CORPUS, "pkg/mod.py")
+    bogus = MutationSite("compare_flip", "pkg/mod.py", "clamp", 99, "`<` -> `>=`")
+    with pytest.raises(ValueError, match="no compare_flip site #99"):
+        apply_site(CORPUS, bogus)
+
+
+def test_unknown_operator_is_an_error_that_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="compare_flip"):
+        find_sites(CORPUS, "pkg/mod.py", ["flip_everything"])
+
+
+@pytest.mark.parametrize(
+    ("rel_path", "expected"),
+    [
+        ("tests/test_core.py", True),
+        ("pkg/tests/helpers.py", True),
+        ("test/data.py", True),
+        ("pkg/test_core.py", True),
+        ("pkg/core_test.py", True),
+        ("conftest.py", True),
+        ("pkg/core.py", False),
+        ("pkg/testing_utils.py", False),
+        ("src/contest.py", False),
+    ],
+)
+def test_is_test_file(rel_path: str, expected: bool) -> None:
+    assert is_test_file(rel_path) is expected
+
+
+def _two_copies() -> dict[str, str]:
+    return {"pkg/a.py": CORPUS, "pkg/b.py": CORPUS}
+
+
+def test_candidates_are_identical_for_the_same_seed() -> None:
+    first = generate_candidates("snap", _two_copies(), max_candidates=12, seed=7)
+    second = generate_candidates("snap", _two_copies(), max_candidates=12, seed=7)
+    assert first == second
+    assert len(first) == 12
+
+
+def test_different_seeds_sample_different_candidates() -> None:
+    samples = {
+        tuple(c.candidate_id for c in generate_candidates("snap", _two_copies(), max_candidates=5, seed=s))
+        for s in range(6)
+    }
+    assert len(samples) > 1
+
+
+def test_sample_is_balanced_across_operators() -> None:
+    candidates = generate_candidates(
+        "snap", _two_copies(), max_candidates=2 * len(OPERATORS), seed=3
+    )
+    assert Counter(c.operator for c in candidates) == dict.fromkeys(OPERATORS, 2)
+
+
+def test_candidate_records_are_consistent() -> None:
+    candidates = generate_candidates("snap", _two_copies(), max_candidates=40, seed=1)
+    assert len({c.patch for c in candidates}) == len(candidates)
+    for c in candidates:
+        assert c.strategy is Strategy.MUTATION
+        assert c.candidate_id == Candidate.make_id("snap", c.patch)
+        assert (c.snapshot_id, c.seed) == ("snap", 1)
+        assert c.target_file in {"pkg/a.py", "pkg/b.py"}
+        assert c.patch.startswith(f"diff --git a/{c.target_file} b/{c.target_file}\n")
+        assert c.target_entity in {"clamp", "total", "window", "pick", "build", "sign", "both",
+                                   "is_odd", "first_even", "bounds"}
+
+
+def test_identical_patches_are_deduplicated() -> None:
+    source = "def f(xs):\n    xs.append(1)\n    xs.append(1)\n"
+    assert len(find_sites(source, "m.py", ["remove_statement"])) == 2
+    candidates = generate_candidates(
+        "snap", {"m.py": source}, max_candidates=10, seed=0, operators=["remove_statement"]
+    )
+    assert len(candidates) == 1
+
+
+def test_no_op_mutations_are_skipped() -> None:
+    source = "def f(c):\n    if c:\n        x = 1\n    else:\n        x = 1\n    return x\n"
+    assert find_sites(source, "m.py", ["swap_if_else"])
+    assert generate_candidates("s", {"m.py": source}, max_candidates=5, seed=0,
+                               operators=["swap_if_else"]) == []
+
+
+def test_files_that_do_not_compile_yield_no_candidates() -> None:
+    # libcst parses it, CPython rejects it: no mutation of it can compile either.
+    source = "def f(x):\n    return x < 1\nreturn 5\n"
+    assert find_sites(source, "m.py")
+    assert generate_candidates("s", {"m.py": source}, max_candidates=5, seed=0) == []
+
+
+def test_unparseable_and_test_files_are_skipped_not_fatal() -> None:
+    files = {
+        "pkg/broken.py": "def f(:\n    return 1 +\n",
+        "tests/test_mod.py": CORPUS,
+        "pkg/conftest.py": CORPUS,
+        "pkg/data.txt": CORPUS,
+        "pkg/mod.py": SAMPLES["compare_flip"],
+    }
+    candidates = generate_candidates("s", files, max_candidates=50, seed=0)
+    assert candidates
+    assert {c.target_file for c in candidates} == {"pkg/mod.py"}
+
+
+def test_operator_and_entity_filters_restrict_the_sample() -> None:
+    by_op = generate_candidates(
+        "s", _two_copies(), max_candidates=50, seed=0, operators=["bool_op_swap"]
+    )
+    assert by_op and {c.operator for c in by_op} == {"bool_op_swap"}
+    by_entity = generate_candidates(
+        "s", _two_copies(), max_candidates=50, seed=0, entities={"sign"}
+    )
+    assert by_entity and {c.target_entity for c in by_entity} == {"sign"}
