@@ -249,7 +249,7 @@ class Store:
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utcnow()])
                 db.execute("COMMIT")
             except BaseException as e:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 if isinstance(e, duckdb.Error):
                     raise StoreError(
                         f"migrating {self.path} to schema version {version} failed, so it stays"
@@ -290,7 +290,7 @@ class Store:
                 _insert(db, table, rows)
             db.execute("COMMIT")
         except BaseException as e:
-            db.execute("ROLLBACK")
+            _rollback(db)
             if isinstance(e, duckdb.Error):
                 raise StoreError(f"nothing was written to {self.path}: {e}") from e
             raise
@@ -320,7 +320,7 @@ class Store:
 
     def find_environment(self, snapshot_id: str, backend: BackendKind | str) -> Environment | None:
         """The newest environment built for ``snapshot_id`` with ``backend`` (a BackendKind)."""
-        envs = self._environments("snapshot_id = ? AND backend = ?", [snapshot_id, _v(backend)])
+        envs = self._environments("snapshot_id = ? AND backend = ?", [snapshot_id, _plain(backend)])
         return envs[0] if envs else None
 
     def list_candidates(self, snapshot_id: str | None = None) -> list[Candidate]:
@@ -498,13 +498,20 @@ def _plain(value: Any) -> Any:
 
 
 def _snapshot_row(s: Snapshot) -> dict[str, Any]:
-    return {"snapshot_id": s.snapshot_id, "repo_id": s.repo.repo_id, "commit": s.commit,
-            "path": s.path}  # fmt: skip
+    return {
+        "snapshot_id": s.snapshot_id,
+        "repo_id": s.repo.repo_id,
+        "commit": s.commit,
+        "path": s.path,
+    }
 
 
 def _utc_row(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "created_at": row["created_at"].astimezone(UTC)}
 
 
-def _v(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value
+def _rollback(db: duckdb.DuckDBPyConnection) -> None:
+    try:
+        db.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass  # a failed COMMIT has already ended the transaction

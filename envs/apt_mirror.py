@@ -1,4 +1,5 @@
-"""The Debian mirror this machine's apt already uses, read from its own sources (never hard-coded)."""
+"""The Debian mirror this machine's apt already uses, read from its own sources (never written
+into the code)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def mirror_from_sources(deb822: list[str], one_line: list[str], suite: str) -> s
     for text in deb822:
         for stanza in re.split(r"\n\s*\n", text):
             fields = _fields(stanza)
-            if fields.get("types", "deb").split()[0] != "deb":
+            if "deb" not in fields.get("types", "deb").split():
+                continue
+            if fields.get("enabled", "yes").lower() in ("no", "false", "0"):
                 continue
             if suite in fields.get("suites", "").split() and fields.get("uris"):
                 return fields["uris"].split()[0].rstrip("/")
@@ -44,7 +47,13 @@ def _fields(stanza: str) -> dict[str, str]:
 
 
 def machine_mirror(suite: str) -> str:
-    deb822 = [p.read_text() for p in sorted(SOURCES_DIR.glob("*.sources"))] if SOURCES_DIR.exists() else []
+    deb822 = (
+        [p.read_text() for p in sorted(SOURCES_DIR.glob("*.sources"))]
+        if SOURCES_DIR.exists()
+        else []
+    )
     lines = [SOURCES_LIST.read_text()] if SOURCES_LIST.exists() else []
-    lines += [p.read_text() for p in sorted(SOURCES_DIR.glob("*.list"))] if SOURCES_DIR.exists() else []
+    lines += (
+        [p.read_text() for p in sorted(SOURCES_DIR.glob("*.list"))] if SOURCES_DIR.exists() else []
+    )
     return mirror_from_sources(deb822, lines, suite)

@@ -8,22 +8,27 @@ into a TestRun is the verifier's job (verifiers.runner), so both backends are gr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from synth.records import BackendKind, EnvSpec, Environment, Snapshot
+from synth.records import BackendKind, Environment, EnvSpec, Snapshot
 
 PATCH_FAILED_EXIT = 97  # run_tests.sh's code for "the patch did not apply"
 REPORT_ENV = "SYNTH_REPORT"
 PLUGIN = "synth_report"
-PINNED_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC", "PYTHONHASHSEED": "0",
-              "PYTHONDONTWRITEBYTECODE": "1"}
+PINNED_ENV = {
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "TZ": "UTC",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
 
 
-class BackendChoice(str, Enum):
+class BackendChoice(StrEnum):
     AUTO = "auto"
     DOCKER = "docker"
     LOCAL = "local"
@@ -72,8 +77,21 @@ class BackendUnavailable(RuntimeError):
 
 def pytest_command(spec: EnvSpec, python: str = "python") -> list[str]:
     """The one test command both backends run."""
-    return [python, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--no-header",
-            "-rN", "--color=no", *spec.pytest_args, *spec.test_paths]
+    return [
+        python,
+        "-m",
+        "pytest",
+        "-p",
+        PLUGIN,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--no-header",
+        "-rN",
+        "--color=no",
+        *spec.pytest_args,
+        *spec.test_paths,
+    ]
 
 
 def docker_available() -> tuple[bool, str]:
@@ -82,12 +100,18 @@ def docker_available() -> tuple[bool, str]:
     return ping()
 
 
-def resolve_backend(choice: BackendChoice, cache_dir: Path, base_image: str | None = None,
-                    limits: Limits | None = None) -> tuple[BackendConfig, str]:
+def resolve_backend(
+    choice: BackendChoice,
+    cache_dir: Path,
+    base_image: str | None = None,
+    limits: Limits | None = None,
+) -> tuple[BackendConfig, str]:
     """Pick the backend; the note tells the user which one and why."""
     limits = limits or Limits()
     if choice is BackendChoice.LOCAL:
-        return BackendConfig(kind=BackendKind.LOCAL, cache_dir=cache_dir, limits=limits), "local backend (asked for)"
+        return BackendConfig(
+            kind=BackendKind.LOCAL, cache_dir=cache_dir, limits=limits
+        ), "local backend (asked for)"
     ok, why = docker_available()
     if choice is BackendChoice.DOCKER:
         if not ok:
@@ -95,11 +119,17 @@ def resolve_backend(choice: BackendChoice, cache_dir: Path, base_image: str | No
                 f"--backend docker: no Docker engine answers ({why}); start dockerd "
                 "or use --backend local"
             )
-        return BackendConfig(kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image, limits=limits), "docker backend (asked for)"
+        return BackendConfig(
+            kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image, limits=limits
+        ), "docker backend (asked for)"
     if ok:
-        return BackendConfig(kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image, limits=limits), "docker backend (a Docker engine answered)"
-    return (BackendConfig(kind=BackendKind.LOCAL, cache_dir=cache_dir, limits=limits),
-            f"local backend: no Docker engine answered ({why})")
+        return BackendConfig(
+            kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image, limits=limits
+        ), "docker backend (a Docker engine answered)"
+    return (
+        BackendConfig(kind=BackendKind.LOCAL, cache_dir=cache_dir, limits=limits),
+        f"local backend: no Docker engine answered ({why})",
+    )
 
 
 def build_backend(config: BackendConfig) -> Backend:
@@ -122,9 +152,11 @@ def template_dir() -> Path:
     return Path(__file__).parent / "templates"
 
 
-def environment_id(kind: BackendKind, snapshot: Snapshot, spec: EnvSpec, lock_hashes: list[str],
-                   base: str) -> str:
+def environment_id(
+    kind: BackendKind, snapshot: Snapshot, spec: EnvSpec, lock_hashes: list[str], base: str
+) -> str:
     from synth.records import HARNESS_VERSION, content_hash
 
-    return content_hash("env", kind.value, snapshot.snapshot_id, spec.spec_id, lock_hashes, base,
-                        HARNESS_VERSION)
+    return content_hash(
+        "env", kind.value, snapshot.snapshot_id, spec.spec_id, lock_hashes, base, HARNESS_VERSION
+    )

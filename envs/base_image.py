@@ -40,8 +40,14 @@ def ensure_base_image(client: docker.DockerClient, *, work_dir: Path | None = No
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="synth-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         proc.run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-             SUITE, rootfs, mirror],
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(PACKAGES)}",
+                SUITE,
+                rootfs,
+                mirror,
+            ],
             timeout=1800,
         )
         for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):

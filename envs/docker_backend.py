@@ -15,15 +15,23 @@ from pathlib import Path
 import docker
 import docker.errors
 import requests
-from jinja2 import Environment as Jinja, FileSystemLoader, StrictUndefined
+from jinja2 import Environment as Jinja
+from jinja2 import FileSystemLoader, StrictUndefined
 
 from envs.backend import (
-    PATCH_FAILED_EXIT, PINNED_ENV, REPORT_ENV, BackendConfig, RawRun, environment_id,
-    plugin_source, pytest_command, template_dir,
+    PATCH_FAILED_EXIT,
+    PINNED_ENV,
+    REPORT_ENV,
+    BackendConfig,
+    RawRun,
+    environment_id,
+    plugin_source,
+    pytest_command,
+    template_dir,
 )
 from envs.base_image import ensure_base_image
 from envs.wheelhouse import ensure_wheelhouse
-from synth.records import HARNESS_VERSION, BackendKind, EnvSpec, Environment, Snapshot
+from synth.records import HARNESS_VERSION, BackendKind, Environment, EnvSpec, Snapshot
 
 USER, UID = "synth", 1000
 WORKDIR = "/testbed"
@@ -51,13 +59,22 @@ def image_name(snapshot: Snapshot) -> str:
 
 
 def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env_id: str) -> str:
-    jinja = Jinja(loader=FileSystemLoader(template_dir()), undefined=StrictUndefined,
-                  keep_trailing_newline=True)
+    jinja = Jinja(
+        loader=FileSystemLoader(template_dir()),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
     root = WORKDIR if spec.source_root == "." else f"{WORKDIR}/{spec.source_root}"
     return jinja.get_template("Dockerfile.j2").render(
-        base_image=base_image, repo_name=snapshot.repo.name, commit=snapshot.commit,
-        harness_version=HARNESS_VERSION, user=USER, uid=UID, workdir=WORKDIR,
-        python_path=f"{root}:/opt/synth", env_id=env_id,
+        base_image=base_image,
+        repo_name=snapshot.repo.name,
+        commit=snapshot.commit,
+        harness_version=HARNESS_VERSION,
+        user=USER,
+        uid=UID,
+        workdir=WORKDIR,
+        python_path=f"{root}:/opt/synth",
+        env_id=env_id,
     )
 
 
@@ -69,7 +86,9 @@ class DockerBackend:
         self.client = docker.from_env(timeout=120)
 
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment:
-        base = self.config.base_image or ensure_base_image(self.client, work_dir=self.config.cache_dir)
+        base = self.config.base_image or ensure_base_image(
+            self.client, work_dir=self.config.cache_dir
+        )
         wheels, lock = ensure_wheelhouse(self.config.cache_dir, spec.requirements, spec.python)
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], base)
         name = image_name(snapshot)
@@ -77,8 +96,14 @@ class DockerBackend:
         if image is None:
             image = self._build(name, base, snapshot, spec, env_id, wheels)
         return Environment(
-            env_id=env_id, snapshot_id=snapshot.snapshot_id, backend=self.kind, image_name=name,
-            image_digest=image.id, base_image=base, lock=lock, spec=spec,
+            env_id=env_id,
+            snapshot_id=snapshot.snapshot_id,
+            backend=self.kind,
+            image_name=name,
+            image_digest=image.id,
+            base_image=base,
+            lock=lock,
+            spec=spec,
         )
 
     def _existing(self, name: str, env_id: str):
@@ -88,8 +113,9 @@ class DockerBackend:
             return None
         return image if image.labels.get("synth.env_id") == env_id else None
 
-    def _build(self, name: str, base: str, snapshot: Snapshot, spec: EnvSpec, env_id: str,
-               wheels: Path):
+    def _build(
+        self, name: str, base: str, snapshot: Snapshot, spec: EnvSpec, env_id: str, wheels: Path
+    ):
         with tempfile.TemporaryDirectory(dir=self.config.cache_dir, prefix=".ctx-") as tmp:
             ctx = Path(tmp)
             shutil.copytree(wheels, ctx / "wheels")
@@ -101,7 +127,11 @@ class DockerBackend:
             )
             try:
                 image, _ = self.client.images.build(
-                    path=str(ctx), tag=name, rm=True, forcerm=True, pull=False,
+                    path=str(ctx),
+                    tag=name,
+                    rm=True,
+                    forcerm=True,
+                    pull=False,
                     network_mode="none",
                 )
             except docker.errors.BuildError as exc:
@@ -151,8 +181,13 @@ class DockerBackend:
         finally:
             container.remove(force=True)
         return RawRun(
-            exit_code=exit_code, report=report, timed_out=timed_out, oom=oom,
-            patch_failed=exit_code == PATCH_FAILED_EXIT, duration_s=duration, log_tail=logs[-4000:],
+            exit_code=exit_code,
+            report=report,
+            timed_out=timed_out,
+            oom=oom,
+            patch_failed=exit_code == PATCH_FAILED_EXIT,
+            duration_s=duration,
+            log_tail=logs[-4000:],
         )
 
     def remove_stale_containers(self) -> int:
@@ -181,3 +216,13 @@ def _read_file(container, path: str) -> str | None:
         member = tar.next()
         handle = tar.extractfile(member) if member else None
         return handle.read().decode("utf-8", "replace") if handle else None
+
+
+def run_containers(env_id: str | None = None) -> list[str]:
+    """Ids of containers labelled as test runs (of one environment), running or not."""
+    client = docker.from_env(timeout=30)
+    labels = [RUN_LABEL] + ([f"synth.env_id={env_id}"] if env_id else [])
+    try:
+        return [c.id for c in client.containers.list(all=True, filters={"label": labels})]
+    finally:
+        client.close()

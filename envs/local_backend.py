@@ -16,12 +16,18 @@ import tempfile
 from pathlib import Path
 
 from envs.backend import (
-    PINNED_ENV, PLUGIN, REPORT_ENV, BackendConfig, RawRun, environment_id, plugin_source,
+    PINNED_ENV,
+    PLUGIN,
+    REPORT_ENV,
+    BackendConfig,
+    RawRun,
+    environment_id,
+    plugin_source,
     pytest_command,
 )
 from envs.wheelhouse import LOCK_NAME, ensure_wheelhouse
 from synth import proc
-from synth.records import HARNESS_VERSION, BackendKind, EnvSpec, Environment, Snapshot, content_hash
+from synth.records import HARNESS_VERSION, BackendKind, Environment, EnvSpec, Snapshot, content_hash
 
 BASE = f"local-python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -49,15 +55,35 @@ class LocalBackend:
             venv.parent.mkdir(parents=True, exist_ok=True)
             base_python = getattr(sys, "_base_executable", sys.executable)
             proc.run([base_python, "-m", "venv", venv], timeout=300)
-            proc.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-index",
-                      "--no-deps", "--require-hashes", "--disable-pip-version-check", "--find-links", wheels,
-                      "-r", wheels / LOCK_NAME], timeout=900)
+            proc.run(
+                [
+                    venv / "bin" / "python",
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-index",
+                    "--no-deps",
+                    "--require-hashes",
+                    "--disable-pip-version-check",
+                    "--find-links",
+                    wheels,
+                    "-r",
+                    wheels / LOCK_NAME,
+                ],
+                timeout=900,
+            )
             shutil.copy(plugin_source(), venv / f"{PLUGIN}.py")
             (venv / ".synth-ready").write_text(HARNESS_VERSION)
         return Environment(
-            env_id=env_id, snapshot_id=snapshot.snapshot_id, backend=self.kind,
-            image_name=str(venv), image_digest=content_hash("venv", [r.sha256 for r in lock]),
-            base_image=BASE, lock=lock, spec=spec,
+            env_id=env_id,
+            snapshot_id=snapshot.snapshot_id,
+            backend=self.kind,
+            image_name=str(venv),
+            image_digest=content_hash("venv", [r.sha256 for r in lock]),
+            base_image=BASE,
+            lock=lock,
+            spec=spec,
         )
 
     def run_tests(self, env: Environment, snapshot: Snapshot, patch: str) -> RawRun:
@@ -68,32 +94,56 @@ class LocalBackend:
             shutil.copytree(snapshot.path, work, symlinks=True)
             if patch:
                 (Path(tmp) / "task.patch").write_text(patch)
-                applied = proc.run(["git", "apply", "--whitespace=nowarn", Path(tmp) / "task.patch"],
-                                   cwd=work, check=False, timeout=60)
+                applied = proc.run(
+                    ["git", "apply", "--whitespace=nowarn", Path(tmp) / "task.patch"],
+                    cwd=work,
+                    check=False,
+                    timeout=60,
+                )
                 if applied.returncode != 0:
-                    return RawRun(applied.returncode, None, False, False, True, applied.duration_s,
-                                  applied.stderr[-4000:])
+                    return RawRun(
+                        applied.returncode,
+                        None,
+                        False,
+                        False,
+                        True,
+                        applied.duration_s,
+                        applied.stderr[-4000:],
+                    )
             report = Path(tmp) / "report.json"  # outside the copy the tests run in
             source_root = work if env.spec.source_root == "." else work / env.spec.source_root
             home = Path(tmp) / "home"
             home.mkdir()
             child_env = {
-                **PINNED_ENV, REPORT_ENV: str(report), "HOME": str(home),
-                "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "PYTHONPATH": f"{source_root}:{venv}",
+                **PINNED_ENV,
+                REPORT_ENV: str(report),
+                "HOME": str(home),
+                "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+                "PYTHONPATH": f"{source_root}:{venv}",
                 "VIRTUAL_ENV": str(venv),
             }
             argv = pytest_command(env.spec, python=str(venv / "bin" / "python"))
             if can_unshare_network():
                 argv = ["unshare", "--net", "--", *argv]
-            done = proc.run(argv, cwd=work, env=child_env, timeout=limits.timeout_s, check=False,
-                            preexec=functools.partial(_limit, limits.memory_mb))
+            done = proc.run(
+                argv,
+                cwd=work,
+                env=child_env,
+                timeout=limits.timeout_s,
+                check=False,
+                preexec=functools.partial(_limit, limits.memory_mb),
+            )
             text = report.read_text() if report.exists() else None
         # A child killed by the address-space limit dies of MemoryError or SIGKILL/SIGSEGV;
         # without a cgroup that is as close to Docker's OOMKilled as a process can tell.
         oom = "MemoryError" in done.stdout[-4000:] and text is None
         return RawRun(
-            exit_code=done.returncode, report=text, timed_out=done.timed_out, oom=oom,
-            patch_failed=False, duration_s=done.duration_s,
+            exit_code=done.returncode,
+            report=text,
+            timed_out=done.timed_out,
+            oom=oom,
+            patch_failed=False,
+            duration_s=done.duration_s,
             log_tail=(done.stdout + done.stderr)[-4000:],
         )
 

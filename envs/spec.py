@@ -21,13 +21,24 @@ from packaging.specifiers import SpecifierSet
 from synth.records import EnvSpec
 
 PYTHON = "3.11"  # the interpreter of the offline base image (Debian bookworm)
+PYTHON_PATCH = {"3.11": "3.11.2"}  # bookworm's exact release, for requires-python checks
 TEST_EXTRAS = ("test", "tests", "testing")
 DEFAULT_PYTEST = "pytest>=7,<9"
 CONFIG_FILES = (
-    "pyproject.toml", "setup.cfg", "setup.py", "pytest.ini", "tox.ini",
-    "requirements.txt", "requirements-test.txt", "requirements_test.txt", "test-requirements.txt",
-    "test_requirements.txt", "requirements-tests.txt", "requirements/test.txt",
-    "requirements/tests.txt", "requirements/testing.txt",
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "pytest.ini",
+    "tox.ini",
+    "requirements.txt",
+    "requirements-test.txt",
+    "requirements_test.txt",
+    "test-requirements.txt",
+    "test_requirements.txt",
+    "requirements-tests.txt",
+    "requirements/test.txt",
+    "requirements/tests.txt",
+    "requirements/testing.txt",
 )
 # Plugins that change how pytest collects or reports would make our per-test report disagree
 # with the suite's real verdict; coverage plugins only slow runs down.
@@ -39,35 +50,45 @@ class SpecError(ValueError):
 
 
 def read_config_files(root: Path) -> dict[str, str]:
-    files = {}
-    for rel in CONFIG_FILES:
+    """The config files infer_spec reads, plus any requirements file they include with -r."""
+    files: dict[str, str] = {}
+    queue = list(CONFIG_FILES)
+    while queue:
+        rel = queue.pop(0)
         path = root / rel
-        if path.is_file():
-            files[rel] = path.read_text(encoding="utf-8", errors="replace")
+        if rel in files or not path.is_file() or not path.resolve().is_relative_to(root.resolve()):
+            continue
+        files[rel] = path.read_text(encoding="utf-8", errors="replace")
+        if "requirements" in rel or rel.endswith(".txt"):
+            queue += [
+                _include_target(rel, line)
+                for line in _lines(files[rel])
+                if _include_target(rel, line)
+            ]
     return files
+
+
+def _include_target(rel: str, line: str) -> str:
+    """`-r other.txt` / `--requirement=other.txt` → the included path, relative to the root."""
+    match = re.match(r"^(?:-r|--requirement)(?:\s+|=)(\S+)", line)
+    return str(Path(rel).parent / match.group(1)) if match else ""
 
 
 def infer_spec(files: Mapping[str, str], tree: Collection[str], *, python: str = PYTHON) -> EnvSpec:
     """Derive an EnvSpec from config file texts (``files``) and tracked paths (``tree``)."""
     evidence: list[str] = []
     reqs: list[str] = []
-    pytest_cfg: dict[str, str] = {}
     pyproject = _load_toml(files.get("pyproject.toml"))
     project = pyproject.get("project", {})
+    self_name = _canonical(project.get("name", "")) if project else ""
     if project:
         evidence.append("pyproject.toml [project]")
         _check_python(project.get("requires-python"), python, "pyproject.toml")
         reqs += project.get("dependencies", [])
-        extras = project.get("optional-dependencies", {})
-        for extra in TEST_EXTRAS:
-            reqs += extras.get(extra, [])
+        reqs += _extras(project.get("optional-dependencies", {}), TEST_EXTRAS, self_name)
     groups = pyproject.get("dependency-groups", {})
     for group in TEST_EXTRAS:
         reqs += [r for r in groups.get(group, []) if isinstance(r, str)]
-    ini = pyproject.get("tool", {}).get("pytest", {}).get("ini_options")
-    if ini:
-        evidence.append("pyproject.toml [tool.pytest.ini_options]")
-        pytest_cfg = {k: _as_text(v) for k, v in ini.items()}
 
     if "setup.cfg" in files:
         cfg = _load_ini(files["setup.cfg"])
@@ -77,15 +98,14 @@ def infer_spec(files: Mapping[str, str], tree: Collection[str], *, python: str =
                 _check_python(cfg.get("options", "python_requires"), python, "setup.cfg")
             reqs += _lines(cfg.get("options", "install_requires", fallback=""))
             reqs += _lines(cfg.get("options", "tests_require", fallback=""))
+        if cfg.has_section("metadata") and not self_name:
+            self_name = _canonical(cfg.get("metadata", "name", fallback=""))
         if cfg.has_section("options.extras_require"):
-            for extra in TEST_EXTRAS:
-                reqs += _lines(cfg.get("options.extras_require", extra, fallback=""))
-        if cfg.has_section("tool:pytest") and not pytest_cfg:
-            evidence.append("setup.cfg [tool:pytest]")
-            pytest_cfg = dict(cfg.items("tool:pytest"))
+            extras = {k: _lines(v) for k, v in cfg.items("options.extras_require")}
+            reqs += _extras(extras, TEST_EXTRAS, self_name)
 
     if "setup.py" in files:
-        found = _setup_py_requirements(files["setup.py"])
+        found = _setup_py_requirements(files["setup.py"], python)
         if found:
             evidence.append("setup.py (literal arguments)")
         reqs += found
@@ -95,14 +115,10 @@ def infer_spec(files: Mapping[str, str], tree: Collection[str], *, python: str =
             evidence.append(rel)
             reqs += _requirement_lines(files[rel], rel, files)
 
-    for rel, section in (("pytest.ini", "pytest"), ("tox.ini", "pytest")):
-        if rel in files and not pytest_cfg:
-            cfg = _load_ini(files[rel])
-            if cfg.has_section(section):
-                evidence.append(f"{rel} [{section}]")
-                pytest_cfg = dict(cfg.items(section))
-
-    requirements = _normalise(reqs)
+    pytest_cfg, where = _pytest_config(files, pyproject)
+    if where:
+        evidence.append(where)
+    requirements = _normalise(reqs, self_name)
     test_paths = _test_paths(pytest_cfg, tree)
     pytest_args: tuple[str, ...] = ()
     addopts = pytest_cfg.get("addopts", "")
@@ -124,13 +140,56 @@ def infer_spec(files: Mapping[str, str], tree: Collection[str], *, python: str =
     )
 
 
+def _pytest_config(files: Mapping[str, str], pyproject: dict) -> tuple[dict[str, str], str]:
+    """The one config file pytest itself would read, in its own order of precedence:
+    pytest.ini (always, even empty), pyproject.toml's table, tox.ini [pytest], setup.cfg
+    [tool:pytest]."""
+    if "pytest.ini" in files:
+        cfg = _load_ini(files["pytest.ini"])
+        return (dict(cfg.items("pytest")) if cfg.has_section("pytest") else {}), "pytest.ini"
+    ini = pyproject.get("tool", {}).get("pytest", {}).get("ini_options")
+    if ini is not None:
+        return {k: _as_text(v) for k, v in ini.items()}, "pyproject.toml [tool.pytest.ini_options]"
+    for rel, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        if rel in files:
+            cfg = _load_ini(files[rel])
+            if cfg.has_section(section):
+                return dict(cfg.items(section)), f"{rel} [{section}]"
+    return {}, ""
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _extras(
+    table: Mapping[str, list[str]], wanted: Iterable[str], self_name: str, depth: int = 0
+) -> list[str]:
+    """Requirements of the wanted extras; ``pkg[other]`` on the project itself expands ``other``."""
+    out: list[str] = []
+    for extra in wanted:
+        for raw in table.get(extra, []):
+            try:
+                req = Requirement(raw)
+            except InvalidRequirement:
+                continue
+            if self_name and _canonical(req.name) == self_name:
+                if depth < 5:
+                    out += _extras(table, sorted(req.extras), self_name, depth + 1)
+            else:
+                out.append(raw)
+    return out
+
+
 def _load_toml(text: str | None) -> dict:
     if not text:
         return {}
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"pyproject.toml is not valid TOML ({exc}); fix it in the repository") from exc
+        raise SpecError(
+            f"pyproject.toml is not valid TOML ({exc}); fix it in the repository"
+        ) from exc
 
 
 def _load_ini(text: str) -> configparser.ConfigParser:
@@ -154,15 +213,15 @@ def _requirement_lines(text: str, rel: str, files: Mapping[str, str], depth: int
     out: list[str] = []
     for line in _lines(text):
         line = line.split(" #", 1)[0].strip()
-        if line.startswith(("-r ", "--requirement ")) and depth < 5:
-            target = str(Path(rel).parent / line.split(None, 1)[1])
+        target = _include_target(rel, line)
+        if target and depth < 5:
             out += _requirement_lines(files.get(target, ""), target, files, depth + 1)
         elif not line.startswith(("-", ".", "/")) and "://" not in line:
             out.append(line)
     return out
 
 
-def _setup_py_requirements(text: str) -> list[str]:
+def _setup_py_requirements(text: str, python: str = PYTHON) -> list[str]:
     """Literal install_requires / tests_require / extras_require[test] from a setup() call."""
     try:
         tree = ast.parse(text)
@@ -170,14 +229,21 @@ def _setup_py_requirements(text: str) -> list[str]:
         return []
     out: list[str] = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup"):
+        if not (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup"
+        ):
             continue
         for kw in node.keywords:
             try:
                 value = ast.literal_eval(kw.value)
             except ValueError:
                 continue
-            if kw.arg in ("install_requires", "tests_require") and isinstance(value, list | tuple):
+            if kw.arg == "python_requires" and isinstance(value, str):
+                _check_python(value, python, "setup.py")
+            elif kw.arg in ("install_requires", "tests_require") and isinstance(
+                value, list | tuple
+            ):
                 out += [str(v) for v in value]
             elif kw.arg == "extras_require" and isinstance(value, dict):
                 for extra in TEST_EXTRAS:
@@ -189,7 +255,9 @@ def _check_python(requires: str | None, python: str, where: str) -> None:
     if not requires:
         return
     try:
-        ok = SpecifierSet(requires).contains(f"{python}.0", prereleases=True)
+        ok = SpecifierSet(requires).contains(
+            PYTHON_PATCH.get(python, f"{python}.0"), prereleases=True
+        )
     except ValueError:
         return
     if not ok:
@@ -199,25 +267,36 @@ def _check_python(requires: str | None, python: str, where: str) -> None:
         )
 
 
-def _normalise(reqs: Iterable[str]) -> list[str]:
-    seen: dict[str, str] = {}
+def _normalise(reqs: Iterable[str], self_name: str = "") -> list[str]:
+    """Distinct requirements, sorted. A name may appear several times with different markers,
+    extras or constraints, and pip combines them, so all are kept — except a bare name that
+    another entry for the same package already covers."""
+    by_name: dict[str, dict[str, Requirement]] = {}
     for raw in reqs:
         try:
             req = Requirement(raw)
         except InvalidRequirement:
             continue
-        key = req.name.lower().replace("_", "-")
-        if key in _DROPPED or req.url:
+        name = _canonical(req.name)
+        if name in _DROPPED or req.url or (self_name and name == self_name):
             continue
-        seen.setdefault(key, str(req))
-    if "pytest" not in seen:
-        seen["pytest"] = DEFAULT_PYTEST
-    return sorted(seen.values(), key=str.lower)
+        req.name = name
+        by_name.setdefault(name, {}).setdefault(str(req), req)
+    out: list[str] = []
+    for variants in by_name.values():
+        bare = [k for k, r in variants.items() if not (r.specifier or r.extras or r.marker)]
+        keep = [k for k in variants if k not in bare] or bare[:1]
+        out += keep
+    if "pytest" not in by_name:
+        out.append(DEFAULT_PYTEST)
+    return sorted(out, key=str.lower)
 
 
 def _test_paths(pytest_cfg: Mapping[str, str], tree: Collection[str]) -> list[str]:
     declared = pytest_cfg.get("testpaths", "").split()
-    present = [p for p in declared if any(t == p or t.startswith(p.rstrip("/") + "/") for t in tree)]
+    present = [
+        p for p in declared if any(t == p or t.startswith(p.rstrip("/") + "/") for t in tree)
+    ]
     if present:
         return present
     tops: set[str] = set()
@@ -233,21 +312,57 @@ def _has_src_layout(tree: Collection[str]) -> bool:
     return any(re.match(r"^src/[^/]+/__init__\.py$", rel) for rel in tree)
 
 
+# Options of the plugins in _DROPPED: those that take a separate value, and those that don't.
+_VALUED = {
+    "--cov",
+    "--cov-report",
+    "--cov-config",
+    "--cov-fail-under",
+    "--cov-context",
+    "-n",
+    "--numprocesses",
+    "--dist",
+    "--maxprocesses",
+    "-p",
+    "--randomly-seed",
+}
+_DROPPED_PREFIXES = (
+    "--cov",
+    "--no-cov",
+    "--dist",
+    "--numprocesses",
+    "--maxprocesses",
+    "--randomly",
+    "-p=no:randomly",
+    "--looponfail",
+    "--tx",
+)
+
+
 def _filter_addopts(addopts: str) -> str:
-    """Drop options of plugins we leave out (coverage, xdist), which would be usage errors."""
+    """Drop options of plugins we leave out (coverage, xdist, randomly): with the plugin gone
+    they are usage errors, and a value left behind would be read as a test path."""
     words = addopts.split()
     kept: list[str] = []
-    skip_next = False
-    for word in words:
-        if skip_next:
-            skip_next = False
+    i = 0
+    while i < len(words):
+        word = words[i]
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        if word == "-p" and nxt is not None:
+            if nxt.removeprefix("no:") in ("cov", "xdist", "randomly", "pytest_cov"):
+                i += 2
+                continue
+            kept += [word, nxt]
+            i += 2
             continue
-        if word.startswith(("--cov", "--dist", "--numprocesses", "-n=", "-p=no:randomly")):
+        if word in _VALUED and word != "-p":
+            # --cov may stand alone (then it measures everything): only eat a real value.
+            takes = nxt is not None and not (word == "--cov" and nxt.startswith("-"))
+            i += 2 if takes else 1
             continue
-        if word in ("-n", "--numprocesses", "--dist"):
-            skip_next = True
-            continue
-        if word.startswith("-n") and word[2:].isdigit():
+        if word.startswith(_DROPPED_PREFIXES) or (word.startswith("-n") and word[2:].isdigit()):
+            i += 1
             continue
         kept.append(word)
+        i += 1
     return " ".join(kept)

@@ -31,7 +31,9 @@ def wheelhouse_dir(cache: Path, requirements: Sequence[str], python: str) -> Pat
     return cache / "wheelhouses" / content_hash("wheelhouse", python, sorted(requirements))
 
 
-def ensure_wheelhouse(cache: Path, requirements: Sequence[str], python: str) -> tuple[Path, tuple[Requirement, ...]]:
+def ensure_wheelhouse(
+    cache: Path, requirements: Sequence[str], python: str
+) -> tuple[Path, tuple[Requirement, ...]]:
     """Resolve ``requirements`` into wheels once per distinct set; return (dir, lock)."""
     final = wheelhouse_dir(cache, requirements, python)
     if (final / LOCK_NAME).exists():
@@ -44,8 +46,19 @@ def ensure_wheelhouse(cache: Path, requirements: Sequence[str], python: str) -> 
         # `pip wheel` takes published wheels as they are and builds the rest (sdist-only
         # packages, their build back-ends included) on the host, where the index is reachable.
         done = proc.run(
-            [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "-q",
-             "--prefer-binary", "--wheel-dir", staging, "-r", req_file],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--disable-pip-version-check",
+                "-q",
+                "--prefer-binary",
+                "--wheel-dir",
+                staging,
+                "-r",
+                req_file,
+            ],
             check=False,
             timeout=1800,
         )
@@ -67,7 +80,9 @@ def lock_of(wheel_dir: Path) -> tuple[Requirement, ...]:
     for wheel in sorted(wheel_dir.glob("*.whl")):
         name, version, _, _ = parse_wheel_filename(wheel.name)
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        entries.append(Requirement(name=str(name), version=str(version), filename=wheel.name, sha256=digest))
+        entries.append(
+            Requirement(name=str(name), version=str(version), filename=wheel.name, sha256=digest)
+        )
     return tuple(sorted(entries, key=lambda r: r.name))
 
 
@@ -79,5 +94,7 @@ def render_lock(lock: Sequence[Requirement]) -> str:
 def read_lock(wheel_dir: Path) -> tuple[Requirement, ...]:
     lock = lock_of(wheel_dir)
     if render_lock(lock) != (wheel_dir / LOCK_NAME).read_text():
-        raise WheelhouseError(f"{wheel_dir}: wheels no longer match {LOCK_NAME}; delete the folder to rebuild")
+        raise WheelhouseError(
+            f"{wheel_dir}: wheels no longer match {LOCK_NAME}; delete the folder to rebuild"
+        )
     return lock

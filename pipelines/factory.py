@@ -56,14 +56,24 @@ def start_ray(address: str | None) -> None:
     )
 
 
-def run_factory(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candidates: int,
-                seed: int, address: str | None = None, progress: Progress = Progress()) -> RunSummary:
+def run_factory(
+    sources: Sequence[str],
+    db: Path,
+    backend: BackendConfig,
+    *,
+    max_candidates: int,
+    seed: int,
+    address: str | None = None,
+    progress: Progress = Progress(),
+) -> RunSummary:
     start_ray(address)
     prepare = ray.remote(max_retries=2)(prepare_repo)
     validate = ray.remote(max_retries=2, num_cpus=1)(validate_batch)
     summary = RunSummary()
     with Store.open(db) as store:
-        pending = {prepare.remote(s, backend, max_candidates=max_candidates, seed=seed): s for s in sources}
+        pending = {
+            prepare.remote(s, backend, max_candidates=max_candidates, seed=seed): s for s in sources
+        }
         batches: dict = {}
         while pending or batches:
             done, _ = ray.wait(list(pending) + list(batches), num_returns=1)
@@ -85,10 +95,20 @@ def run_factory(sources: Sequence[str], db: Path, backend: BackendConfig, *, max
     return summary
 
 
-def _schedule(prepared: Prepared, store: Store, validate, backend: BackendConfig,
-              summary: RunSummary, progress: Progress) -> dict:
-    store.write(repo=prepared.repo, snapshot=prepared.snapshot,
-                environments=[prepared.environment], test_runs=prepared.baseline_runs)
+def _schedule(
+    prepared: Prepared,
+    store: Store,
+    validate,
+    backend: BackendConfig,
+    summary: RunSummary,
+    progress: Progress,
+) -> dict:
+    store.write(
+        repo=prepared.repo,
+        snapshot=prepared.snapshot,
+        environments=[prepared.environment],
+        test_runs=prepared.baseline_runs,
+    )
     summary.repos.append(prepared.repo.name)
     decided = {c.candidate_id for c in store.list_candidates(prepared.snapshot.snapshot_id)}
     todo = [c for c in prepared.candidates if c.candidate_id not in decided]
@@ -104,7 +124,7 @@ def _schedule(prepared: Prepared, store: Store, validate, backend: BackendConfig
     env_ref = ray.put(prepared.environment)
     runs_ref = ray.put(prepared.baseline_runs)
     return {
-        validate.remote(backend, env_ref, prepared.snapshot, runs_ref, todo[i:i + BATCH_SIZE]): i
+        validate.remote(backend, env_ref, prepared.snapshot, runs_ref, todo[i : i + BATCH_SIZE]): i
         for i in range(0, len(todo), BATCH_SIZE)
     }
 
@@ -126,3 +146,8 @@ def _cause(exc: BaseException) -> str:
     """Ray wraps a task's exception; the user wants the original message."""
     cause = getattr(exc, "cause", None) or exc
     return f"{type(cause).__name__}: {cause}"
+
+
+def stop_ray() -> None:
+    if ray.is_initialized():
+        ray.shutdown()

@@ -18,13 +18,25 @@ from envs.spec import infer_spec, read_config_files
 from synth.intake import parse_source, source_files, take
 from synth.mutate import generate_candidates, is_test_file
 from synth.records import (
-    Candidate, Environment, RepoRef, RunKind, Snapshot, Task, TestRun, content_hash,
+    Candidate,
+    Environment,
+    RepoRef,
+    RunKind,
+    Snapshot,
+    Task,
+    TestRun,
+    content_hash,
 )
 from synth.statement import render_statement
 from verifiers.grading import Baseline, baseline_of, first_run_broke_something, grade
 from verifiers.runner import run_baseline, run_suite
 
 BUG_RUNS = 2  # a bug must fail the same tests twice: one failing run may be a flake
+# A mutation can make a loop endless; a bug run then holds a worker until its timeout. The clean
+# suite's own duration says how long a run should take: allow a multiple of it (with a floor for
+# a loaded machine), never more than the user's limit.
+BUG_TIMEOUT_FACTOR = 5.0
+BUG_TIMEOUT_FLOOR_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,9 @@ class BatchResult:
     validated: tuple[Validated, ...] = field(default_factory=tuple)
 
 
-def prepare_repo(source: str, backend: BackendConfig, *, max_candidates: int, seed: int) -> Prepared:
+def prepare_repo(
+    source: str, backend: BackendConfig, *, max_candidates: int, seed: int
+) -> Prepared:
     ref = parse_source(source)
     snapshot = take(ref, backend.cache_dir / "snapshots")
     root = Path(snapshot.path)
@@ -67,22 +81,43 @@ def prepare_repo(source: str, backend: BackendConfig, *, max_candidates: int, se
     if baseline.usable:
         files = source_files(snapshot)
         targets = mutation_targets(files, spec.test_paths)
-        candidates = tuple(generate_candidates(snapshot.snapshot_id, targets,
-                                               max_candidates=max_candidates, seed=seed))
+        candidates = tuple(
+            generate_candidates(
+                snapshot.snapshot_id, targets, max_candidates=max_candidates, seed=seed
+            )
+        )
     else:
         note = "no test passes on the clean repository: nothing can be validated"
     return Prepared(ref, snapshot, env, tuple(runs), candidates, note)
 
 
 def mutation_targets(files: Mapping[str, str], test_paths: Sequence[str]) -> dict[str, str]:
-    """Source files the tests import: mutating code no test reaches yields only rejections."""
-    tests = {p: t for p, t in files.items() if is_test_file(p) or _under(p, test_paths)}
-    sources = {p: t for p, t in files.items()
-               if p not in tests and not p.endswith(("setup.py", "conftest.py"))
-               and not p.startswith(("docs/", "doc/", "examples/", "benchmarks/"))}
+    """Source files the tests import: mutating code no test reaches yields only rejections.
+
+    A declared test path may be a helpers folder (all of it is test code) or the package itself
+    (``testpaths = pkg`` with ``pkg/tests`` inside): it is the package when the tests import
+    non-test modules from under it, and then only the files that look like tests are tests.
+    """
     imported: set[str] = set()
-    for text in tests.values():
-        imported |= _imported_modules(text)
+    for path, text in files.items():
+        if is_test_file(path) or _under(path, test_paths):
+            imported |= _imported_modules(text)
+    packages = {
+        root
+        for root in test_paths
+        if any(
+            _under(p, [root]) and not is_test_file(p) and _module_names(p) & imported for p in files
+        )
+    }
+    helper_dirs = [root for root in test_paths if root not in packages]
+    sources = {
+        p: t
+        for p, t in files.items()
+        if not is_test_file(p)
+        and not _under(p, helper_dirs)
+        and p.rsplit("/", 1)[-1] not in ("setup.py", "conftest.py")
+        and not p.startswith(("docs/", "doc/", "examples/", "benchmarks/"))
+    }
     reached = {p: t for p, t in sources.items() if _module_names(p) & imported}
     return reached or sources
 
@@ -116,21 +151,39 @@ def _module_names(path: str) -> set[str]:
     return {".".join(parts[i:]) for i in range(len(parts)) if parts[i:]}
 
 
-def validate_batch(backend: BackendConfig, prepared_env: Environment, snapshot: Snapshot,
-                   baseline_runs: Sequence[TestRun], candidates: Sequence[Candidate],
-                   *, bug_runs: int = BUG_RUNS) -> BatchResult:
-    runner = build_backend(backend)
+def validate_batch(
+    backend: BackendConfig,
+    prepared_env: Environment,
+    snapshot: Snapshot,
+    baseline_runs: Sequence[TestRun],
+    candidates: Sequence[Candidate],
+    *,
+    bug_runs: int = BUG_RUNS,
+) -> BatchResult:
+    runner = build_backend(bug_run_config(backend, baseline_runs))
     baseline = baseline_of(baseline_runs)
     out = []
     for cand in candidates:
-        runs = [run_suite(runner, prepared_env, snapshot, kind=RunKind.BUG, patch=cand.patch, attempt=0)]
+        runs = [
+            run_suite(runner, prepared_env, snapshot, kind=RunKind.BUG, patch=cand.patch, attempt=0)
+        ]
         if first_run_broke_something(baseline, runs[0]):
             for attempt in range(1, bug_runs):
-                runs.append(run_suite(runner, prepared_env, snapshot, kind=RunKind.BUG,
-                                      patch=cand.patch, attempt=attempt))
+                runs.append(
+                    run_suite(
+                        runner,
+                        prepared_env,
+                        snapshot,
+                        kind=RunKind.BUG,
+                        patch=cand.patch,
+                        attempt=attempt,
+                    )
+                )
         verdict = grade(baseline, runs)
         if verdict.rejection is not None:
-            out.append(Validated(cand.model_copy(update={"rejection": verdict.rejection}), tuple(runs)))
+            out.append(
+                Validated(cand.model_copy(update={"rejection": verdict.rejection}), tuple(runs))
+            )
             continue
         failing = [r for r in runs[0].results if r.test_id in set(verdict.fail_to_pass)]
         task = Task(
@@ -152,6 +205,14 @@ def validate_batch(backend: BackendConfig, prepared_env: Environment, snapshot: 
     return BatchResult(tuple(out))
 
 
+def bug_run_config(backend: BackendConfig, baseline_runs: Sequence[TestRun]) -> BackendConfig:
+    slowest = max((r.duration_s for r in baseline_runs), default=0.0)
+    timeout = min(backend.limits.timeout_s, max(BUG_TIMEOUT_FLOOR_S, BUG_TIMEOUT_FACTOR * slowest))
+    limits = backend.limits.model_copy(update={"timeout_s": timeout})
+    return backend.model_copy(update={"limits": limits})
+
+
 def instance_id(snapshot: Snapshot, cand: Candidate) -> str:
     """SWE-smith-like: repo, commit, operator and a hash — readable and stable across reruns."""
-    return f"{snapshot.repo.name}.{snapshot.commit[:8]}.{cand.operator}__{content_hash(cand.candidate_id, length=8)}"
+    digest = content_hash(cand.candidate_id, length=8)
+    return f"{snapshot.repo.name}.{snapshot.commit[:8]}.{cand.operator}__{digest}"

@@ -6,14 +6,17 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="A factory of verifiable coding tasks.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="A factory of verifiable coding tasks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 tasks_app = typer.Typer(help="Browse the validated tasks in the store.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 console = Console()
@@ -35,21 +38,36 @@ def fail(message: str) -> typer.Exit:
 
 @app.command()
 def run(
-    sources: Annotated[list[str], typer.Argument(help="git URL, local path, or pypi:NAME==VERSION", show_default=False)],
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="git URL, local path, or pypi:NAME==VERSION", show_default=False),
+    ],
     db: DbOption = DEFAULT_DB,
     backend: Annotated[str, typer.Option(help="auto | docker | local")] = "auto",
     max_candidates: Annotated[int, typer.Option(min=1, help="Bug candidates per repository.")] = 24,
     seed: Annotated[int, typer.Option(help="Seed of the candidate sample.")] = 0,
-    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster instead of starting one.")] = None,
-    base_image: Annotated[Optional[str], typer.Option(help="A pullable base image (e.g. python:3.11-slim) instead of the offline one.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Snapshots, wheelhouses and venvs.")] = None,
-    timeout: Annotated[float, typer.Option(min=1, help="Seconds one test-suite run may take.")] = 300.0,
+    address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster instead of starting one.")
+    ] = None,
+    base_image: Annotated[
+        str | None,
+        typer.Option(
+            help="A pullable base image (e.g. python:3.11-slim) instead of the offline one."
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Snapshots, wheelhouses and venvs.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds one test-suite run may take.")
+    ] = 300.0,
 ) -> None:
     """Mine SOURCES into validated tasks and store them in the DuckDB file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from envs.backend import BackendChoice, BackendUnavailable, Limits, resolve_backend
-    from pipelines.factory import Progress as Hooks, run_factory
+    from pipelines.factory import Progress as Hooks
+    from pipelines.factory import run_factory
     from synth.intake import IntakeError, parse_source
 
     try:
@@ -69,16 +87,29 @@ def run(
         raise fail(str(exc)) from None
     console.print(f"[bold]backend:[/] {note}")
     started = time.monotonic()
-    with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as bar:
+    with Progress(
+        TextColumn("validating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         job = bar.add_task("candidates", total=0)
         hooks = Hooks(
             total=lambda n: bar.update(job, total=(bar.tasks[0].total or 0) + n),
             advance=lambda n: bar.advance(job, n),
             say=lambda text: bar.console.print(text),
         )
-        summary = run_factory(sources, db, config, max_candidates=max_candidates, seed=seed,
-                              address=address, progress=hooks)
+        summary = run_factory(
+            sources,
+            db,
+            config,
+            max_candidates=max_candidates,
+            seed=seed,
+            address=address,
+            progress=hooks,
+        )
     elapsed = time.monotonic() - started
     console.print(
         f"[bold]done in {elapsed:.0f}s:[/] {summary.generated} candidates, "
@@ -99,7 +130,9 @@ def _print_funnel(db: Path, repos: list[str] | None = None) -> None:
             rows = [r for r in store.funnel(by) if by != "repo" or repos is None or r.key in repos]
             table = Table(title=f"funnel by {by}")
             for col in (by, "generated", "broke ≥1 test", "validated", "rejected by reason"):
-                table.add_column(col, justify="left" if col in (by, "rejected by reason") else "right")
+                table.add_column(
+                    col, justify="left" if col in (by, "rejected by reason") else "right"
+                )
             for r in rows:
                 reasons = ", ".join(f"{k} {v}" for k, v in r.rejected_by_reason.items()) or "-"
                 table.add_row(r.key, str(r.generated), str(r.broke), str(r.validated), reasons)
@@ -126,7 +159,7 @@ def stats(db: DbOption = DEFAULT_DB) -> None:
 @tasks_app.command("list")
 def tasks_list(
     db: DbOption = DEFAULT_DB,
-    repo: Annotated[Optional[str], typer.Option(help="Only this repository.")] = None,
+    repo: Annotated[str | None, typer.Option(help="Only this repository.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """Validated tasks, newest first."""
@@ -136,15 +169,22 @@ def tasks_list(
     for col in ("instance_id", "operator", "F2P", "P2P", "created_at"):
         table.add_column(col)
     for t in tasks:
-        table.add_row(t.instance_id, t.operator, str(len(t.FAIL_TO_PASS)), str(len(t.PASS_TO_PASS)),
-                      t.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            t.instance_id,
+            t.operator,
+            str(len(t.FAIL_TO_PASS)),
+            str(len(t.PASS_TO_PASS)),
+            t.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
     console.print(table)
     console.print(f"{len(tasks)} task(s)")
 
 
 @tasks_app.command("show")
-def tasks_show(task_id: Annotated[str, typer.Argument(help="instance_id or a unique prefix")],
-               db: DbOption = DEFAULT_DB) -> None:
+def tasks_show(
+    task_id: Annotated[str, typer.Argument(help="instance_id or a unique prefix")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
     """One task whole: statement, patch, FAIL_TO_PASS, PASS_TO_PASS, environment."""
     from data.store import StoreError
 
@@ -156,8 +196,10 @@ def tasks_show(task_id: Annotated[str, typer.Argument(help="instance_id or a uni
         env = store.get_environment(task.env_id)
     console.print(f"[bold]{task.instance_id}[/]  repo {task.repo} @ {task.base_commit}")
     console.print(f"strategy {task.strategy.value}, operator {task.operator}, seed {task.seed}")
-    console.print(f"environment {env.backend.value} {env.image_name} ({env.image_digest[:19]}), "
-                  f"base {env.base_image}, {len(env.lock)} locked wheels")
+    console.print(
+        f"environment {env.backend.value} {env.image_name} ({env.image_digest[:19]}), "
+        f"base {env.base_image}, {len(env.lock)} locked wheels"
+    )
     console.rule("problem statement")
     console.print(task.problem_statement, markup=False, highlight=False)
     console.rule("patch (the bug)")

@@ -110,8 +110,20 @@ def _unpack_sdist(ref: RepoRef, tmp: Path, dest: Path) -> None:
     spec = ref.source.removeprefix("pypi:")
     download = tmp / "download"
     done = proc.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-         "--disable-pip-version-check", "-q", "-d", download, spec],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            download,
+            spec,
+        ],
         check=False,
         timeout=600,
     )

@@ -226,7 +226,7 @@ def _bool_op_swap(node: cst.BooleanOperation) -> _Variants[cst.BooleanOperation]
     return [(f"`{old}` -> `{new}`", partial(node.with_changes, operator=op))]
 
 
-def _return_value(node: cst.Return, in_generator: bool) -> _Variants[cst.Return]:
+def _return_value(node: cst.Return, in_generator: Callable[[], bool]) -> _Variants[cst.Return]:
     value = node.value
     if value is None or m.matches(value, m.Name("None")):
         return []
@@ -235,7 +235,7 @@ def _return_value(node: cst.Return, in_generator: bool) -> _Variants[cst.Return]
         flipped = "False" if value.value == "True" else "True"
         build = partial(node.with_changes, value=value.with_changes(value=flipped))
         return [(f"return {value.value} -> {flipped}", build)]
-    if in_generator:  # a generator's return value is rarely observed; dropping it is no bug
+    if in_generator():  # a generator's return value is rarely observed; dropping it is no bug
         return []
     build = partial(node.with_changes, value=cst.Name("None"), whitespace_after_return=_SPACE)
     return [("return value -> None", build)]
@@ -278,8 +278,48 @@ def _without(block: cst.IndentedBlock, i: int) -> cst.IndentedBlock:
     return block.with_changes(body=body)
 
 
+class _YieldFinder(cst.CSTVisitor):
+    """Finds a `yield` of one function body, not of the functions or classes nested in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Yield(self, node: cst.Yield) -> bool:
+        self.found = True
+        return False
+
+
+def _is_generator(function: cst.FunctionDef) -> bool:
+    finder = _YieldFinder()
+    function.body.visit(finder)
+    return finder.found
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """An outermost function, so that applying one of its sites need not walk the whole file."""
+
+    path_ids: frozenset[int]  # id() of the function and of its ancestors in the parsed module
+    counts: Mapping[str, int]  # per-operator site counts when the walk entered the function
+
+
 class _SiteWalker(cst.CSTTransformer):
-    """Counts every site of the chosen operators and, given a target, mutates exactly that one."""
+    """Counts every site of the chosen operators and, given a target, mutates exactly that one.
+
+    With ``unit`` set, only that function (and the path to it) is walked, its counts starting
+    where the full walk had them; nothing outside a function body has sites, so the target gets
+    the same index either way. ``unit`` ids refer to the very module object that was enumerated.
+    """
 
     def __init__(
         self,
@@ -287,23 +327,44 @@ class _SiteWalker(cst.CSTTransformer):
         rel_path: str,
         operators: Collection[str],
         target: tuple[str, int] | None = None,
+        unit: _Unit | None = None,
     ) -> None:
         super().__init__()
         self._module = module
         self._rel_path = rel_path
         self._operators = frozenset(operators)
         self._target = target
-        self._counts = dict.fromkeys(self._operators, 0)
+        self._only = unit.path_ids if unit else None
+        self._counts = {op: unit.counts[op] if unit else 0 for op in self._operators}
         self._scope: list[str] = []
-        self._generators: list[bool] = []
+        self._functions: list[cst.FunctionDef] = []
+        self._generator_cache: dict[int, bool] = {}
+        self._stack: list[cst.CSTNode] = []  # nodes being visited, outermost first
+        self._skipped: cst.CSTNode | None = None
         self._body_depth = 0  # > 0 inside a function body
         self._suppressed = 0  # > 0 inside decorators, parameters (defaults) and annotations
         self.sites: list[MutationSite] = []
+        self.units: list[_Unit] = []
+        self.site_units: list[int] = []  # index into `units`, one per site
         self.applied: MutationSite | None = None
 
-    def _offer(
-        self, operator: str, node: _N, variants: Callable[[_N], _Variants[_R]]
-    ) -> _N | _R:
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._only is not None and self._body_depth == 0 and id(node) not in self._only:
+            self._skipped = node
+            return False
+        self._stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        if original_node is self._skipped:  # its children were not visited either
+            self._skipped = None
+            return updated_node
+        self._stack.pop()
+        return super().on_leave(original_node, updated_node)
+
+    def _offer(self, operator: str, node: _N, variants: Callable[[_N], _Variants[_R]]) -> _N | _R:
         if operator not in self._operators or self._body_depth == 0 or self._suppressed:
             return node
         result: _N | _R = node
@@ -312,6 +373,7 @@ class _SiteWalker(cst.CSTTransformer):
             self._counts[operator] += 1
             site = MutationSite(operator, self._rel_path, ".".join(self._scope), index, description)
             self.sites.append(site)
+            self.site_units.append(len(self.units) - 1)
             if self.applied is None and self._target == (operator, index):
                 self.applied = site
                 result = build()
@@ -328,15 +390,17 @@ class _SiteWalker(cst.CSTTransformer):
         return updated_node
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        if self._body_depth == 0:
+            self.units.append(_Unit(frozenset(map(id, self._stack)), dict(self._counts)))
         self._scope.append(node.name.value)
-        self._generators.append(bool(m.findall(node.body, m.Yield())))
+        self._functions.append(node)
         return True
 
     def leave_FunctionDef(
         self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
     ) -> cst.FunctionDef:
         self._scope.pop()
-        self._generators.pop()
+        self._functions.pop()
         return updated_node
 
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
@@ -426,8 +490,16 @@ class _SiteWalker(cst.CSTTransformer):
         return self._offer("bool_op_swap", updated_node, _bool_op_swap)
 
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return) -> cst.Return:
-        variants = partial(_return_value, in_generator=bool(self._generators[-1:] == [True]))
-        return self._offer("return_value", updated_node, variants)
+        return self._offer("return_value", updated_node, self._return_variants)
+
+    def _return_variants(self, node: cst.Return) -> _Variants[cst.Return]:
+        return _return_value(node, in_generator=self._in_generator)
+
+    def _in_generator(self) -> bool:
+        function = self._functions[-1]
+        if id(function) not in self._generator_cache:
+            self._generator_cache[id(function)] = _is_generator(function)
+        return self._generator_cache[id(function)]
 
     def leave_Break(
         self, original_node: cst.Break, updated_node: cst.Break
@@ -452,14 +524,19 @@ def _check_operators(operators: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(op for op in OPERATORS if op in operators)
 
 
-def _sites(module: cst.Module, rel_path: str, operators: Sequence[str]) -> list[MutationSite]:
+def _sites(
+    module: cst.Module, rel_path: str, operators: Sequence[str]
+) -> list[tuple[MutationSite, _Unit]]:
     walker = _SiteWalker(module, rel_path, operators)
     module.visit(walker)
-    return walker.sites
+    return [
+        (site, walker.units[i]) for site, i in zip(walker.sites, walker.site_units, strict=True)
+    ]
 
 
-def _apply(module: cst.Module, site: MutationSite) -> str:
-    walker = _SiteWalker(module, site.rel_path, (site.operator,), (site.operator, site.index))
+def _apply(module: cst.Module, site: MutationSite, unit: _Unit | None = None) -> str:
+    target = (site.operator, site.index)
+    walker = _SiteWalker(module, site.rel_path, (site.operator,), target, unit)
     mutated = module.visit(walker)
     if walker.applied is None or walker.applied.entity != site.entity:
         raise ValueError(
@@ -476,7 +553,8 @@ def find_sites(
 
     Raises ``libcst.ParserSyntaxError`` when libcst cannot parse the source.
     """
-    return _sites(cst.parse_module(source), rel_path, _check_operators(operators))
+    module = cst.parse_module(source)
+    return [site for site, _ in _sites(module, rel_path, _check_operators(operators))]
 
 
 def apply_site(source: str, site: MutationSite) -> str:
@@ -525,6 +603,25 @@ def _parse(source: str) -> cst.Module | None:
         return None
 
 
+def _sites_by_operator(
+    files: Mapping[str, str], operators: Sequence[str], entities: Collection[str] | None
+) -> tuple[dict[str, cst.Module], dict[str, list[tuple[MutationSite, _Unit]]]]:
+    modules: dict[str, cst.Module] = {}
+    by_operator: dict[str, list[tuple[MutationSite, _Unit]]] = {op: [] for op in operators}
+    for rel_path in sorted(files):
+        source = files[rel_path]
+        if not rel_path.endswith(".py") or is_test_file(rel_path):
+            continue
+        module = _parse(source)
+        if module is None or not _compiles(source, rel_path):
+            continue
+        modules[rel_path] = module  # kept alive: the units' node ids point into it
+        for site, unit in _sites(module, rel_path, operators):
+            if entities is None or site.entity in entities:
+                by_operator[site.operator].append((site, unit))
+    return modules, by_operator
+
+
 def generate_candidates(
     snapshot_id: str,
     files: Mapping[str, str],
@@ -537,27 +634,14 @@ def generate_candidates(
     """A seeded sample of up to ``max_candidates`` mutation candidates, balanced over operators.
 
     ``files`` maps repo-relative paths to source text; test files, non-Python files and files
-    that neither libcst nor CPython can parse are skipped. Operators take turns (in a seeded
-    order), each drawing from its own seeded shuffle of sites until one yields a new patch that
+    that libcst or CPython cannot parse are skipped. Operators take turns (in a seeded order),
+    each drawing from its own seeded shuffle of sites until one yields a new patch that
     compiles, so the output is a pure function of the arguments.
     """
     if max_candidates < 0:
         raise ValueError(f"max_candidates must be >= 0, got {max_candidates}")
     chosen = _check_operators(operators)
-    modules: dict[str, cst.Module] = {}
-    by_operator: dict[str, list[MutationSite]] = {op: [] for op in chosen}
-    for rel_path in sorted(files):
-        source = files[rel_path]
-        if not rel_path.endswith(".py") or is_test_file(rel_path):
-            continue
-        module = _parse(source)
-        if module is None or not _compiles(source, rel_path):
-            continue
-        modules[rel_path] = module
-        for site in _sites(module, rel_path, chosen):
-            if entities is None or site.entity in entities:
-                by_operator[site.operator].append(site)
-
+    modules, by_operator = _sites_by_operator(files, chosen, entities)
     rng = random.Random(seed)
     for op in chosen:
         rng.shuffle(by_operator[op])
@@ -570,26 +654,28 @@ def generate_candidates(
     while len(out) < max_candidates and any(queues):
         for queue in queues:
             while queue and len(out) < max_candidates:
-                site = queue.popleft()
+                site, unit = queue.popleft()
                 before = files[site.rel_path]
-                after = _apply(modules[site.rel_path], site)
+                after = _apply(modules[site.rel_path], site, unit)
                 if after == before or not _compiles(after, site.rel_path):
                     continue
                 patch = make_patch(site.rel_path, before, after)
                 if patch in seen:
                     continue
                 seen.add(patch)
-                out.append(
-                    Candidate(
-                        candidate_id=Candidate.make_id(snapshot_id, patch),
-                        snapshot_id=snapshot_id,
-                        strategy=Strategy.MUTATION,
-                        operator=site.operator,
-                        seed=seed,
-                        target_file=site.rel_path,
-                        target_entity=site.entity,
-                        patch=patch,
-                    )
-                )
+                out.append(_candidate(snapshot_id, seed, site, patch))
                 break
     return out
+
+
+def _candidate(snapshot_id: str, seed: int, site: MutationSite, patch: str) -> Candidate:
+    return Candidate(
+        candidate_id=Candidate.make_id(snapshot_id, patch),
+        snapshot_id=snapshot_id,
+        strategy=Strategy.MUTATION,
+        operator=site.operator,
+        seed=seed,
+        target_file=site.rel_path,
+        target_entity=site.entity,
+        patch=patch,
+    )

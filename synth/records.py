@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 # Bumped whenever the way a verdict is reached changes; part of every task id, so tasks made by
 # a different harness never collide with (or silently overwrite) older ones.
 HARNESS_VERSION = "0.1.0"
-SCHEMA_VERSION = 1
 
 
 def content_hash(*parts: Any, length: int = 16) -> str:
@@ -28,14 +27,14 @@ def content_hash(*parts: Any, length: int = 16) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class SourceKind(str, Enum):
+class SourceKind(StrEnum):
     GIT = "git"
     LOCAL = "local"
     PYPI = "pypi"
@@ -89,7 +88,7 @@ class EnvSpec(Record):
         return content_hash("envspec", self.model_dump(exclude={"evidence"}))
 
 
-class BackendKind(str, Enum):
+class BackendKind(StrEnum):
     DOCKER = "docker"
     LOCAL = "local"
 
@@ -108,7 +107,9 @@ class Environment(Record):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class TestStatus(str, Enum):
+class TestStatus(StrEnum):
+    __test__ = False  # not a pytest test class, despite the name
+
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
@@ -119,19 +120,21 @@ class TestStatus(str, Enum):
 
 
 class TestResult(Record):
+    __test__ = False  # not a pytest test class, despite the name
+
     test_id: str  # pytest node id, e.g. "tests/test_x.py::test_y"
     status: TestStatus
     duration_s: float = 0.0
     message: str = ""  # one-line failure message (the exception repr), never a traceback
 
 
-class RunKind(str, Enum):
+class RunKind(StrEnum):
     BASELINE = "baseline"
     BUG = "bug"
     GOLD = "gold"
 
 
-class RunOutcome(str, Enum):
+class RunOutcome(StrEnum):
     OK = "ok"  # the report was read and agrees with the exit code
     TIMEOUT = "timeout"
     OOM = "oom"
@@ -140,6 +143,8 @@ class RunOutcome(str, Enum):
 
 
 class TestRun(Record):
+    __test__ = False  # not a pytest test class, despite the name
+
     run_id: str
     env_id: str
     kind: RunKind
@@ -156,13 +161,13 @@ class TestRun(Record):
         return {r.test_id: r.status for r in self.results}
 
 
-class Strategy(str, Enum):
+class Strategy(StrEnum):
     MUTATION = "mutation"
     REVERT = "revert"
     COMBINE = "combine"
 
 
-class Rejection(str, Enum):
+class Rejection(StrEnum):
     NO_TEST_FAILED = "no_test_failed"
     FLAKY = "flaky"  # the failing set differed between bug runs
     PATCH_FAILED = "patch_failed"
@@ -211,7 +216,7 @@ class Task(Record):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class AuditVerdict(str, Enum):
+class AuditVerdict(StrEnum):
     REPRODUCED = "reproduced"
     DIVERGED = "diverged"
     ERRORED = "errored"

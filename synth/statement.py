@@ -27,6 +27,8 @@ _LINE_REFS = (
     re.compile(r"(\.pyx?)(?::\d+)+"),  # x.py:12 and x.py:12:5
     re.compile(r"[,:]?\s*\bline\s+\d+\b", re.IGNORECASE),  # at line 3
 )
+# A message that quotes a diff (some tools print one) would hand over its headers and hunks.
+_DIFF_SYNTAX = re.compile(r"^\s*(?:diff --git |--- |\+\+\+ |@@ -\d)")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,11 @@ def changed_lines(patch: str) -> frozenset[str]:
 
 def scrub_message(message: str, leaks: frozenset[str]) -> str:
     """``message`` without lines quoting changed code and without file/line references."""
-    kept = [line for line in message.splitlines() if not any(leak in line for leak in leaks)]
+    kept = [
+        line
+        for line in message.splitlines()
+        if not _DIFF_SYNTAX.match(line) and not any(leak in line for leak in leaks)
+    ]
     text = " ".join(kept)
     for pattern in _LINE_REFS:
         text = pattern.sub(lambda match: match.group(1) if match.groups() else "", text)

@@ -1,1 +1,1 @@
-"""Running tests in an environment, reading their reports, and grading FAIL_TO_PASS / PASS_TO_PASS."""
+"""Running tests in an environment, reading their reports, grading FAIL_TO_PASS / PASS_TO_PASS."""

@@ -71,7 +71,7 @@ _OUTCOME_REJECTION = {
 
 
 def grade(baseline: Baseline, bug_runs: Sequence[TestRun]) -> Verdict:
-    """FAIL_TO_PASS: passes on the clean repo, fails in every bug run. PASS_TO_PASS: passes in all."""
+    """FAIL_TO_PASS: passes clean, fails in every bug run. PASS_TO_PASS: passes in all of them."""
     for run in bug_runs:
         if run.outcome is not RunOutcome.OK:
             return Verdict((), (), _OUTCOME_REJECTION[run.outcome])

@@ -14,7 +14,9 @@ from synth.records import RunOutcome, TestResult, TestStatus
 # pytest's exit codes (pytest.ExitCode): 0 all passed, 1 some failed, 2 interrupted,
 # 3 internal error, 4 usage error, 5 no tests collected.
 EXIT_OK, EXIT_TESTS_FAILED = 0, 1
-FAILING = frozenset({TestStatus.FAILED, TestStatus.ERROR, TestStatus.MISSING, TestStatus.XPASSED})
+# A non-strict XPASS exits 0 in pytest; a strict one is reported as failed. So XPASSED is not
+# a failure here (grading still treats it as "not passed").
+FAILING = frozenset({TestStatus.FAILED, TestStatus.ERROR, TestStatus.MISSING})
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,11 @@ class ReadReport:
 
 
 def read_report(
-    text: str | None, *, exit_code: int, timed_out: bool = False, oom: bool = False,
+    text: str | None,
+    *,
+    exit_code: int,
+    timed_out: bool = False,
+    oom: bool = False,
     patch_failed: bool = False,
 ) -> ReadReport:
     if patch_failed:
@@ -52,14 +58,19 @@ def read_report(
         return ReadReport(RunOutcome.CRASHED, (), f"unreadable report: {exc}")
     if reported_exit != exit_code:
         return ReadReport(
-            RunOutcome.CRASHED, results,
+            RunOutcome.CRASHED,
+            results,
             f"report says exit {reported_exit} but the process exited {exit_code}",
         )
     failing = any(r.status in FAILING for r in results)
     if exit_code == EXIT_OK and failing:
-        return ReadReport(RunOutcome.CRASHED, results, "exit code 0 with failing tests in the report")
+        return ReadReport(
+            RunOutcome.CRASHED, results, "exit code 0 with failing tests in the report"
+        )
     if exit_code == EXIT_TESTS_FAILED and not failing:
-        return ReadReport(RunOutcome.CRASHED, results, "exit code 1 with no failing test in the report")
+        return ReadReport(
+            RunOutcome.CRASHED, results, "exit code 1 with no failing test in the report"
+        )
     if exit_code not in (EXIT_OK, EXIT_TESTS_FAILED):
         return ReadReport(RunOutcome.CRASHED, results, f"pytest exited {exit_code}")
     return ReadReport(RunOutcome.OK, results)

@@ -65,9 +65,7 @@ SAMPLES: dict[str, str] = {
         "    return result\n"
     ),
     "bool_op_swap": "def both(a, b):\n    return a and(b) or not a\n",
-    "return_value": (
-        "def is_odd(n):\n    if n % 2:\n        return True\n    return n\n"
-    ),
+    "return_value": "def is_odd(n):\n    if n % 2:\n        return True\n    return n\n",
     "break_continue": (
         "def first_even(xs):\n"
         "    for x in xs:\n"
@@ -79,6 +77,7 @@ SAMPLES: dict[str, str] = {
 }
 # Operators whose every mutation rewrites a single line in place.
 LINE_LOCAL = set(OPERATORS) - {"remove_statement", "swap_if_else"}
+SAMPLE_FUNCTIONS = {source.split("(")[0].removeprefix("def ") for source in SAMPLES.values()}
 CORPUS = "\n\n".join(SAMPLES.values())
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
@@ -183,7 +182,14 @@ def test_patch_does_not_split_lines_on_form_feeds_or_crlf(tmp_path: Path) -> Non
 
 def test_patch_has_git_headers_and_is_empty_without_change() -> None:
     patch = make_patch("pkg/mod.py", "x = 1\n", "x = 2\n")
-    assert patch.startswith("diff --git a/pkg/mod.py b/pkg/mod.py\n--- a/pkg/mod.py\n+++ b/pkg/mod.py\n")
+    assert patch == (
+        "diff --git a/pkg/mod.py b/pkg/mod.py\n"
+        "--- a/pkg/mod.py\n"
+        "+++ b/pkg/mod.py\n"
+        "@@ -1 +1 @@\n"
+        "-x = 1\n"
+        "+x = 2\n"
+    )
     assert make_patch("pkg/mod.py", "x = 1\n", "x = 1\n") == ""
 
 
@@ -309,8 +315,8 @@ def test_candidates_are_identical_for_the_same_seed() -> None:
 
 def test_different_seeds_sample_different_candidates() -> None:
     samples = {
-        tuple(c.candidate_id for c in generate_candidates("snap", _two_copies(), max_candidates=5, seed=s))
-        for s in range(6)
+        tuple(generate_candidates("snap", _two_copies(), max_candidates=5, seed=seed))
+        for seed in range(6)
     }
     assert len(samples) > 1
 
@@ -331,8 +337,7 @@ def test_candidate_records_are_consistent() -> None:
         assert (c.snapshot_id, c.seed) == ("snap", 1)
         assert c.target_file in {"pkg/a.py", "pkg/b.py"}
         assert c.patch.startswith(f"diff --git a/{c.target_file} b/{c.target_file}\n")
-        assert c.target_entity in {"clamp", "total", "window", "pick", "build", "sign", "both",
-                                   "is_odd", "first_even", "bounds"}
+        assert c.target_entity in SAMPLE_FUNCTIONS
 
 
 def test_identical_patches_are_deduplicated() -> None:
@@ -347,8 +352,12 @@ def test_identical_patches_are_deduplicated() -> None:
 def test_no_op_mutations_are_skipped() -> None:
     source = "def f(c):\n    if c:\n        x = 1\n    else:\n        x = 1\n    return x\n"
     assert find_sites(source, "m.py", ["swap_if_else"])
-    assert generate_candidates("s", {"m.py": source}, max_candidates=5, seed=0,
-                               operators=["swap_if_else"]) == []
+    assert (
+        generate_candidates(
+            "s", {"m.py": source}, max_candidates=5, seed=0, operators=["swap_if_else"]
+        )
+        == []
+    )
 
 
 def test_files_that_do_not_compile_yield_no_candidates() -> None:

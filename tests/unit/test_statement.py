@@ -7,8 +7,8 @@ from importlib.resources import files
 
 import pytest
 
+from synth import records
 from synth.mutate import generate_candidates, make_patch
-from synth.records import TestResult, TestStatus
 from synth.statement import changed_lines, render_statement, scrub_message
 
 BEFORE = "def total(price, quantity):\n    return price * quantity\n"
@@ -17,8 +17,9 @@ PATCH = make_patch("pkg/pricing.py", BEFORE, AFTER)
 LINE_REF = re.compile(r"\.pyx?\W{0,2}:\d|\bline\s+\d", re.IGNORECASE)
 
 
-def _failed(test_id: str, message: str = "") -> TestResult:
-    return TestResult(test_id=test_id, status=TestStatus.FAILED, message=message)
+def _failed(test_id: str, message: str = "") -> records.TestResult:
+    # Imported via the module: pytest would try to collect a bare `TestResult` as a test class.
+    return records.TestResult(test_id=test_id, status=records.TestStatus.FAILED, message=message)
 
 
 def test_statement_names_the_repo_tests_and_messages() -> None:
@@ -35,7 +36,7 @@ def test_statement_names_the_repo_tests_and_messages() -> None:
 
 def test_message_lines_quoting_a_changed_line_are_scrubbed() -> None:
     failing = [
-        _failed("tests/test_pricing.py::test_total", "TypeError: boom\n    return price // quantity"),
+        _failed("tests/test_pricing.py::test_total", "TypeError: boom\n  return price // quantity"),
         _failed("tests/test_pricing.py::test_zero", "E   return price * quantity"),
     ]
     text = render_statement("pricing", failing, PATCH)
@@ -73,8 +74,10 @@ def test_statement_never_contains_the_patch_or_a_changed_line() -> None:
     assert len(candidates) >= 10
     for candidate in candidates:
         leaks = changed_lines(candidate.patch)
-        failing = [_failed(f"tests/test_sign.py::test_{i}", f"AssertionError: {line}")
-                   for i, line in enumerate(sorted(leaks))]
+        failing = [
+            _failed(f"tests/test_sign.py::test_{i}", f"AssertionError: {line}")
+            for i, line in enumerate(sorted(leaks))
+        ]
         failing.append(_failed("tests/test_sign.py::test_raw", candidate.patch))
         text = render_statement("sign", failing, candidate.patch, max_tests=50)
         assert candidate.patch not in text
@@ -102,8 +105,11 @@ def test_statement_needs_a_failing_test() -> None:
 
 
 def test_changed_lines_skip_headers_context_and_short_lines() -> None:
-    patch = make_patch("m.py", "def f(x):\n    y = x\n    x\n    return y\n",
-                       "def f(x):\n    y = x\n    z\n    return y\n")
+    patch = make_patch(
+        "m.py",
+        "def f(x):\n    y = x\n    x\n    return y\n",
+        "def f(x):\n    y = x\n    z\n    return y\n",
+    )
     assert changed_lines(patch) == frozenset()  # `x` and `z` are too short to identify anything
     assert changed_lines(PATCH) == {"return price * quantity", "return price // quantity"}
 

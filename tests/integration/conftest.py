@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synth.intake import parse_source, take
+from synth.records import Snapshot
+
+SANDBOX_TESTS = """
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from box import double
+
+
+def test_double():
+    assert double(21) == 42
+
+
+def test_only_loopback_is_reachable():
+    names = sorted(name for _, name in socket.if_nameindex())
+    assert names == ["lo"], names
+
+
+def test_runs_as_non_root():
+    assert os.getuid() != 0
+
+
+def test_hash_seed_and_timezone_are_pinned():
+    assert os.environ["PYTHONHASHSEED"] == "0"
+    assert os.environ["TZ"] == "UTC"
+
+
+def test_memory_hog():
+    if not os.path.exists("HOG"):
+        return
+    blob = bytearray(1024 * 1024 * 1024)
+    blob[::4096] = b"x" * len(blob[::4096])
+
+
+def test_sleeper():
+    if not os.path.exists("SLEEP"):
+        return
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    with open(os.environ.get("BOX_PIDFILE", "/tmp/box.pid"), "w") as fh:
+        fh.write(str(child.pid))
+    time.sleep(300)
+"""
+
+
+@pytest.fixture(scope="session")
+def sandbox_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """A tiny repo whose tests probe the sandbox they run in."""
+    src = tmp_path_factory.mktemp("box-src")
+    (src / "tests").mkdir()
+    (src / "box.py").write_text("def double(x):\n    return x * 2\n")
+    (src / "tests" / "test_box.py").write_text(textwrap.dedent(SANDBOX_TESTS))
+    (src / "pyproject.toml").write_text('[project]\nname = "box"\nversion = "0"\n')
+    return take(parse_source(str(src)), tmp_path_factory.mktemp("box-snap"))
+
+
+def patch_creating(name: str) -> str:
+    """A patch that adds an empty marker file, switching a sandbox test into its heavy mode."""
+    return f"diff --git a/{name} b/{name}\nnew file mode 100644\nindex 0000000..e69de29\n"
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    from pipelines.factory import start_ray, stop_ray
+
+    start_ray(None)
+    yield
+    stop_ray()
+
+
+def snapshot_root(snapshot: Snapshot) -> Path:
+    return Path(snapshot.path)

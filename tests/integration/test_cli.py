@@ -1,0 +1,81 @@
+"""The README's commands, run the way a user runs them (typer's runner, a real store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from synth.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_db(sample_path: Path, cache_dir: Path, tmp_path_factory, ray_session) -> Path:
+    db = tmp_path_factory.mktemp("cli") / "demo.duckdb"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(sample_path),
+            "--db",
+            str(db),
+            "--backend",
+            "local",
+            "--max-candidates",
+            "6",
+            "--cache-dir",
+            str(cache_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "local backend" in result.output
+    assert "funnel by repo" in result.output and "funnel by operator" in result.output
+    return db
+
+
+def test_tasks_list_and_show(demo_db: Path) -> None:
+    listed = runner.invoke(app, ["tasks", "list", "--db", str(demo_db)])
+    assert listed.exit_code == 0, listed.output
+    from data.store import Store
+
+    with Store.open(demo_db) as store:
+        task = store.list_tasks()[0]
+    shown = runner.invoke(app, ["tasks", "show", task.instance_id[:20], "--db", str(demo_db)])
+    assert shown.exit_code == 0, shown.output
+    for part in (
+        "problem statement",
+        "FAIL_TO_PASS",
+        "PASS_TO_PASS",
+        task.FAIL_TO_PASS[0],
+        task.base_commit,
+    ):
+        assert part in shown.output
+
+
+def test_stats_prints_the_funnel(demo_db: Path) -> None:
+    result = runner.invoke(app, ["stats", "--db", str(demo_db)])
+    assert result.exit_code == 0, result.output
+    assert "ledger" in result.output and "tasks:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "pypi:pathspec"], "must pin one version"),
+        (["run", "/no/such/dir"], "is not a directory"),
+        (["run", ".", "--backend", "kubernetes"], "choose auto, docker or local"),
+        (["tasks", "list", "--db", "/no/such/file.duckdb"], "does not exist"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_unknown_task_id_is_named(demo_db: Path) -> None:
+    result = runner.invoke(app, ["tasks", "show", "nope-not-a-task", "--db", str(demo_db)])
+    assert result.exit_code == 2 and "nope-not-a-task" in result.output
