@@ -166,15 +166,17 @@ def tasks_list(
     with _open_existing(db) as store:
         tasks = store.list_tasks(repo=repo, limit=limit)
     table = Table()
-    for col in ("instance_id", "operator", "F2P", "P2P", "created_at"):
-        table.add_column(col)
+    # The id is what users copy into `tasks show`: never wrap it. It names the operator too.
+    widest = max((len(t.instance_id) for t in tasks), default=11)
+    table.add_column("instance_id", no_wrap=True, min_width=widest)
+    for col in ("F2P", "P2P", "created"):
+        table.add_column(col, no_wrap=True)
     for t in tasks:
         table.add_row(
             t.instance_id,
-            t.operator,
             str(len(t.FAIL_TO_PASS)),
             str(len(t.PASS_TO_PASS)),
-            t.created_at.strftime("%Y-%m-%d %H:%M"),
+            t.created_at.strftime("%m-%d %H:%M"),
         )
     console.print(table)
     console.print(f"{len(tasks)} task(s)")

@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePosixPath
-from typing import TypeVar
+from typing import TypeGuard, TypeVar
 
 import libcst as cst
 import libcst.matchers as m
@@ -256,7 +256,7 @@ def _min_max_swap(node: cst.Call) -> _Variants[cst.Call]:
     return [(f"`{func.value}` -> `{other}`", build)]
 
 
-def _removable(stmt: cst.BaseStatement) -> bool:
+def _removable(stmt: cst.BaseStatement) -> TypeGuard[cst.SimpleStatementLine]:
     if not isinstance(stmt, cst.SimpleStatementLine):
         return False
     for small in stmt.body:
@@ -356,8 +356,8 @@ class _SiteWalker(cst.CSTTransformer):
         return super().on_visit(node)
 
     def on_leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        self, original_node: _N, updated_node: _N
+    ) -> _N | cst.RemovalSentinel | cst.FlattenSentinel[_N]:
         if original_node is self._skipped:  # its children were not visited either
             self._skipped = None
             return updated_node
@@ -551,7 +551,8 @@ def find_sites(
 ) -> list[MutationSite]:
     """Every mutation site in ``source``, in traversal order.
 
-    Raises ``libcst.ParserSyntaxError`` when libcst cannot parse the source.
+    Raises ``libcst.ParserSyntaxError`` when libcst cannot parse the source, and
+    ``RecursionError`` when it nests too deep for libcst (``generate_candidates`` skips both).
     """
     module = cst.parse_module(source)
     return [site for site, _ in _sites(module, rel_path, _check_operators(operators))]
@@ -615,8 +616,12 @@ def _sites_by_operator(
         module = _parse(source)
         if module is None or not _compiles(source, rel_path):
             continue
+        try:
+            pairs = _sites(module, rel_path, operators)
+        except RecursionError:  # generated tables nest deeper than libcst's recursive walk
+            continue
         modules[rel_path] = module  # kept alive: the units' node ids point into it
-        for site, unit in _sites(module, rel_path, operators):
+        for site, unit in pairs:
             if entities is None or site.entity in entities:
                 by_operator[site.operator].append((site, unit))
     return modules, by_operator

@@ -187,7 +187,7 @@ class Candidate(Record):
     operator: str
     seed: int
     target_file: str
-    target_entity: str  # e.g. "module.Class.method"
+    target_entity: str  # qualified name inside target_file, e.g. "Money.allocate"
     patch: str
     rejection: Rejection | None = None
 

@@ -22,10 +22,11 @@ _TEMPLATE = ("templates", "statement.md.j2")
 _MIN_LEAK_CHARS = 4  # shorter changed lines (`x`, `)`) also occur in innocent text
 _MAX_MESSAGE_CHARS = 400
 
+# Removed outright, file name included: a location is a pointer to the bug, not a symptom.
 _LINE_REFS = (
-    re.compile(r"""(\.pyx?["']?),\s*line\s+\d+""", re.IGNORECASE),  # File "x.py", line 3
-    re.compile(r"(\.pyx?)(?::\d+)+"),  # x.py:12 and x.py:12:5
-    re.compile(r"[,:]?\s*\bline\s+\d+\b", re.IGNORECASE),  # at line 3
+    re.compile(r"""\bFile\s+["'][^"']*["'],\s*line\s+\d+(?:,\s*in\s+\S+)?""", re.IGNORECASE),
+    re.compile(r"""["']?[\w./\\<>-]*\.pyx?["']?(?::\d+)+:?"""),  # pkg/x.py:12: and x.py:12:5
+    re.compile(r"[,:]?\s*\bline\s+\d+\b", re.IGNORECASE),  # (x.py, line 3) and "at line 3"
 )
 # A message that quotes a diff (some tools print one) would hand over its headers and hunks.
 _DIFF_SYNTAX = re.compile(r"^\s*(?:diff --git |--- |\+\+\+ |@@ -\d)")
@@ -41,13 +42,13 @@ def changed_lines(patch: str) -> frozenset[str]:
     """The stripped lines a unified diff adds or removes, as far as they could identify it."""
     out: set[str] = set()
     in_hunk = False
-    for line in patch.splitlines():
+    for line in patch.split("\n"):  # not splitlines(): \x0c inside a line is no line break
         if line.startswith("diff --git "):
             in_hunk = False
         elif line.startswith("@@"):
             in_hunk = True
         elif in_hunk and line[:1] in {"+", "-"}:
-            text = line[1:].strip()
+            text = line[1:].strip()  # also drops a CRLF file's "\r"
             if len(text) >= _MIN_LEAK_CHARS:
                 out.add(text)
     return frozenset(out)
@@ -62,7 +63,7 @@ def scrub_message(message: str, leaks: frozenset[str]) -> str:
     ]
     text = " ".join(kept)
     for pattern in _LINE_REFS:
-        text = pattern.sub(lambda match: match.group(1) if match.groups() else "", text)
+        text = pattern.sub("", text)
     text = " ".join(text.split())
     if len(text) > _MAX_MESSAGE_CHARS:
         text = text[: _MAX_MESSAGE_CHARS - 3].rstrip() + "..."

@@ -380,6 +380,54 @@ def test_unparseable_and_test_files_are_skipped_not_fatal() -> None:
     assert {c.target_file for c in candidates} == {"pkg/mod.py"}
 
 
+def test_files_too_deep_for_libcst_are_skipped_not_fatal() -> None:
+    # Regression: the stdlib's pydoc_data/topics.py parses but overflows libcst's recursive walk.
+    deep = "TABLE = (\n" + "".join(f"    'row{i}'\n" for i in range(3000)) + ")\n"
+    files = {"pkg/table.py": deep + SAMPLES["min_max_swap"], "pkg/mod.py": SAMPLES["min_max_swap"]}
+    candidates = generate_candidates("s", files, max_candidates=50, seed=0)
+    assert {c.target_file for c in candidates} == {"pkg/mod.py"}
+
+
+def test_generated_patches_are_exactly_those_of_apply_site() -> None:
+    # generate_candidates walks only the function that holds a site; it must agree with the
+    # whole-file walk of apply_site, across classes, nested functions and module-level code.
+    source = CORPUS + (
+        "\n\nclass Box:\n"
+        "    SIZE = 1 + 2\n"
+        "    def grow(self, n):\n"
+        "        def step(k):\n"
+        "            return k * 2 if k > 0 else -k\n"
+        "        return [step(i) for i in range(n) if i != 3]\n"
+        "if True:\n"
+        "    def late(x):\n"
+        "        return x < 1 or x > 9\n"
+    )
+    expected = {
+        make_patch("pkg/mod.py", source, apply_site(source, site))
+        for site in find_sites(source, "pkg/mod.py")
+    }
+    expected.discard("")
+    candidates = generate_candidates("s", {"pkg/mod.py": source}, max_candidates=10_000, seed=0)
+    assert {c.patch for c in candidates} == expected
+
+
+def test_return_value_leaves_a_generators_return_alone() -> None:
+    source = (
+        "def gen(xs):\n"
+        "    for x in xs:\n"
+        "        yield x\n"
+        "    return len(xs)\n"
+        "def outer(xs):\n"
+        "    def inner():\n"
+        "        yield 1\n"
+        "    return list(inner())\n"
+    )
+    sites = find_sites(source, "m.py", ["return_value"])
+    assert [(site.entity, site.description) for site in sites] == [
+        ("outer", "return value -> None")
+    ]
+
+
 def test_operator_and_entity_filters_restrict_the_sample() -> None:
     by_op = generate_candidates(
         "s", _two_copies(), max_candidates=50, seed=0, operators=["bool_op_swap"]

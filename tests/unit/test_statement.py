@@ -58,6 +58,7 @@ def test_file_and_line_references_are_removed() -> None:
     failing = [_failed(f"tests/test_pricing.py::test_{i}", msg) for i, msg in enumerate(messages)]
     text = render_statement("pricing", failing, PATCH)
     assert not LINE_REF.search(text), text
+    assert "pkg/pricing.py" not in text  # a location is dropped whole, file name included
     assert "AssertionError" in text and "invalid syntax (pricing.py)" in text
 
 
@@ -112,6 +113,8 @@ def test_changed_lines_skip_headers_context_and_short_lines() -> None:
     )
     assert changed_lines(patch) == frozenset()  # `x` and `z` are too short to identify anything
     assert changed_lines(PATCH) == {"return price * quantity", "return price // quantity"}
+    crlf = make_patch("m.py", BEFORE.replace("\n", "\r\n"), AFTER.replace("\n", "\r\n"))
+    assert changed_lines(crlf) == changed_lines(PATCH)
 
 
 def test_scrub_message_keeps_innocent_text_and_caps_length() -> None:
