@@ -92,6 +92,7 @@ _V1_TABLES: Migration = (
         target_entity VARCHAR NOT NULL,
         patch VARCHAR NOT NULL,
         rejection VARCHAR,
+        parents VARCHAR[] NOT NULL,
         created_at TIMESTAMPTZ NOT NULL
     )
     """,
@@ -127,6 +128,7 @@ _V1_TABLES: Migration = (
         strategy VARCHAR NOT NULL,
         operator VARCHAR NOT NULL,
         seed BIGINT NOT NULL,
+        parents VARCHAR[] NOT NULL,
         harness_version VARCHAR NOT NULL
     )
     """,

@@ -214,5 +214,19 @@ def tasks_show(
         console.print(t, markup=False, highlight=False)
 
 
+# Commands of other features live in thin modules of their own, each with
+# `register(app: typer.Typer) -> None`; heavy imports stay inside the command bodies.
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     app()

@@ -677,7 +677,7 @@ def _candidate(snapshot_id: str, seed: int, site: MutationSite, patch: str) -> C
     return Candidate(
         candidate_id=Candidate.make_id(snapshot_id, patch),
         snapshot_id=snapshot_id,
-        strategy=Strategy.MUTATION,
+        strategy=Strategy.PROCEDURAL,
         operator=site.operator,
         seed=seed,
         target_file=site.rel_path,

@@ -162,9 +162,9 @@ class TestRun(Record):
 
 
 class Strategy(StrEnum):
-    MUTATION = "mutation"
-    REVERT = "revert"
-    COMBINE = "combine"
+    PROCEDURAL = "procedural"  # an AST mutation operator
+    MIRROR = "mirror"  # a real fix commit, reverted
+    COMBINE = "combine"  # several validated bugs merged
 
 
 class Rejection(StrEnum):
@@ -190,6 +190,7 @@ class Candidate(Record):
     target_entity: str  # qualified name inside target_file, e.g. "Money.allocate"
     patch: str
     rejection: Rejection | None = None
+    parents: tuple[str, ...] = ()  # candidate ids a combined bug was merged from
 
     @staticmethod
     def make_id(snapshot_id: str, patch: str) -> str:
@@ -212,6 +213,7 @@ class Task(Record):
     strategy: Strategy
     operator: str
     seed: int
+    parents: tuple[str, ...] = ()
     harness_version: str = HARNESS_VERSION
     created_at: datetime = Field(default_factory=utcnow)
 

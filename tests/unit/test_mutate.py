@@ -332,7 +332,7 @@ def test_candidate_records_are_consistent() -> None:
     candidates = generate_candidates("snap", _two_copies(), max_candidates=40, seed=1)
     assert len({c.patch for c in candidates}) == len(candidates)
     for c in candidates:
-        assert c.strategy is Strategy.MUTATION
+        assert c.strategy is Strategy.PROCEDURAL
         assert c.candidate_id == Candidate.make_id("snap", c.patch)
         assert (c.snapshot_id, c.seed) == ("snap", 1)
         assert c.target_file in {"pkg/a.py", "pkg/b.py"}

@@ -72,7 +72,7 @@ def candidate(
     return Candidate(
         candidate_id=Candidate.make_id(snap.snapshot_id, patch),
         snapshot_id=snap.snapshot_id,
-        strategy=Strategy.MUTATION,
+        strategy=Strategy.PROCEDURAL,
         operator=operator,
         seed=n,
         target_file="ledger/money.py",

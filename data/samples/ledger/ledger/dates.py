@@ -37,7 +37,7 @@ def parse_date(text: str) -> date:
     s = text.strip()
     if len(s) != 10 or s[4] != "-" or s[7] != "-":
         raise ValueError(f"expected YYYY-MM-DD, got {text!r}")
-    parts = (s[0:4], s[5:7], s[8:10])
+    parts = (s[:4], s[5:7], s[8:])
     for part in parts:
         if not part.isascii() or not part.isdigit():
             raise ValueError(f"expected YYYY-MM-DD, got {text!r}")

@@ -89,14 +89,14 @@ def amortisation_schedule(
     rows: List[Installment] = []
     for number in range(1, periods + 1):
         interest = round_half_even(balance * r)
-        if number == periods or payment - interest >= balance:
+        if number == periods:
             repaid = balance
-            amount = balance + interest
         else:
-            repaid = payment - interest
-            amount = payment
+            repaid = min(payment - interest, balance)
         balance -= repaid
-        rows.append(Installment(number, Money(amount), Money(interest), Money(repaid), Money(balance)))
+        rows.append(
+            Installment(number, Money(repaid + interest), Money(interest), Money(repaid), Money(balance))
+        )
         if balance == 0:
             break
     return rows

@@ -12,7 +12,7 @@ from typing import Iterable, List, Sequence, Union
 
 _DIGITS = frozenset("0123456789")
 
-Number = Union[int, Fraction]
+Number = Union[int, float, Fraction]
 
 
 class MoneyError(ValueError):
@@ -20,7 +20,10 @@ class MoneyError(ValueError):
 
 
 def round_half_even(value: Number) -> int:
-    """Round ``value`` to the nearest integer, ties going to the even neighbour."""
+    """Round ``value`` to the nearest integer, ties going to the even neighbour.
+
+    Floats are converted exactly first, so ``2.5`` is a true tie.
+    """
     value = Fraction(value)
     floor = value.numerator // value.denominator
     rest = value - floor

@@ -107,8 +107,7 @@ def format_table(
     widths = [len(h) for h in headers]
     for row in rows:
         for index, cell in enumerate(row):
-            if len(cell) > widths[index]:
-                widths[index] = len(cell)
+            widths[index] = max(widths[index], len(cell))
     spacer = " " * gap
 
     def render(cells: Sequence[str]) -> str:

@@ -52,8 +52,6 @@ def validate_brackets(brackets: Sequence[Bracket]) -> None:
 def progressive_tax(income: Money, brackets: Sequence[Bracket]) -> Money:
     """Tax on ``income`` where each slice is taxed at its own bracket's rate."""
     validate_brackets(brackets)
-    if income.cents <= 0:
-        return Money(0)
     owed = Fraction(0)
     lower = 0
     for bracket in brackets:
@@ -72,10 +70,10 @@ def marginal_rate_bp(income: Money, brackets: Sequence[Bracket]) -> int:
     An income exactly on a bracket limit belongs to that (lower) bracket.
     """
     validate_brackets(brackets)
-    for bracket in brackets:
-        if bracket.upper is None or income.cents <= bracket.upper:
+    for bracket in brackets[:-1]:
+        if income.cents <= bracket.upper:
             return bracket.rate_bp
-    raise AssertionError("unreachable: last bracket is open-ended")
+    return brackets[-1].rate_bp
 
 
 def effective_rate_bp(income: Money, brackets: Sequence[Bracket]) -> int:
@@ -101,16 +99,15 @@ def validate_tiers(tiers: Sequence[Tier]) -> None:
 
 
 def discount_for(amount: Money, tiers: Sequence[Tier]) -> Money:
-    """Discount earned by an order of ``amount`` (threshold is inclusive)."""
+    """Discount earned by an order of ``amount`` (threshold is inclusive).
+
+    Thresholds are never negative, so a zero or negative amount earns nothing.
+    """
     validate_tiers(tiers)
     rate = 0
     for tier in tiers:
         if amount.cents >= tier.threshold:
             rate = tier.discount_bp
-        else:
-            break
-    if rate == 0 or amount.cents <= 0:
-        return Money(0)
     return amount.percent_bp(rate)
 
 

@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 import pytest
@@ -61,7 +62,8 @@ def test_parse_date_valid():
      "2024-01-32", "2024-04-31", "0000-01-01", "2024-0a-01", "", "20240101xx"],
 )
 def test_parse_date_invalid(text):
-    with pytest.raises(ValueError):
+    # the message must come from parse_date itself and quote the input
+    with pytest.raises(ValueError, match=re.escape(repr(text))):
         parse_date(text)
 
 

@@ -56,7 +56,15 @@ def test_compound_amount_rejects_bad_input():
 
 @pytest.mark.parametrize(
     "rate_bp, periods, expected",
-    [(1200, 12, 1268), (1000, 1, 1000), (1000, 2, 1025), (400, 4, 406), (0, 12, 0)],
+    [
+        (1200, 12, 1268),
+        (1000, 1, 1000),
+        (1000, 2, 1025),
+        (400, 4, 406),
+        (500, 4, 509),  # 509.45...
+        (1500, 4, 1587),  # 1586.50...
+        (0, 12, 0),
+    ],
 )
 def test_effective_annual_rate(rate_bp, periods, expected):
     assert effective_annual_rate_bp(rate_bp, periods) == expected
@@ -77,6 +85,8 @@ def test_periodic_payment_zero_rate_rounds_up():
     assert periodic_payment(THOUSAND, 0, 3) == Money(33334)
     assert periodic_payment(Money(99), 0, 3) == Money(33)
     assert periodic_payment(Money(100), 0, 1) == Money(100)
+    assert periodic_payment(Money(0), 0, 3) == Money(0)
+    assert periodic_payment(Money(0), 1200, 12) == Money(0)
 
 
 def test_periodic_payment_rejects_bad_input():
@@ -113,6 +123,15 @@ def test_amortisation_zero_rate():
 def test_amortisation_stops_once_balance_is_cleared():
     rows = amortisation_schedule(Money(4), 0, 3)
     assert [(r.payment.cents, r.balance.cents) for r in rows] == [(2, 2), (2, 0)]
+
+
+def test_amortisation_last_row_absorbs_positive_drift():
+    rows = amortisation_schedule(THOUSAND, 1200, 3)
+    assert rows == [
+        Installment(1, Money(34002), Money(1000), Money(33002), Money(66998)),
+        Installment(2, Money(34002), Money(670), Money(33332), Money(33666)),
+        Installment(3, Money(34003), Money(337), Money(33666), Money(0)),
+    ]
 
 
 def test_amortisation_single_period():

@@ -26,6 +26,9 @@ from ledger.money import (
         (Fraction(-7, 3), -2),
         (Fraction(-8, 3), -3),
         (4, 4),
+        (2.5, 2),
+        (3.5, 4),
+        (-0.5, 0),
     ],
 )
 def test_round_half_even(value, expected):

@@ -33,6 +33,7 @@ date,amount,category,description
         ('a,"say ""hi""",c', ["a", 'say "hi"', "c"]),
         ('"  padded  ",b', ["  padded  ", "b"]),
         ('"x"  ,b', ["x", "b"]),
+        ('a,  "q",c', ["a", "q", "c"]),
         ("a,,b", ["a", "", "b"]),
         ("a,", ["a", ""]),
         ('""', [""]),
@@ -49,6 +50,7 @@ def test_split_fields(line, fields):
         ('a,"open', "line 7: unterminated quote"),
         ('a,"x"y', "line 7: unexpected text after closing quote"),
         ('a,b"c"', "line 7: quote inside unquoted field"),
+        ('a,"x""', "line 7: unterminated quote"),
     ],
 )
 def test_split_fields_errors(line, message):
@@ -56,6 +58,18 @@ def test_split_fields_errors(line, message):
         split_fields(line, 7)
     assert str(info.value) == message
     assert info.value.line_no == 7
+
+
+def test_split_fields_default_line_number():
+    with pytest.raises(LedgerParseError, match="^line 0: unterminated quote$"):
+        split_fields('"x')
+
+
+def test_is_expense_sign_boundary():
+    day = date(2024, 1, 1)
+    assert Transaction(day, Money(-1), "a").is_expense
+    assert not Transaction(day, Money(0), "a").is_expense
+    assert not Transaction(day, Money(1), "a").is_expense
 
 
 def test_parse_sample_ledger():
@@ -75,6 +89,9 @@ def test_header_variants_are_skipped_only_before_first_record():
     assert len(parse_ledger("DATE , AMOUNT , CATEGORY , DESCRIPTION\n2024-01-01,1.00,food\n")) == 1
     with pytest.raises(LedgerParseError) as info:
         parse_ledger("2024-01-01,1.00,food\ndate,amount,category\n")
+    assert str(info.value) == "line 2: bad date 'date'"
+    with pytest.raises(LedgerParseError) as info:
+        parse_ledger("date,amount,category\ndate,amount,category\n")
     assert str(info.value) == "line 2: bad date 'date'"
     with pytest.raises(LedgerParseError) as info:
         parse_ledger("date,amount\n")
@@ -138,6 +155,7 @@ def test_empty_and_comment_only_text():
 def test_format_transaction():
     assert format_transaction(Transaction(date(2024, 1, 3), Money(120000), "salary")) == "2024-01-03,1200.00,salary"
     assert format_transaction(Transaction(date(2024, 1, 3), Money(-5), "fee", "bank")) == "2024-01-03,-0.05,fee,bank"
+    assert format_transaction(Transaction(date(2024, 1, 3), Money(0), "nil")) == "2024-01-03,0.00,nil"
     assert (
         format_transaction(Transaction(date(2024, 1, 5), Money(-4520), "groceries", "Market, weekly"))
         == '2024-01-05,-45.20,groceries,"Market, weekly"'

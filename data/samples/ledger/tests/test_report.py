@@ -60,6 +60,8 @@ def test_totals_by_month():
 def test_income_and_expense():
     assert income_and_expense(TXNS) == (Money(500000), Money(258295))
     assert income_and_expense([]) == (Money(0), Money(0))
+    assert income_and_expense([T(2024, 1, 1, 1, "a")]) == (Money(1), Money(0))
+    assert income_and_expense([T(2024, 1, 1, -1, "a")]) == (Money(0), Money(1))
 
 
 def test_savings_rate():
@@ -86,6 +88,8 @@ def test_running_balances_sorted_by_date_with_stable_ties():
     ]
     assert [b.cents for _, b in rows] == [251000, 246480, 126480, 116580, 112705, 362705, 242705]
     assert running_balances([]) == []
+    only = T(2024, 1, 1, 5, "a")
+    assert running_balances([only]) == [(only, Money(5))]
 
 
 def test_lowest_balance():
@@ -107,6 +111,8 @@ def test_top_expenses():
     assert len(top_expenses(TXNS, 10)) == 5
     assert top_expenses(TXNS, 0) == []
     assert top_expenses([T(2024, 1, 1, 5, "a")], 1) == []
+    small = [T(2024, 1, 1, 0, "zero"), T(2024, 1, 2, -1, "cent"), T(2024, 1, 3, 1, "in")]
+    assert [t.category for t in top_expenses(small, 5)] == ["cent"]
     with pytest.raises(ValueError):
         top_expenses(TXNS, -1)
 

@@ -41,6 +41,16 @@ def test_progressive_tax(income, tax):
     assert progressive_tax(Money(income), BRACKETS) == Money(tax)
 
 
+def test_tax_functions_validate_brackets():
+    bad = [Bracket(100, 1000)]
+    with pytest.raises(ValueError):
+        progressive_tax(Money(50), bad)
+    with pytest.raises(ValueError):
+        marginal_rate_bp(Money(50), bad)
+    with pytest.raises(ValueError):
+        effective_rate_bp(Money(50), bad)
+
+
 def test_progressive_tax_rounds_half_even():
     assert progressive_tax(Money(25), BRACKETS) == Money(2)
     assert progressive_tax(Money(35), BRACKETS) == Money(4)
@@ -71,6 +81,9 @@ def test_effective_rate():
     assert effective_rate_bp(Money(1000000), BRACKETS) == 1000
     assert effective_rate_bp(Money(0), BRACKETS) == 0
     assert effective_rate_bp(Money(-10), BRACKETS) == 0
+    # 117283 / 1086415 = 10.7954 % and 141973 / 1209865 = 11.7346 %
+    assert effective_rate_bp(Money(1086415), BRACKETS) == 1080
+    assert effective_rate_bp(Money(1209865), BRACKETS) == 1173
 
 
 @pytest.mark.parametrize(
@@ -117,6 +130,8 @@ def test_discount_never_applies_to_non_positive_amounts():
     assert discount_for(Money(-100), [Tier(0, 500)]) == Money(0)
     assert discount_for(Money(100), [Tier(0, 500)]) == Money(5)
     assert discount_for(Money(100), []) == Money(0)
+    with pytest.raises(ValueError):
+        discount_for(Money(100), [Tier(100, 500), Tier(50, 600)])
 
 
 def test_price_after_discount():
@@ -180,6 +195,7 @@ def test_budget_overruns():
     assert budget_overruns(spent, budgets, tolerance_bp=500) == ["misc"]
     assert budget_overruns({"misc": Money(0)}, {}) == []
     assert budget_overruns({}, budgets) == []
+    assert budget_overruns({"food": Money(10001)}, budgets) == ["food"]
 
 
 def test_budget_tolerance_rounds_half_even():
