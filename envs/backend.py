@@ -50,6 +50,9 @@ class BackendConfig(BaseModel):
     cache_dir: Path
     base_image: str | None = None  # a pullable image instead of the offline debootstrap one
     limits: Limits = Limits()
+    # Audit mode: build everything again from scratch (no image or venv reuse, no layer cache),
+    # under a name of its own, so it can be compared with the environment in use.
+    rebuild: bool = False
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,8 @@ class DockerBackend:
         )
         wheels, lock = ensure_wheelhouse(self.config.cache_dir, spec.requirements, spec.python)
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], base)
-        name = image_name(snapshot)
-        image = self._existing(name, env_id)
+        name = image_name(snapshot) + ("-rebuild" if self.config.rebuild else "")
+        image = None if self.config.rebuild else self._existing(name, env_id)
         if image is None:
             image = self._build(name, base, snapshot, spec, env_id, wheels)
         return Environment(
@@ -132,6 +132,7 @@ class DockerBackend:
                     rm=True,
                     forcerm=True,
                     pull=False,
+                    nocache=self.config.rebuild,
                     network_mode="none",
                 )
             except docker.errors.BuildError as exc:

@@ -49,8 +49,10 @@ class LocalBackend:
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment:
         wheels, lock = ensure_wheelhouse(self.config.cache_dir, spec.requirements, spec.python)
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], BASE)
-        venv = self.config.cache_dir / "venvs" / env_id
-        if not (venv / ".synth-ready").exists():
+        venv = (
+            self.config.cache_dir / "venvs" / (env_id + ("-rebuild" if self.config.rebuild else ""))
+        )
+        if self.config.rebuild or not (venv / ".synth-ready").exists():
             shutil.rmtree(venv, ignore_errors=True)
             venv.parent.mkdir(parents=True, exist_ok=True)
             base_python = getattr(sys, "_base_executable", sys.executable)
