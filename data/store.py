@@ -28,9 +28,12 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel
 
+from data.audit_records import TaskAudit
 from synth.records import (
     BackendKind,
     Candidate,
+    CoverageMap,
+    CoveredLines,
     Environment,
     Record,
     Rejection,
@@ -103,9 +106,12 @@ _V1_TABLES: Migration = (
         kind VARCHAR NOT NULL,
         patch_hash VARCHAR NOT NULL,
         attempt INTEGER NOT NULL,
-        outcome VARCHAR NOT NULL,
+        verdict VARCHAR NOT NULL,
         exit_code INTEGER NOT NULL,
         duration_s DOUBLE NOT NULL,
+        reason VARCHAR NOT NULL,
+        "order" VARCHAR NOT NULL,
+        selected INTEGER,
         results STRUCT(test_id VARCHAR, status VARCHAR, duration_s DOUBLE, message VARCHAR)[]
             NOT NULL,
         log_tail VARCHAR NOT NULL,
@@ -133,10 +139,84 @@ _V1_TABLES: Migration = (
     )
     """,
 )
+_V1_TABLES = _V1_TABLES + (
+    # One row per test per run, so variance of status and duration can be queried directly.
+    """
+    CREATE VIEW test_results AS
+    SELECT run_id, env_id, kind, patch_hash, attempt, "order", verdict,
+           unnest(results, recursive := true)
+    FROM test_runs
+    """,
+    # Per-test coverage of the clean repository, one row per (test, file): which lines ran.
+    """
+    CREATE TABLE coverage (
+        env_id VARCHAR NOT NULL,
+        test_id VARCHAR NOT NULL,
+        file VARCHAR NOT NULL,
+        lines INTEGER[] NOT NULL,
+        PRIMARY KEY (env_id, test_id, file)
+    )
+    """,
+)
 # No foreign keys and no secondary indexes: DuckDB's foreign keys forbid the upserts used here,
 # and its indexes slow every insert while scans of these tables are already fast.
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES,)
+# The trainer's runs (trainer/, through data/training_runs.py): one row per run, one per step.
+_TRAINING_RUNS: Migration = (
+    """
+    CREATE TABLE training_runs (
+        run_id VARCHAR PRIMARY KEY,
+        config_name VARCHAR NOT NULL,
+        backend VARCHAR NOT NULL,
+        device VARCHAR NOT NULL,
+        seed BIGINT NOT NULL,
+        total_steps INTEGER NOT NULL,
+        num_params BIGINT NOT NULL,
+        num_tasks INTEGER NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE training_steps (
+        run_id VARCHAR NOT NULL,
+        step INTEGER NOT NULL,
+        loss DOUBLE NOT NULL,
+        aux_loss DOUBLE NOT NULL,
+        z_loss DOUBLE NOT NULL,
+        lr DOUBLE NOT NULL,
+        grad_norm DOUBLE NOT NULL,
+        load_max_over_mean DOUBLE NOT NULL,
+        tokens BIGINT NOT NULL,
+        tokens_per_s DOUBLE NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (run_id, step)
+    )
+    """,
+)
+
+# Reproducibility audits (envs/audit.py, `synth audit`): one row per task per audit run.
+_AUDITS: Migration = (
+    """
+    CREATE TABLE audits (
+        audit_id VARCHAR PRIMARY KEY,
+        audit_run VARCHAR NOT NULL,
+        instance_id VARCHAR NOT NULL,
+        env_id VARCHAR NOT NULL,
+        repo VARCHAR NOT NULL,
+        verdict VARCHAR NOT NULL,
+        reasons VARCHAR[] NOT NULL,
+        details VARCHAR[] NOT NULL,
+        runs INTEGER NOT NULL,
+        rebuilt BOOLEAN NOT NULL,
+        flipped VARCHAR[] NOT NULL,
+        flaky VARCHAR[] NOT NULL,
+        duration_s DOUBLE NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS)
 
 # Each table and its primary key (a record's content-hash id).
 TABLES = {
@@ -146,11 +226,21 @@ TABLES = {
     "candidates": "candidate_id",
     "test_runs": "run_id",
     "tasks": "instance_id",
+    "audits": "audit_id",
 }
 _CHUNK_ROWS = 256  # rows per INSERT statement
 
 # Rejections reached without the bug making any test fail; every other one means a test broke.
-_UNBROKEN = (Rejection.NO_TEST_FAILED.value, Rejection.PATCH_FAILED.value)
+_UNBROKEN = tuple(
+    r.value
+    for r in (
+        Rejection.NO_TEST_FAILED,
+        Rejection.PATCH_FAILED,
+        Rejection.UNCOVERED,
+        Rejection.TOUCHES_TESTS,
+        Rejection.INFRA,
+    )
+)
 
 # A candidate is first stored when proposed and again with its verdict: only that update is let
 # through (a stored rejection is never cleared or replaced by a rerun).
@@ -377,13 +467,70 @@ class Store:
             )
         return Task.model_validate(_utc_row(rows[0]))
 
+    def write_coverage(self, coverage: CoverageMap) -> None:
+        """Replace the coverage map of one environment, in one transaction."""
+        rows = [[coverage.env_id, e.test_id, e.file, list(e.lines)] for e in coverage.entries]
+        db = self._db
+        db.execute("BEGIN TRANSACTION")
+        try:
+            db.execute("DELETE FROM coverage WHERE env_id = ?", [coverage.env_id])
+            for start in range(0, len(rows), _CHUNK_ROWS):
+                chunk = rows[start : start + _CHUNK_ROWS]
+                db.execute(
+                    "INSERT INTO coverage VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(chunk)),
+                    [value for row in chunk for value in row],
+                )
+            db.execute("COMMIT")
+        except BaseException as e:
+            _rollback(db)
+            if isinstance(e, duckdb.Error):
+                raise StoreError(f"nothing was written to {self.path}: {e}") from e
+            raise
+        db.execute("CHECKPOINT")
+
+    def get_coverage(self, env_id: str) -> CoverageMap | None:
+        """The stored coverage map of ``env_id``, or None if it was never measured."""
+        rows = self._db.execute(
+            "SELECT test_id, file, lines FROM coverage WHERE env_id = ? ORDER BY test_id, file",
+            [env_id],
+        ).fetchall()
+        if not rows:
+            return None
+        entries = tuple(CoveredLines(test_id=t, file=f, lines=tuple(ls)) for t, f, ls in rows)
+        return CoverageMap(env_id=env_id, entries=entries)
+
+    def write_audits(self, audits: Iterable[TaskAudit]) -> None:
+        """Store one audit batch in one transaction (an audit id already stored is kept)."""
+        rows = [_plain(a) for a in audits]
+        db = self._db
+        db.execute("BEGIN TRANSACTION")
+        try:
+            _insert(db, "audits", rows)
+            db.execute("COMMIT")
+        except BaseException as e:
+            _rollback(db)
+            if isinstance(e, duckdb.Error):
+                raise StoreError(f"nothing was written to {self.path}: {e}") from e
+            raise
+        db.execute("CHECKPOINT")
+
+    def list_audits(self, audit_run: str | None = None) -> list[TaskAudit]:
+        """Audit results, oldest first (of one audit run, or of all)."""
+        where, params = ("WHERE audit_run = ?", [audit_run]) if audit_run else ("", [])
+        rows = self._rows(
+            f"SELECT {_columns(TaskAudit)} FROM audits {where} ORDER BY created_at, instance_id",
+            params,
+        )
+        return [TaskAudit.model_validate(_utc_row(r)) for r in rows]
+
     def counts(self) -> dict[str, int]:
         """Rows per table."""
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TABLES)
         return {name: int(n) for name, n in self._db.execute(sql).fetchall()}
 
-    def funnel(self, by: Literal["repo", "operator"]) -> list[FunnelRow]:
-        """Candidates generated, broken, validated and rejected (by reason), per repo or operator.
+    def funnel(self, by: Literal["repo", "operator", "strategy"]) -> list[FunnelRow]:
+        """Candidates generated, broken, validated and rejected (by reason), per repo, operator
+        or strategy (procedural / mirror / combine).
 
         A repo is its RepoRef.name, reached from a candidate through its snapshot; a task whose
         candidate is not stored falls back to its own ``repo`` field.
@@ -393,8 +540,12 @@ class Store:
             task_key = "coalesce(r.name, t.repo)"
         elif by == "operator":
             cand_key, task_key = "c.operator", "t.operator"
+        elif by == "strategy":
+            cand_key, task_key = "c.strategy", "t.strategy"
         else:
-            raise StoreError(f"cannot group the funnel by {by!r}; use 'repo' or 'operator'")
+            raise StoreError(
+                f"cannot group the funnel by {by!r}; use 'repo', 'operator' or 'strategy'"
+            )
         joins = "LEFT JOIN snapshots s USING (snapshot_id) LEFT JOIN repos r USING (repo_id)"
         cand_rows = self._db.execute(
             f"SELECT {cand_key}, c.rejection, count(*) FROM candidates c {joins} GROUP BY ALL"

@@ -7,6 +7,7 @@ into a TestRun is the verifier's job (verifiers.runner), so both backends are gr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -16,9 +17,9 @@ from pydantic import BaseModel, ConfigDict
 
 from synth.records import BackendKind, Environment, EnvSpec, Snapshot
 
-PATCH_FAILED_EXIT = 97  # run_tests.sh's code for "the patch did not apply"
-REPORT_ENV = "SYNTH_REPORT"
+PATCH_FAILED_EXIT = 97  # runner.py's code for "the patch did not apply"
 PLUGIN = "synth_report"
+RUNNER = "runner.py"
 PINNED_ENV = {
     "LANG": "C.UTF-8",
     "LC_ALL": "C.UTF-8",
@@ -26,6 +27,8 @@ PINNED_ENV = {
     "PYTHONHASHSEED": "0",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+# What the harness itself needs inside every environment, beside the project's own requirements.
+HARNESS_REQUIREMENTS = ("coverage>=7.4,<8",)
 
 
 class BackendChoice(StrEnum):
@@ -40,6 +43,8 @@ class Limits(BaseModel):
     memory_mb: int = 2048
     cpus: float = 1.0
     pids: int = 256
+    tmpfs_mb: int = 256  # /tmp inside a test container
+    work_mb: int = 1024  # the working copy's tmpfs
 
 
 class BackendConfig(BaseModel):
@@ -56,9 +61,20 @@ class BackendConfig(BaseModel):
 
 
 @dataclass(frozen=True)
+class RunRequest:
+    """One execution of the suite: which patch, which tests, in which order, with coverage."""
+
+    patch: str = ""
+    select: tuple[str, ...] | None = None  # node ids; None runs everything
+    order: str = "default"  # "default" | "reverse" | "random:SEED"
+    coverage: bool = False
+
+
+@dataclass(frozen=True)
 class RawRun:
     exit_code: int
     report: str | None
+    nonce: str  # what an authentic report must carry
     timed_out: bool
     oom: bool
     patch_failed: bool
@@ -71,30 +87,64 @@ class Backend(Protocol):
 
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment: ...
 
-    def run_tests(self, env: Environment, snapshot: Snapshot, patch: str) -> RawRun: ...
+    def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun: ...
+
+    def close(self) -> None: ...
 
 
-class BackendUnavailable(RuntimeError):
-    pass
+@dataclass(frozen=True)
+class JobPaths:
+    """Where one run's pieces live, as the runner inside the environment sees them."""
+
+    pristine: str  # the clean working copy, never written to
+    work: str  # reset from pristine before every run
+    report: str  # in a directory the test user can write to but not list
+    log: str
+    python: str  # the environment's interpreter (with pytest)
+    plugin_dir: str  # holds synth_report.py
+
+
+def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str) -> dict:
+    """The JSON job runner.py executes: identical for both backends."""
+    source = paths.work if spec.source_root == "." else f"{paths.work}/{spec.source_root}"
+    env = {
+        **PINNED_ENV,
+        "PYTHONPATH": f"{source}:{paths.plugin_dir}",
+        "SYNTH_REPORT": paths.report,
+        "SYNTH_NONCE": nonce,
+        "SYNTH_ORDER": request.order if request.order != "default" else "",
+        "SYNTH_COVERAGE": "1" if request.coverage else "",
+        "SYNTH_SOURCE": source,
+    }
+    return {
+        "pristine": paths.pristine,
+        "work": paths.work,
+        "log": paths.log,
+        "patch": request.patch,
+        "select": list(request.select) if request.select is not None else None,
+        "argv": pytest_command(spec, python=paths.python),
+        "env": env,
+    }
 
 
 def pytest_command(spec: EnvSpec, python: str = "python") -> list[str]:
     """The one test command both backends run."""
-    return [
-        python,
-        "-m",
-        "pytest",
-        "-p",
-        PLUGIN,
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--no-header",
-        "-rN",
-        "--color=no",
-        *spec.pytest_args,
-        *spec.test_paths,
-    ]
+    return [python, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--no-header",
+            "-rN", "--color=no", *spec.pytest_args, *spec.test_paths]
+
+
+def new_nonce() -> str:
+    import secrets
+
+    return secrets.token_hex(16)
+
+
+def wheel_requirements(spec: EnvSpec) -> list[str]:
+    return [*spec.requirements, *HARNESS_REQUIREMENTS]
+
+
+class BackendUnavailable(RuntimeError):
+    pass
 
 
 def docker_available() -> tuple[bool, str]:
@@ -160,6 +210,16 @@ def environment_id(
 ) -> str:
     from synth.records import HARNESS_VERSION, content_hash
 
-    return content_hash(
-        "env", kind.value, snapshot.snapshot_id, spec.spec_id, lock_hashes, base, HARNESS_VERSION
-    )
+    return content_hash("env", kind.value, snapshot.snapshot_id, spec.spec_id, lock_hashes, base,
+                        HARNESS_VERSION, harness_digest())
+
+
+@functools.cache
+def harness_digest() -> str:
+    """Hash of the files the harness puts into every environment: change one, rebuild them all."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in (template_dir() / "Dockerfile.j2", template_dir() / RUNNER, plugin_source()):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

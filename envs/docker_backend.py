@@ -1,43 +1,55 @@
-"""The Docker backend: one image per repo@commit, one locked-down container per test run.
+"""The Docker backend: one image per repo@commit; warm, locked-down containers run the tests.
 
-All Docker access in the project goes through this module and envs.base_image, via the docker SDK.
+A session is one container of an environment kept alive across runs. Its root file system is
+read-only; each run resets a tmpfs working copy from the pristine one baked into the image,
+applies the patch, runs pytest as an unprivileged user, then kills every process that user left.
+A run that times out or runs out of memory takes its container down with it; the next run starts
+a fresh one. All Docker access in the project goes through this module and envs.base_image.
 """
 
 from __future__ import annotations
 
-import io
+import json
+import os
 import shutil
-import tarfile
+import socket
 import tempfile
 import time
 from pathlib import Path
 
 import docker
 import docker.errors
-import requests
+from docker.types import Mount
 from jinja2 import Environment as Jinja
 from jinja2 import FileSystemLoader, StrictUndefined
 
 from envs.backend import (
     PATCH_FAILED_EXIT,
-    PINNED_ENV,
-    REPORT_ENV,
+    RUNNER,
     BackendConfig,
+    JobPaths,
+    Limits,
     RawRun,
+    RunRequest,
     environment_id,
+    make_job,
+    new_nonce,
     plugin_source,
-    pytest_command,
     template_dir,
+    wheel_requirements,
 )
 from envs.base_image import ensure_base_image
 from envs.wheelhouse import ensure_wheelhouse
 from synth.records import HARNESS_VERSION, BackendKind, Environment, EnvSpec, Snapshot
 
 USER, UID = "synth", 1000
-WORKDIR = "/testbed"
-REPORT_PATH = "/opt/synth/out/report.json"
-PATCH_DIR = "/opt/synth/in"
+PRISTINE = "/testbed"
+WORK = "/work"
+OUT = "/opt/synth-out"  # tmpfs, mode 1733: the test user may create files here but not list them
+LOG = "/tmp/synth-run.log"
 RUN_LABEL = "synth.run"
+OWNER_LABEL = "synth.owner"  # host:pid of the process that started the container
+POLL_S = 0.05
 
 
 class DockerBuildFailed(RuntimeError):
@@ -64,18 +76,129 @@ def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-    root = WORKDIR if spec.source_root == "." else f"{WORKDIR}/{spec.source_root}"
+    root = WORK if spec.source_root == "." else f"{WORK}/{spec.source_root}"
     return jinja.get_template("Dockerfile.j2").render(
-        base_image=base_image,
-        repo_name=snapshot.repo.name,
-        commit=snapshot.commit,
-        harness_version=HARNESS_VERSION,
-        user=USER,
-        uid=UID,
-        workdir=WORKDIR,
-        python_path=f"{root}:/opt/synth",
-        env_id=env_id,
+        base_image=base_image, repo_name=snapshot.repo.name, commit=snapshot.commit,
+        harness_version=HARNESS_VERSION, user=USER, uid=UID, pristine=PRISTINE, work=WORK,
+        python_path=f"{root}:/opt/synth", env_id=env_id,
     )
+
+
+def container_profile(limits: Limits) -> dict:
+    """The containment every test container gets (see ARCHITECTURE.md, "Running tests")."""
+    return {
+        "network_mode": "none",
+        "read_only": True,
+        "mounts": [
+            Mount("/tmp", None, type="tmpfs", tmpfs_size=limits.tmpfs_mb << 20, tmpfs_mode=0o1777),
+            Mount(WORK, None, type="tmpfs", tmpfs_size=limits.work_mb << 20, tmpfs_mode=0o1777),
+            Mount(OUT, None, type="tmpfs", tmpfs_size=16 << 20, tmpfs_mode=0o1733),
+        ],
+        "mem_limit": f"{limits.memory_mb}m",
+        "memswap_limit": f"{limits.memory_mb}m",
+        "nano_cpus": int(limits.cpus * 1e9),
+        "pids_limit": limits.pids,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "init": True,
+    }
+
+
+class DockerSession:
+    """One warm container of one environment."""
+
+    def __init__(self, client: docker.DockerClient, env: Environment, limits: Limits) -> None:
+        self.client, self.env, self.limits = client, env, limits
+        # The container's own process (and so its life) belongs to root; tests run as USER,
+        # who can therefore kill everything it started without stopping the container.
+        self.container = client.containers.create(
+            env.image_digest,
+            command=["sleep", "infinity"],
+            user="root",
+            labels={RUN_LABEL: "1", "synth.env_id": env.env_id, OWNER_LABEL: owner()},
+            detach=True,
+            **container_profile(limits),
+        )
+        self.container.start()
+        self._oom_seen = self._oom_kills()
+
+    def _oom_kills(self) -> int:
+        """The container's OOM-kill count (cgroup v1 memory.oom_control, or v2 memory.events)."""
+        for path in ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"):
+            text = self._read(path) if self.alive else None
+            for line in (text or "").splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip().isdigit():
+                    return int(value)
+        return 0
+
+    def run(self, request: RunRequest) -> RawRun:
+        nonce = new_nonce()
+        paths = JobPaths(pristine=PRISTINE, work=WORK, report=f"{OUT}/{nonce}.json", log=LOG,
+                         python="/opt/venv/bin/python", plugin_dir="/opt/synth")
+        job = json.dumps(make_job(self.env.spec, request, paths, nonce)).encode()
+        start = time.monotonic()
+        exec_id = self._exec_with_stdin(["/usr/bin/python3", f"/opt/synth/{RUNNER}"], job)
+        timed_out = not self._wait(exec_id, start + self.limits.timeout_s)
+        duration = time.monotonic() - start
+        if timed_out:
+            self.close()
+            return RawRun(-9, None, nonce, True, False, False, duration, "")
+        exit_code = int(self.client.api.exec_inspect(exec_id)["ExitCode"])
+        report = self._read(paths.report)
+        if report is None or exit_code >= 128:
+            # The kernel OOM-kills a process inside the cgroup (pytest, usually), not the
+            # container: its memory cgroup counts the kills, so compare with the last count.
+            kills = self._oom_kills()
+            oom, self._oom_seen = kills > self._oom_seen or not self.alive, kills
+            if oom:
+                self.close()
+                return RawRun(exit_code, None, nonce, False, True, False, duration, "")
+        log_tail = self._read(LOG, tail=True) or ""
+        self._exec(["sh", "-c", f"kill -9 -1; rm -f {OUT}/{nonce}.json"], user=USER)
+        return RawRun(exit_code, report, nonce, False, False, exit_code == PATCH_FAILED_EXIT,
+                      duration, log_tail)
+
+    @property
+    def alive(self) -> bool:
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            return False
+        return self.container.status == "running"
+
+    def close(self) -> None:
+        try:
+            self.container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def _exec(self, argv: list[str], *, user: str = USER) -> tuple[int, bytes]:
+        result = self.container.exec_run(argv, user=user)
+        return result.exit_code, result.output
+
+    def _exec_with_stdin(self, argv: list[str], data: bytes) -> str:
+        api = self.client.api
+        exec_id = api.exec_create(self.container.id, argv, user=USER, stdin=True,
+                                  workdir=WORK)["Id"]
+        sock = api.exec_start(exec_id, socket=True)
+        raw = getattr(sock, "_sock", sock)
+        raw.sendall(data)
+        raw.shutdown(socket.SHUT_WR)
+        sock.close()
+        return exec_id
+
+    def _wait(self, exec_id: str, deadline: float) -> bool:
+        while time.monotonic() < deadline:
+            if not self.client.api.exec_inspect(exec_id)["Running"]:
+                return True
+            time.sleep(POLL_S)
+        return False
+
+    def _read(self, path: str, *, tail: bool = False) -> str | None:
+        argv = ["tail", "-c", "4000", path] if tail else ["cat", path]
+        code, out = self._exec(argv)
+        return out.decode("utf-8", "replace") if code == 0 else None
 
 
 class DockerBackend:
@@ -84,26 +207,23 @@ class DockerBackend:
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
         self.client = docker.from_env(timeout=120)
+        self._sessions: dict[str, DockerSession] = {}
 
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment:
+        self.config.cache_dir.mkdir(parents=True, exist_ok=True)
         base = self.config.base_image or ensure_base_image(
             self.client, work_dir=self.config.cache_dir
         )
-        wheels, lock = ensure_wheelhouse(self.config.cache_dir, spec.requirements, spec.python)
+        wheels, lock = ensure_wheelhouse(self.config.cache_dir, wheel_requirements(spec),
+                                         spec.python)
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], base)
         name = image_name(snapshot) + ("-rebuild" if self.config.rebuild else "")
         image = None if self.config.rebuild else self._existing(name, env_id)
         if image is None:
             image = self._build(name, base, snapshot, spec, env_id, wheels)
         return Environment(
-            env_id=env_id,
-            snapshot_id=snapshot.snapshot_id,
-            backend=self.kind,
-            image_name=name,
-            image_digest=image.id,
-            base_image=base,
-            lock=lock,
-            spec=spec,
+            env_id=env_id, snapshot_id=snapshot.snapshot_id, backend=self.kind,
+            image_name=name, image_digest=image.id, base_image=base, lock=lock, spec=spec,
         )
 
     def _existing(self, name: str, env_id: str):
@@ -113,110 +233,68 @@ class DockerBackend:
             return None
         return image if image.labels.get("synth.env_id") == env_id else None
 
-    def _build(
-        self, name: str, base: str, snapshot: Snapshot, spec: EnvSpec, env_id: str, wheels: Path
-    ):
+    def _build(self, name: str, base: str, snapshot: Snapshot, spec: EnvSpec, env_id: str,
+               wheels: Path):
         with tempfile.TemporaryDirectory(dir=self.config.cache_dir, prefix=".ctx-") as tmp:
             ctx = Path(tmp)
             shutil.copytree(wheels, ctx / "wheels")
             shutil.copytree(snapshot.path, ctx / "repo", symlinks=True)
-            shutil.copy(template_dir() / "run_tests.sh", ctx / "run_tests.sh")
+            shutil.copy(template_dir() / RUNNER, ctx / RUNNER)
             shutil.copy(plugin_source(), ctx / "synth_report.py")
             (ctx / "Dockerfile").write_text(
                 render_dockerfile(base_image=base, snapshot=snapshot, spec=spec, env_id=env_id)
             )
             try:
                 image, _ = self.client.images.build(
-                    path=str(ctx),
-                    tag=name,
-                    rm=True,
-                    forcerm=True,
-                    pull=False,
-                    nocache=self.config.rebuild,
-                    network_mode="none",
+                    path=str(ctx), tag=name, rm=True, forcerm=True, pull=False,
+                    nocache=self.config.rebuild, network_mode="none",
                 )
             except docker.errors.BuildError as exc:
                 log = "".join(str(c.get("stream", c.get("error", ""))) for c in exc.build_log)
                 raise DockerBuildFailed(f"building {name} failed:\n{log[-3000:]}") from exc
         return image
 
-    def run_tests(self, env: Environment, snapshot: Snapshot, patch: str) -> RawRun:
-        limits = self.config.limits
-        command = ["/opt/synth/run_tests.sh", *pytest_command(env.spec)]
-        container = self.client.containers.create(
-            env.image_digest,
-            command=command,
-            user=USER,
-            working_dir=WORKDIR,
-            environment={**PINNED_ENV, REPORT_ENV: REPORT_PATH},
-            network_mode="none",
-            mem_limit=f"{limits.memory_mb}m",
-            memswap_limit=f"{limits.memory_mb}m",
-            nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            init=True,
-            tmpfs={"/tmp": "size=256m"},
-            labels={RUN_LABEL: "1", "synth.env_id": env.env_id},
-            detach=True,
-        )
-        start = time.monotonic()
-        try:
-            if patch:
-                container.put_archive(PATCH_DIR, _tar_one("task.patch", patch.encode(), UID))
-            container.start()
-            timed_out = False
-            try:
-                status = container.wait(timeout=limits.timeout_s)
-                exit_code = int(status.get("StatusCode", -1))
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-                timed_out = True
-                container.kill()
-                exit_code = -9
-            duration = time.monotonic() - start
-            container.reload()
-            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-            logs = container.logs(tail=60).decode("utf-8", "replace")
-            report = None if timed_out else _read_file(container, REPORT_PATH)
-        finally:
-            container.remove(force=True)
-        return RawRun(
-            exit_code=exit_code,
-            report=report,
-            timed_out=timed_out,
-            oom=oom,
-            patch_failed=exit_code == PATCH_FAILED_EXIT,
-            duration_s=duration,
-            log_tail=logs[-4000:],
-        )
+    def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun:
+        session = self._sessions.get(env.env_id)
+        if session is None or not session.alive:
+            session = self._sessions[env.env_id] = DockerSession(self.client, env,
+                                                                 self.config.limits)
+        return session.run(request)
 
-    def remove_stale_containers(self) -> int:
-        """Remove containers a crashed run left behind (found by their label)."""
-        stale = self.client.containers.list(all=True, filters={"label": RUN_LABEL})
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _orphaned(label: str) -> bool:
+    host, _, pid = label.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's (or a malformed) label: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_stale_containers() -> int:
+    """Remove test containers whose owning process is gone (a crashed or killed run's)."""
+    client = docker.from_env(timeout=60)
+    try:
+        stale = [c for c in client.containers.list(all=True, filters={"label": RUN_LABEL})
+                 if _orphaned(c.labels.get(OWNER_LABEL, ""))]
         for container in stale:
             container.remove(force=True)
         return len(stale)
-
-
-def _tar_one(name: str, data: bytes, uid: int) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode, info.uid, info.gid = len(data), 0o644, uid, uid
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _read_file(container, path: str) -> str | None:
-    try:
-        stream, _ = container.get_archive(path)
-    except docker.errors.NotFound:
-        return None
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        member = tar.next()
-        handle = tar.extractfile(member) if member else None
-        return handle.read().decode("utf-8", "replace") if handle else None
+    finally:
+        client.close()
 
 
 def run_containers(env_id: str | None = None) -> list[str]:

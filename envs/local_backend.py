@@ -1,13 +1,16 @@
 """The local fallback: the same EnvSpec in a virtualenv, each run in a throwaway copy.
 
-Used where no Docker engine answers. It installs the same locked wheels as the Docker image, runs
-pytest in its own process group with rlimits (the whole group is killed on timeout), and, where
-the kernel allows it, in a fresh network namespace with only loopback.
+Used where no Docker engine answers. It installs the same locked wheels as the Docker image and
+runs the same runner.py job: in its own process group (the whole group is killed on timeout),
+under an address-space rlimit and, where the kernel allows it, in a fresh network namespace with
+only loopback. It is weaker than a container: tests run as the factory's own user (root can write anywhere,
+fork without limit), and there is no read-only root file system.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import resource
 import shutil
@@ -16,28 +19,44 @@ import tempfile
 from pathlib import Path
 
 from envs.backend import (
-    PINNED_ENV,
+    PATCH_FAILED_EXIT,
     PLUGIN,
-    REPORT_ENV,
+    RUNNER,
     BackendConfig,
+    JobPaths,
     RawRun,
+    RunRequest,
     environment_id,
+    make_job,
+    new_nonce,
     plugin_source,
-    pytest_command,
+    template_dir,
+    wheel_requirements,
 )
 from envs.wheelhouse import LOCK_NAME, ensure_wheelhouse
 from synth import proc
-from synth.records import HARNESS_VERSION, BackendKind, Environment, EnvSpec, Snapshot, content_hash
+from synth.records import (
+    HARNESS_VERSION,
+    BackendKind,
+    Environment,
+    EnvSpec,
+    Snapshot,
+    content_hash,
+)
 
 BASE = f"local-python{sys.version_info.major}.{sys.version_info.minor}"
 
 
+# A new network namespace (only loopback) and a new PID namespace whose init is the runner: when
+# it exits, the kernel kills every process the tests left, setsid grandchildren included.
+UNSHARE = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--"]
+
+
 @functools.cache
-def can_unshare_network() -> bool:
-    unshare = shutil.which("unshare")
-    if not unshare:
+def can_unshare() -> bool:
+    if not shutil.which("unshare"):
         return False
-    return proc.run([unshare, "--net", "--", "true"], check=False, timeout=10).returncode == 0
+    return proc.run([*UNSHARE, "true"], check=False, timeout=10).returncode == 0
 
 
 class LocalBackend:
@@ -47,112 +66,76 @@ class LocalBackend:
         self.config = config
 
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment:
-        wheels, lock = ensure_wheelhouse(self.config.cache_dir, spec.requirements, spec.python)
+        wheels, lock = ensure_wheelhouse(self.config.cache_dir, wheel_requirements(spec),
+                                         spec.python)
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], BASE)
-        venv = (
-            self.config.cache_dir / "venvs" / (env_id + ("-rebuild" if self.config.rebuild else ""))
-        )
+        suffix = "-rebuild" if self.config.rebuild else ""
+        venv = self.config.cache_dir / "venvs" / (env_id + suffix)
         if self.config.rebuild or not (venv / ".synth-ready").exists():
             shutil.rmtree(venv, ignore_errors=True)
             venv.parent.mkdir(parents=True, exist_ok=True)
             base_python = getattr(sys, "_base_executable", sys.executable)
             proc.run([base_python, "-m", "venv", venv], timeout=300)
-            proc.run(
-                [
-                    venv / "bin" / "python",
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--no-index",
-                    "--no-deps",
-                    "--require-hashes",
-                    "--disable-pip-version-check",
-                    "--find-links",
-                    wheels,
-                    "-r",
-                    wheels / LOCK_NAME,
-                ],
-                timeout=900,
-            )
+            proc.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-index",
+                      "--no-deps", "--require-hashes", "--disable-pip-version-check",
+                      "--find-links", wheels, "-r", wheels / LOCK_NAME], timeout=900)
             shutil.copy(plugin_source(), venv / f"{PLUGIN}.py")
+            shutil.copy(template_dir() / RUNNER, venv / RUNNER)
             (venv / ".synth-ready").write_text(HARNESS_VERSION)
         return Environment(
-            env_id=env_id,
-            snapshot_id=snapshot.snapshot_id,
-            backend=self.kind,
-            image_name=str(venv),
-            image_digest=content_hash("venv", [r.sha256 for r in lock]),
-            base_image=BASE,
-            lock=lock,
-            spec=spec,
+            env_id=env_id, snapshot_id=snapshot.snapshot_id, backend=self.kind,
+            image_name=str(venv), image_digest=content_hash("venv", [r.sha256 for r in lock]),
+            base_image=BASE, lock=lock, spec=spec,
         )
 
-    def run_tests(self, env: Environment, snapshot: Snapshot, patch: str) -> RawRun:
+    def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun:
         venv = Path(env.image_name)
         limits = self.config.limits
+        nonce = new_nonce()
         with tempfile.TemporaryDirectory(prefix="synth-run-") as tmp:
-            work = Path(tmp) / "testbed"
-            shutil.copytree(snapshot.path, work, symlinks=True)
-            if patch:
-                (Path(tmp) / "task.patch").write_text(patch)
-                applied = proc.run(
-                    ["git", "apply", "--whitespace=nowarn", Path(tmp) / "task.patch"],
-                    cwd=work,
-                    check=False,
-                    timeout=60,
-                )
-                if applied.returncode != 0:
-                    return RawRun(
-                        applied.returncode,
-                        None,
-                        False,
-                        False,
-                        True,
-                        applied.duration_s,
-                        applied.stderr[-4000:],
-                    )
-            report = Path(tmp) / "report.json"  # outside the copy the tests run in
-            source_root = work if env.spec.source_root == "." else work / env.spec.source_root
-            home = Path(tmp) / "home"
-            home.mkdir()
-            child_env = {
-                **PINNED_ENV,
-                REPORT_ENV: str(report),
-                "HOME": str(home),
-                "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-                "PYTHONPATH": f"{source_root}:{venv}",
-                "VIRTUAL_ENV": str(venv),
-            }
-            argv = pytest_command(env.spec, python=str(venv / "bin" / "python"))
-            if can_unshare_network():
-                argv = ["unshare", "--net", "--", *argv]
-            done = proc.run(
-                argv,
-                cwd=work,
-                env=child_env,
-                timeout=limits.timeout_s,
-                check=False,
-                preexec=functools.partial(_limit, limits.memory_mb),
-            )
-            text = report.read_text() if report.exists() else None
-        # A child killed by the address-space limit dies of MemoryError or SIGKILL/SIGSEGV;
-        # without a cgroup that is as close to Docker's OOMKilled as a process can tell.
-        oom = "MemoryError" in done.stdout[-4000:] and text is None
+            root = Path(tmp)
+            for sub in ("testbed", "out", "home"):
+                (root / sub).mkdir()
+            (root / "out").chmod(0o1733)
+            paths = JobPaths(pristine=snapshot.path, work=str(root / "testbed"),
+                             report=str(root / "out" / f"{nonce}.json"), log=str(root / "log"),
+                             python=str(venv / "bin" / "python"), plugin_dir=str(venv))
+            job = make_job(env.spec, request, paths, nonce)
+            job["env"].update(HOME=str(root / "home"), PATH=f"{venv / 'bin'}:/usr/bin:/bin",
+                              VIRTUAL_ENV=str(venv), TMPDIR=str(root / "home"))
+            (root / "job.json").write_text(json.dumps(job))
+            argv = [sys.executable, str(venv / RUNNER)]
+            if can_unshare():
+                argv = [*UNSHARE, *argv]
+            done = proc.run(argv, timeout=limits.timeout_s, check=False,
+                            stdin_path=root / "job.json", env=_clean_env(),
+                            preexec=functools.partial(_limit, limits.memory_mb, limits.work_mb))
+            report_path = Path(paths.report)
+            report = report_path.read_text() if report_path.exists() else None
+            log = Path(paths.log)
+            log_tail = log.read_bytes()[-4000:].decode("utf-8", "replace") if log.exists() else ""
+        # A child stopped by the address-space limit dies of MemoryError: without a cgroup,
+        # that is as close to Docker's OOMKilled as a process can tell.
+        oom = report is None and "MemoryError" in log_tail
         return RawRun(
-            exit_code=done.returncode,
-            report=text,
-            timed_out=done.timed_out,
-            oom=oom,
-            patch_failed=False,
-            duration_s=done.duration_s,
-            log_tail=(done.stdout + done.stderr)[-4000:],
+            exit_code=done.returncode, report=report, nonce=nonce, timed_out=done.timed_out,
+            oom=oom, patch_failed=done.returncode == PATCH_FAILED_EXIT,
+            duration_s=done.duration_s, log_tail=log_tail or done.stdout[-4000:],
         )
 
+    def close(self) -> None:
+        """Nothing stays warm between local runs."""
 
-def _limit(memory_mb: int) -> None:
+
+def _clean_env() -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TZ")
+    return {k: v for k, v in os.environ.items() if k in keep}
+
+
+def _limit(memory_mb: int, file_mb: int) -> None:
     # Address space, not RSS: generous (4x) because interpreters map far more than they touch.
     cap = memory_mb * 4 * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb << 20, file_mb << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.nice(5)

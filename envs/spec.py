@@ -325,6 +325,7 @@ _VALUED = {
     "--maxprocesses",
     "-p",
     "--randomly-seed",
+    "--maxfail",
 }
 _DROPPED_PREFIXES = (
     "--cov",
@@ -336,6 +337,10 @@ _DROPPED_PREFIXES = (
     "-p=no:randomly",
     "--looponfail",
     "--tx",
+    # Options that stop a run early or choose tests by the last run's history: with them a
+    # report cannot list every test, and a missing test would read as a failure.
+    "--exitfirst", "--maxfail", "--sw", "--stepwise", "--lf", "--last-failed", "--ff",
+    "--failed-first", "--nf", "--new-first",
 )
 
 
@@ -360,7 +365,8 @@ def _filter_addopts(addopts: str) -> str:
             takes = nxt is not None and not (word == "--cov" and nxt.startswith("-"))
             i += 2 if takes else 1
             continue
-        if word.startswith(_DROPPED_PREFIXES) or (word.startswith("-n") and word[2:].isdigit()):
+        if (word.startswith(_DROPPED_PREFIXES) or word == "-x"
+                or (word.startswith("-n") and word[2:].isdigit())):
             i += 1
             continue
         kept.append(word)

@@ -17,7 +17,18 @@ import ray
 
 from data.store import Store
 from envs.backend import BackendConfig
-from pipelines.stages import BatchResult, Prepared, prepare_repo, validate_batch
+from pipelines.stages import (
+    BatchResult,
+    Built,
+    Measured,
+    Prepared,
+    build_environment,
+    prepare_candidates,
+    validate_batch,
+)
+from synth.mutate import Generation
+from synth.records import BackendKind, RunKind
+from verifiers.runner import BASELINE_RUNS
 
 BATCH_SIZE = 4
 
@@ -30,6 +41,20 @@ class RunSummary:
     validated: int = 0
     rejected: int = 0
     failures: list[str] = field(default_factory=list)  # "source: why" for repos that could not run
+    # Mutations built per operator, and those dropped before becoming candidates (by reason):
+    # not stored anywhere else, so the funnel's first step is only known to the run itself.
+    tried: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count_generation(self, generation: Generation | None) -> None:
+        if generation is None:
+            return
+        for op, n in generation.tried.items():
+            self.tried[op] = self.tried.get(op, 0) + n
+        for op, reasons in generation.dropped.items():
+            mine = self.dropped.setdefault(op, {})
+            for reason, n in reasons.items():
+                mine[reason] = mine.get(reason, 0) + n
 
 
 @dataclass(frozen=True)
@@ -67,32 +92,54 @@ def run_factory(
     progress: Progress = Progress(),
 ) -> RunSummary:
     start_ray(address)
-    prepare = ray.remote(max_retries=2)(prepare_repo)
+    if backend.kind is BackendKind.DOCKER:
+        from envs.docker_backend import remove_stale_containers
+
+        if removed := remove_stale_containers():
+            progress.say(f"removed {removed} test container(s) left by an earlier, dead run")
+    build = ray.remote(max_retries=2)(build_environment)
+    prepare = ray.remote(max_retries=2)(prepare_candidates)
     validate = ray.remote(max_retries=2, num_cpus=1)(validate_batch)
     summary = RunSummary()
     with Store.open(db) as store:
-        pending = {
-            prepare.remote(s, backend, max_candidates=max_candidates, seed=seed): s for s in sources
-        }
-        batches: dict = {}
-        while pending or batches:
-            done, _ = ray.wait(list(pending) + list(batches), num_returns=1)
-            ref = done[0]
-            if ref in pending:
-                source = pending.pop(ref)
-                try:
-                    prepared: Prepared = ray.get(ref)
-                except Exception as exc:  # one repository failing must not sink the others
-                    summary.failures.append(f"{source}: {_cause(exc)}")
-                    progress.say(f"[red]{source}[/]: {_cause(exc)}")
-                    continue
-                batches.update(_schedule(prepared, store, validate, backend, summary, progress))
+        # Every in-flight Ray task, with what its result is and the source it serves.
+        inflight: dict = {build.remote(s, backend): ("built", s) for s in sources}
+        while inflight:
+            done, _ = ray.wait(list(inflight), num_returns=1)
+            stage, source = inflight.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except Exception as exc:  # one repository failing must not sink the others
+                summary.failures.append(f"{source}: {_cause(exc)}")
+                progress.say(f"[red]{source}[/]: {_cause(exc)}")
+                continue
+            if stage == "built":
+                built: Built = result
+                store.write(repo=built.repo, snapshot=built.snapshot,
+                            environments=[built.environment])
+                stored = stored_measurement(store, built.environment.env_id)
+                ref = prepare.remote(backend, built, stored, max_candidates=max_candidates,
+                                     seed=seed)
+                inflight[ref] = ("prepared", source)
+            elif stage == "prepared":
+                for ref in _schedule(result, store, validate, backend, summary, progress):
+                    inflight[ref] = ("validated", source)
             else:
-                batches.pop(ref)
-                result: BatchResult = ray.get(ref)
                 _write_batch(store, result, summary)
                 progress.advance(len(result.validated))
     return summary
+
+
+def stored_measurement(store: Store, env_id: str) -> Measured | None:
+    """The clean-suite runs and coverage an earlier run stored for ``env_id``, if complete."""
+    runs = store.list_test_runs(env_id)
+    baseline = tuple(sorted((r for r in runs if r.kind is RunKind.BASELINE),
+                            key=lambda r: r.attempt))
+    coverage_runs = [r for r in runs if r.kind is RunKind.COVERAGE]
+    coverage = store.get_coverage(env_id)
+    if len(baseline) < BASELINE_RUNS or not coverage_runs or coverage is None:
+        return None
+    return Measured(baseline, coverage_runs[0], coverage)
 
 
 def _schedule(
@@ -102,31 +149,32 @@ def _schedule(
     backend: BackendConfig,
     summary: RunSummary,
     progress: Progress,
-) -> dict:
-    store.write(
-        repo=prepared.repo,
-        snapshot=prepared.snapshot,
-        environments=[prepared.environment],
-        test_runs=prepared.baseline_runs,
-    )
-    summary.repos.append(prepared.repo.name)
-    decided = {c.candidate_id for c in store.list_candidates(prepared.snapshot.snapshot_id)}
+) -> list:
+    built, measured = prepared.built, prepared.measured
+    store.write(test_runs=measured.runs)
+    if measured.coverage is not None:
+        store.write_coverage(measured.coverage)
+    summary.repos.append(built.repo.name)
+    decided = {c.candidate_id for c in store.list_candidates(built.snapshot.snapshot_id)}
     todo = [c for c in prepared.candidates if c.candidate_id not in decided]
     summary.generated += len(prepared.candidates)
+    summary.count_generation(prepared.generation)
     summary.skipped_done += len(prepared.candidates) - len(todo)
+    baseline = measured.baseline
     progress.say(
-        f"{prepared.repo.name}@{prepared.snapshot.commit[:8]}: environment "
-        f"{prepared.environment.image_name}, {len(prepared.baseline.passing)} tests pass on the "
-        f"clean repo, {len(prepared.candidates)} candidates ({len(todo)} new)"
+        f"{built.repo.name}@{built.snapshot.commit[:8]}: environment "
+        f"{built.environment.image_name}, {len(baseline.passing)} tests pass on the clean repo"
+        f" ({len(baseline.flaky)} flaky, quarantined), "
+        f"{len(prepared.candidates)} candidates ({len(todo)} new)"
         + (f" — {prepared.note}" if prepared.note else "")
     )
     progress.total(len(todo))
-    env_ref = ray.put(prepared.environment)
-    runs_ref = ray.put(prepared.baseline_runs)
-    return {
-        validate.remote(backend, env_ref, prepared.snapshot, runs_ref, todo[i : i + BATCH_SIZE]): i
+    env_ref = ray.put(built.environment)
+    measured_ref = ray.put(measured)
+    return [
+        validate.remote(backend, env_ref, built.snapshot, measured_ref, todo[i : i + BATCH_SIZE])
         for i in range(0, len(todo), BATCH_SIZE)
-    }
+    ]
 
 
 def _write_batch(store: Store, result: BatchResult, summary: RunSummary) -> None:

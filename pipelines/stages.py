@@ -1,6 +1,8 @@
 """The factory's stages as plain functions of records: what Ray schedules, testable without Ray.
 
-prepare_repo: SOURCE → snapshot, environment, baseline runs, candidates.
+build_environment: SOURCE → snapshot and its environment (one per repo@commit).
+measure_environment: the clean suite in three orders (flake quarantine) and once under coverage.
+prepare_candidates: candidate bugs on the code the tests execute.
 validate_batch: candidates → each with its runs and either a Task or a rejection reason.
 """
 
@@ -13,23 +15,28 @@ from pathlib import Path
 
 import git
 
-from envs.backend import BackendConfig, build_backend
+from envs.backend import Backend, BackendConfig, RunRequest, build_backend
 from envs.spec import infer_spec, read_config_files
+from pipelines.strategies import procedural
 from synth.intake import parse_source, source_files, take
-from synth.mutate import generate_candidates, is_test_file
+from synth.mutate import Generation, is_test_file
 from synth.records import (
     Candidate,
+    CoverageMap,
     Environment,
+    Rejection,
     RepoRef,
     RunKind,
     Snapshot,
+    Strategy,
     Task,
     TestRun,
     content_hash,
 )
 from synth.statement import render_statement
-from verifiers.grading import Baseline, baseline_of, first_run_broke_something, grade
-from verifiers.runner import run_baseline, run_suite
+from verifiers.grading import Baseline, baseline_of, broke_any, grade, rejection_for
+from verifiers.runner import run_baseline, run_coverage, run_suite
+from verifiers.screening import changed_lines, tests_covering, touches_tests
 
 BUG_RUNS = 2  # a bug must fail the same tests twice: one failing run may be a flake
 # A mutation can make a loop endless; a bug run then holds a worker until its timeout. The clean
@@ -40,17 +47,36 @@ BUG_TIMEOUT_FLOOR_S = 30.0
 
 
 @dataclass(frozen=True)
-class Prepared:
+class Built:
     repo: RepoRef
     snapshot: Snapshot
     environment: Environment
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the clean repository does in its environment; stored, and reused by reruns."""
+
     baseline_runs: tuple[TestRun, ...]
-    candidates: tuple[Candidate, ...]
-    note: str = ""
+    coverage_run: TestRun | None
+    coverage: CoverageMap | None
 
     @property
     def baseline(self) -> Baseline:
         return baseline_of(self.baseline_runs)
+
+    @property
+    def runs(self) -> tuple[TestRun, ...]:
+        return self.baseline_runs + ((self.coverage_run,) if self.coverage_run else ())
+
+
+@dataclass(frozen=True)
+class Prepared:
+    built: Built
+    measured: Measured
+    candidates: tuple[Candidate, ...]
+    note: str = ""
+    generation: Generation | None = None  # how the candidates were sampled, drops counted
 
 
 @dataclass(frozen=True)
@@ -65,30 +91,45 @@ class BatchResult:
     validated: tuple[Validated, ...] = field(default_factory=tuple)
 
 
-def prepare_repo(
-    source: str, backend: BackendConfig, *, max_candidates: int, seed: int
-) -> Prepared:
+def build_environment(source: str, backend: BackendConfig) -> Built:
     ref = parse_source(source)
     snapshot = take(ref, backend.cache_dir / "snapshots")
     root = Path(snapshot.path)
     tree = git.Repo(root).git.ls_files().splitlines()
     spec = infer_spec(read_config_files(root), tree)
     runner = build_backend(backend)
-    env = runner.prepare(snapshot, spec)
-    baseline, runs = run_baseline(runner, env, snapshot)
-    note = ""
-    candidates: tuple[Candidate, ...] = ()
-    if baseline.usable:
-        files = source_files(snapshot)
-        targets = mutation_targets(files, spec.test_paths)
-        candidates = tuple(
-            generate_candidates(
-                snapshot.snapshot_id, targets, max_candidates=max_candidates, seed=seed
-            )
+    try:
+        env = runner.prepare(snapshot, spec)
+    finally:
+        runner.close()
+    return Built(ref, snapshot, env)
+
+
+def measure_environment(backend: BackendConfig, built: Built) -> Measured:
+    runner = build_backend(backend)
+    try:
+        baseline, runs = run_baseline(runner, built.environment, built.snapshot)
+        coverage_run, coverage = (
+            run_coverage(runner, built.environment, built.snapshot)
+            if baseline.usable else (None, None)
         )
-    else:
+    finally:
+        runner.close()
+    return Measured(tuple(runs), coverage_run, coverage)
+
+
+def prepare_candidates(backend: BackendConfig, built: Built, measured: Measured | None, *,
+                       max_candidates: int, seed: int) -> Prepared:
+    """Measure the clean repository unless a stored measurement is given, then generate bugs."""
+    measured = measured or measure_environment(backend, built)
+    if not measured.baseline.usable:
         note = "no test passes on the clean repository: nothing can be validated"
-    return Prepared(ref, snapshot, env, tuple(runs), candidates, note)
+        return Prepared(built, measured, (), note)
+    files = source_files(built.snapshot)
+    targets = mutation_targets(files, built.environment.spec.test_paths)
+    generation = procedural(built.snapshot.snapshot_id, targets, measured.coverage,
+                            max_candidates=max_candidates, seed=seed)
+    return Prepared(built, measured, generation.candidates, generation=generation)
 
 
 def mutation_targets(files: Mapping[str, str], test_paths: Sequence[str]) -> dict[str, str]:
@@ -153,56 +194,76 @@ def _module_names(path: str) -> set[str]:
 
 def validate_batch(
     backend: BackendConfig,
-    prepared_env: Environment,
+    env: Environment,
     snapshot: Snapshot,
-    baseline_runs: Sequence[TestRun],
+    measured: Measured,
     candidates: Sequence[Candidate],
     *,
     bug_runs: int = BUG_RUNS,
 ) -> BatchResult:
-    runner = build_backend(bug_run_config(backend, baseline_runs))
-    baseline = baseline_of(baseline_runs)
-    out = []
-    for cand in candidates:
-        runs = [
-            run_suite(runner, prepared_env, snapshot, kind=RunKind.BUG, patch=cand.patch, attempt=0)
-        ]
-        if first_run_broke_something(baseline, runs[0]):
-            for attempt in range(1, bug_runs):
-                runs.append(
-                    run_suite(
-                        runner,
-                        prepared_env,
-                        snapshot,
-                        kind=RunKind.BUG,
-                        patch=cand.patch,
-                        attempt=attempt,
-                    )
-                )
-        verdict = grade(baseline, runs)
-        if verdict.rejection is not None:
-            out.append(
-                Validated(cand.model_copy(update={"rejection": verdict.rejection}), tuple(runs))
-            )
-            continue
-        failing = [r for r in runs[0].results if r.test_id in set(verdict.fail_to_pass)]
-        task = Task(
-            instance_id=instance_id(snapshot, cand),
-            repo=snapshot.repo.name,
-            base_commit=snapshot.commit,
-            patch=cand.patch,
-            problem_statement=render_statement(snapshot.repo.name, failing, cand.patch),
-            FAIL_TO_PASS=verdict.fail_to_pass,
-            PASS_TO_PASS=verdict.pass_to_pass,
-            image_name=prepared_env.image_name,
-            env_id=prepared_env.env_id,
-            candidate_id=cand.candidate_id,
-            strategy=cand.strategy,
-            operator=cand.operator,
-            seed=cand.seed,
-        )
-        out.append(Validated(cand, tuple(runs), task))
-    return BatchResult(tuple(out))
+    runner = build_backend(bug_run_config(backend, measured.baseline_runs))
+    try:
+        return BatchResult(tuple(
+            validate_one(runner, env, snapshot, measured, cand, bug_runs=bug_runs)
+            for cand in candidates
+        ))
+    finally:
+        runner.close()
+
+
+def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured: Measured,
+                 cand: Candidate, *, bug_runs: int = BUG_RUNS) -> Validated:
+    """Hygiene, then a screen on the covering tests, then the full suite twice."""
+    baseline = measured.baseline
+
+    def reject(reason: Rejection, runs: Sequence[TestRun] = ()) -> Validated:
+        return Validated(cand.model_copy(update={"rejection": reason}), tuple(runs))
+
+    if touches_tests(cand.patch, env.spec.test_paths):
+        return reject(Rejection.TOUCHES_TESTS)
+    runs: list[TestRun] = []
+    # Screening needs the touched lines to have run under a test. A procedural bug changes
+    # function bodies, which only tests run; a mirrored fix may change import-time code, whose
+    # coverage belongs to no test, so it goes straight to the full suite.
+    if measured.coverage is not None and cand.strategy is Strategy.PROCEDURAL:
+        covering = tests_covering(measured.coverage, changed_lines(cand.patch), baseline.passing)
+        if not covering:
+            return reject(Rejection.UNCOVERED)
+        screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN,
+                           request=RunRequest(patch=cand.patch, select=tuple(sorted(covering))))
+        runs.append(screen)
+        if (why := rejection_for(screen)) is not None:
+            return reject(why, runs)
+        if not broke_any(baseline, screen, covering):
+            return reject(Rejection.NO_TEST_FAILED, runs)
+    bug = [run_suite(runner, env, snapshot, kind=RunKind.BUG, request=RunRequest(patch=cand.patch),
+                     attempt=0)]
+    if rejection_for(bug[0]) is None and broke_any(baseline, bug[0]):
+        bug += [run_suite(runner, env, snapshot, kind=RunKind.BUG,
+                          request=RunRequest(patch=cand.patch), attempt=attempt)
+                for attempt in range(1, bug_runs)]
+    runs += bug
+    verdict = grade(baseline, bug)
+    if verdict.rejection is not None:
+        return reject(verdict.rejection, runs)
+    failing = [r for r in bug[0].results if r.test_id in set(verdict.fail_to_pass)]
+    task = Task(
+        instance_id=instance_id(snapshot, cand),
+        repo=snapshot.repo.name,
+        base_commit=snapshot.commit,
+        patch=cand.patch,
+        problem_statement=render_statement(snapshot.repo.name, failing, cand.patch),
+        FAIL_TO_PASS=verdict.fail_to_pass,
+        PASS_TO_PASS=verdict.pass_to_pass,
+        image_name=env.image_name,
+        env_id=env.env_id,
+        candidate_id=cand.candidate_id,
+        strategy=cand.strategy,
+        operator=cand.operator,
+        seed=cand.seed,
+        parents=cand.parents,
+    )
+    return Validated(cand, tuple(runs), task)
 
 
 def bug_run_config(backend: BackendConfig, baseline_runs: Sequence[TestRun]) -> BackendConfig:

@@ -116,27 +116,22 @@ def run(
         f"{summary.skipped_done} already decided, {summary.validated} new tasks, "
         f"{summary.rejected} rejected"
     )
-    _print_funnel(db, summary.repos)
+    _print_funnel(db, summary.repos, summary)
     console.print(f"[bold]store:[/] {db.resolve()}")
     if summary.failures and not summary.repos:
         raise typer.Exit(code=1)
 
 
-def _print_funnel(db: Path, repos: list[str] | None = None) -> None:
+def _print_funnel(db: Path, repos: list[str] | None = None, summary=None) -> None:
     from data.store import Store
+    from synth.cli_mutate import funnel_table, generation_by
 
+    tried, dropped = (summary.tried, summary.dropped) if summary is not None else (None, None)
     with Store.open(db) as store:
-        for by in ("repo", "operator"):
+        for by in ("repo", "strategy", "operator"):
             rows = [r for r in store.funnel(by) if by != "repo" or repos is None or r.key in repos]
-            table = Table(title=f"funnel by {by}")
-            for col in (by, "generated", "broke ≥1 test", "validated", "rejected by reason"):
-                table.add_column(
-                    col, justify="left" if col in (by, "rejected by reason") else "right"
-                )
-            for r in rows:
-                reasons = ", ".join(f"{k} {v}" for k, v in r.rejected_by_reason.items()) or "-"
-                table.add_row(r.key, str(r.generated), str(r.broke), str(r.validated), reasons)
-            console.print(table)
+            made, lost = generation_by(by, tried, dropped)
+            console.print(funnel_table(by, rows, tried=made, dropped=lost))
 
 
 def _open_existing(db: Path):
@@ -149,11 +144,16 @@ def _open_existing(db: Path):
 
 @app.command()
 def stats(db: DbOption = DEFAULT_DB) -> None:
-    """The funnel per repository and per operator."""
+    """The funnel per repository and per operator, run times, flake rates, audits."""
+    from data.corpus_stats import collect_stats
+    from synth.report import print_stats
+
     with _open_existing(db) as store:
         counts = store.counts()
+        corpus = collect_stats(store)
     console.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
     _print_funnel(db)
+    print_stats(console, corpus)
 
 
 @tasks_app.command("list")
@@ -216,7 +216,7 @@ def tasks_show(
 
 # Commands of other features live in thin modules of their own, each with
 # `register(app: typer.Typer) -> None`; heavy imports stay inside the command bodies.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("synth.cli_train", "synth.cli_corpus", "synth.cli_mutate")
 
 
 def _register_commands() -> None:

@@ -36,6 +36,7 @@ def run(
     timeout: float | None = None,
     check: bool = True,
     stdout_path: Path | None = None,
+    stdin_path: Path | None = None,
     preexec: Callable[[], None] | None = None,
 ) -> Completed:
     """Run ``args`` in a new session (its own process group); on timeout kill the whole group."""
@@ -44,10 +45,12 @@ def run(
     argv = [os.fspath(a) for a in args]
     start = time.monotonic()
     out_handle = open(stdout_path, "wb") if stdout_path else None
+    in_handle = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
+            stdin=in_handle,
             env=dict(env) if env is not None else None,
             stdout=out_handle if out_handle else subprocess.PIPE,
             stderr=subprocess.STDOUT if out_handle else subprocess.PIPE,
@@ -61,9 +64,13 @@ def run(
             timed_out = True
             _kill_group(proc.pid)
             out, err = proc.communicate()
+        # Whatever the child left running in its group (daemons, sleepers) goes with it.
+        _kill_group(proc.pid)
     finally:
         if out_handle:
             out_handle.close()
+        if stdin_path:
+            in_handle.close()
     done = Completed(
         args=tuple(argv),
         returncode=proc.returncode,

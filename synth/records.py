@@ -129,17 +129,22 @@ class TestResult(Record):
 
 
 class RunKind(StrEnum):
-    BASELINE = "baseline"
-    BUG = "bug"
+    BASELINE = "baseline"  # the clean repository (the gold state of every task)
+    COVERAGE = "coverage"  # the clean repository, with per-test coverage
+    SCREEN = "screen"  # a bug, only the tests covering the lines it touches
+    BUG = "bug"  # a bug, the whole suite
     GOLD = "gold"
 
 
-class RunOutcome(StrEnum):
-    OK = "ok"  # the report was read and agrees with the exit code
+class Verdict(StrEnum):
+    """How one run of a suite ended, as the harness (never the suite itself) judges it."""
+
+    PASS = "pass"  # an authentic report; every executed test passed or was skipped
+    FAIL = "fail"  # an authentic report; at least one test failed
+    ERROR = "error"  # the patch did not apply, or pytest could not run (usage/collection error)
     TIMEOUT = "timeout"
     OOM = "oom"
-    CRASHED = "crashed"  # no report, or a report that contradicts the exit code
-    PATCH_FAILED = "patch_failed"
+    INFRA = "infra"  # no report, a forged one, or one that disagrees with the exit code / counts
 
 
 class TestRun(Record):
@@ -150,15 +155,33 @@ class TestRun(Record):
     kind: RunKind
     patch_hash: str  # content hash of the applied patch ("" for none)
     attempt: int
-    outcome: RunOutcome
+    verdict: Verdict
     exit_code: int
     duration_s: float
     results: tuple[TestResult, ...]
+    reason: str = ""  # why the verdict is not PASS/FAIL, for a person
+    order: str = "default"  # "default" | "reverse" | "random:SEED"
+    selected: int | None = None  # how many tests were selected; None: the whole suite
     log_tail: str = ""
     created_at: datetime = Field(default_factory=utcnow)
 
     def status_map(self) -> dict[str, TestStatus]:
         return {r.test_id: r.status for r in self.results}
+
+
+class CoveredLines(Record):
+    """The lines of one file one test executed on the clean repository."""
+
+    test_id: str
+    file: str  # repo-relative
+    lines: tuple[int, ...]
+
+
+class CoverageMap(Record):
+    """Per-test coverage of an environment's clean repository: what screening selects from."""
+
+    env_id: str
+    entries: tuple[CoveredLines, ...]
 
 
 class Strategy(StrEnum):
@@ -169,11 +192,14 @@ class Strategy(StrEnum):
 
 class Rejection(StrEnum):
     NO_TEST_FAILED = "no_test_failed"
+    UNCOVERED = "uncovered"  # no test executes the lines the patch touches
+    TOUCHES_TESTS = "touches_tests"  # a bug may change source only, never tests or test config
     FLAKY = "flaky"  # the failing set differed between bug runs
     PATCH_FAILED = "patch_failed"
+    ERROR = "error"  # pytest could not run the suite with the bug (e.g. collection error)
     TIMEOUT = "timeout"
     OOM = "oom"
-    CRASHED = "crashed"
+    INFRA = "infra"  # the harness could not trust the run (missing or forged report)
     GOLD_FAILED = "gold_failed"  # the clean state did not pass the F2P tests
     DUPLICATE = "duplicate"
 

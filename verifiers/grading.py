@@ -1,18 +1,20 @@
 """Grading: status maps in, verdicts out. No files, no processes.
 
 A test absent from a report counts as failed: a bug that crashes collection of a module makes its
-tests vanish, and treating the missing ones as passing would silently grade them PASS_TO_PASS.
+tests vanish, and treating the missing ones as passing would silently grade them PASS_TO_PASS
+(the regression SWE-smith PR 95 fixed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from synth.records import Rejection, RunOutcome, TestRun, TestStatus
-from verifiers.report import FAILING
+from synth.records import Rejection, TestRun, TestStatus, Verdict
+from verifiers.report import PATCH_FAILED_EXIT
 
 StatusMap = Mapping[str, TestStatus]
+READ = (Verdict.PASS, Verdict.FAIL)  # verdicts whose per-test results can be trusted
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Baseline:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Grade:
     fail_to_pass: tuple[str, ...]
     pass_to_pass: tuple[str, ...]
     rejection: Rejection | None
@@ -45,7 +47,8 @@ def passed(status: TestStatus) -> bool:
 
 
 def baseline_of(runs: Sequence[TestRun]) -> Baseline:
-    ok = [r for r in runs if r.outcome is RunOutcome.OK]
+    """Every test seen in a trusted clean run; one that ever flips is flaky (quarantined)."""
+    ok = [r for r in runs if r.verdict in READ]
     if not ok:
         return Baseline(frozenset(), frozenset(), frozenset())
     maps = [r.status_map() for r in ok]
@@ -62,25 +65,30 @@ def baseline_of(runs: Sequence[TestRun]) -> Baseline:
     return Baseline(frozenset(passing), frozenset(failing), frozenset(flaky))
 
 
-_OUTCOME_REJECTION = {
-    RunOutcome.PATCH_FAILED: Rejection.PATCH_FAILED,
-    RunOutcome.TIMEOUT: Rejection.TIMEOUT,
-    RunOutcome.OOM: Rejection.OOM,
-    RunOutcome.CRASHED: Rejection.CRASHED,
-}
+def rejection_for(run: TestRun) -> Rejection | None:
+    """Why a run whose verdict is not PASS/FAIL voids its candidate; None for a readable run."""
+    if run.verdict in READ:
+        return None
+    if run.verdict is Verdict.ERROR:
+        return Rejection.PATCH_FAILED if run.exit_code == PATCH_FAILED_EXIT else Rejection.ERROR
+    return {
+        Verdict.TIMEOUT: Rejection.TIMEOUT,
+        Verdict.OOM: Rejection.OOM,
+        Verdict.INFRA: Rejection.INFRA,
+    }[run.verdict]
 
 
-def grade(baseline: Baseline, bug_runs: Sequence[TestRun]) -> Verdict:
+def grade(baseline: Baseline, bug_runs: Sequence[TestRun]) -> Grade:
     """FAIL_TO_PASS: passes clean, fails in every bug run. PASS_TO_PASS: passes in all of them."""
-    for run in bug_runs:
-        if run.outcome is not RunOutcome.OK:
-            return Verdict((), (), _OUTCOME_REJECTION[run.outcome])
     if not bug_runs:
         raise ValueError("grading needs at least one bug run")
+    for run in bug_runs:
+        if (rejection := rejection_for(run)) is not None:
+            return Grade((), (), rejection)
     maps = [r.status_map() for r in bug_runs]
     f2p, p2p, unstable = [], [], []
     for test in sorted(baseline.passing):
-        fails = [status_of(m, test) in FAILING or not passed(status_of(m, test)) for m in maps]
+        fails = [not passed(status_of(m, test)) for m in maps]
         if all(fails):
             f2p.append(test)
         elif not any(fails):
@@ -88,13 +96,12 @@ def grade(baseline: Baseline, bug_runs: Sequence[TestRun]) -> Verdict:
         else:
             unstable.append(test)
     if not f2p:
-        return Verdict((), tuple(p2p), Rejection.FLAKY if unstable else Rejection.NO_TEST_FAILED)
-    return Verdict(tuple(f2p), tuple(p2p), None)
+        return Grade((), tuple(p2p), Rejection.FLAKY if unstable else Rejection.NO_TEST_FAILED)
+    return Grade(tuple(f2p), tuple(p2p), None)
 
 
-def first_run_broke_something(baseline: Baseline, run: TestRun) -> bool:
-    """Cheap screen before confirming runs: did any baseline-passing test stop passing?"""
-    if run.outcome is not RunOutcome.OK:
-        return True
+def broke_any(baseline: Baseline, run: TestRun, tests: Iterable[str] | None = None) -> bool:
+    """Did any (of ``tests``) baseline-passing test stop passing in ``run``?"""
     statuses = run.status_map()
-    return any(not passed(status_of(statuses, t)) for t in baseline.passing)
+    pool = baseline.passing if tests is None else baseline.passing & set(tests)
+    return any(not passed(status_of(statuses, t)) for t in pool)

@@ -1,20 +1,39 @@
-"""A pytest plugin that writes one JSON report of per-test outcomes.
+"""A pytest plugin that writes one JSON report of per-test outcomes (and, on request, coverage).
 
-Loaded with ``-p synth_report`` inside an environment; it imports nothing from this project
-(it is copied into images as a single file). The report path comes from SYNTH_REPORT and lies
-outside the repository under test. Node ids are pytest's own, so nothing is reconstructed from
-class names as a junit XML reader must.
+Loaded with ``-p synth_report`` inside an environment; it imports nothing from this project (it is
+copied into images as a single file). Its settings arrive in SYNTH_* environment variables, which
+it removes from ``os.environ`` when it is imported — before any conftest.py or test module runs —
+so the code under test cannot learn where the report goes or the nonce that authenticates it.
+The report lies in a directory the test user may write to but not list.
+
+Node ids are pytest's own, so nothing is reconstructed from class names as a junit reader must.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import time
 
+_SETTINGS = {
+    key: os.environ.pop(f"SYNTH_{key.upper()}", "")
+    for key in ("report", "nonce", "select", "order", "coverage", "source")
+}
 _results: dict = {}
 _order: list = []
-_collected = [0]
+_counts = {"collected": 0, "deselected": 0, "executed": 0}
+_coverage = {"cov": None}
+
+if _SETTINGS["coverage"]:
+    # Started at import, before the project's own modules are imported by conftest or tests.
+    import coverage
+
+    _cov = coverage.Coverage(
+        data_file=None, source=[_SETTINGS["source"] or "."], config_file=False, branch=False
+    )
+    _cov.start()
+    _coverage["cov"] = _cov
 
 
 def _message(report) -> str:
@@ -23,11 +42,37 @@ def _message(report) -> str:
         return str(crash.message).splitlines()[0][:500] if crash.message else ""
     if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
         return str(report.longrepr[2])[:500]
-    return str(report.longrepr or "").strip().splitlines()[-1][:500] if report.longrepr else ""
+    text = str(report.longrepr or "").strip()
+    return text.splitlines()[-1][:500] if text else ""
 
 
 def pytest_collection_modifyitems(session, config, items):
-    _collected[0] = len(items)
+    _counts["collected"] = len(items)
+    if _SETTINGS["select"]:
+        with open(_SETTINGS["select"], encoding="utf-8") as fh:
+            wanted = {line.strip() for line in fh if line.strip()}
+        kept = [item for item in items if item.nodeid in wanted]
+        dropped = [item for item in items if item.nodeid not in wanted]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+        _counts["deselected"] = len(dropped)
+    order = _SETTINGS["order"]
+    if order == "reverse":
+        items.reverse()
+    elif order.startswith("random:"):
+        random.Random(int(order.split(":", 1)[1])).shuffle(items)
+
+
+def pytest_collection_finish(session):
+    # After every filter (ours, -m/-k, a conftest's deselection): what will really run.
+    _counts["executed"] = len(session.items)
+
+
+def pytest_runtest_protocol(item, nextitem):
+    cov = _coverage["cov"]
+    if cov is not None:
+        cov.switch_context(item.nodeid)
 
 
 def pytest_runtest_logreport(report):
@@ -52,18 +97,40 @@ def pytest_runtest_logreport(report):
         entry.update(status="skipped", message=_message(report))
 
 
+def _coverage_map() -> dict:
+    """test node id → {file relative to the source root's parent: [executed lines]}."""
+    cov = _coverage["cov"]
+    cov.stop()
+    data = cov.get_data()
+    base = os.getcwd()
+    out: dict = {}
+    for path in data.measured_files():
+        rel = os.path.relpath(path, base)
+        for line, contexts in (data.contexts_by_lineno(path) or {}).items():
+            for ctx in contexts:
+                if ctx:
+                    out.setdefault(ctx, {}).setdefault(rel, []).append(line)
+    return out
+
+
 def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("SYNTH_REPORT")
+    path = _SETTINGS["report"]
     if not path:
         return
     payload = {
-        "format": 1,
+        "format": 2,
+        "nonce": _SETTINGS["nonce"],
         "exitstatus": int(exitstatus),
-        "collected": _collected[0],
+        "collected": _counts["collected"],
+        "deselected": _counts["deselected"],
+        "executed": _counts["executed"],
+        "order": _SETTINGS["order"] or "default",
         "finished_at": time.time(),
         "results": [dict(test_id=node, **_results[node]) for node in _order],
     }
-    tmp = path + ".tmp"
+    if _coverage["cov"] is not None:
+        payload["coverage"] = _coverage_map()
+    tmp = path + ".part"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(payload, fh)
     os.replace(tmp, path)

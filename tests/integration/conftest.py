@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +11,6 @@ from synth.records import Snapshot
 SANDBOX_TESTS = """
 import os
 import socket
-import subprocess
-import sys
-import time
 
 from box import double
 
@@ -35,22 +31,6 @@ def test_runs_as_non_root():
 def test_hash_seed_and_timezone_are_pinned():
     assert os.environ["PYTHONHASHSEED"] == "0"
     assert os.environ["TZ"] == "UTC"
-
-
-def test_memory_hog():
-    if not os.path.exists("HOG"):
-        return
-    blob = bytearray(1024 * 1024 * 1024)
-    blob[::4096] = b"x" * len(blob[::4096])
-
-
-def test_sleeper():
-    if not os.path.exists("SLEEP"):
-        return
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-    with open(os.environ.get("BOX_PIDFILE", "/tmp/box.pid"), "w") as fh:
-        fh.write(str(child.pid))
-    time.sleep(300)
 """
 
 
@@ -65,11 +45,6 @@ def sandbox_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     return take(parse_source(str(src)), tmp_path_factory.mktemp("box-snap"))
 
 
-def patch_creating(name: str) -> str:
-    """A patch that adds an empty marker file, switching a sandbox test into its heavy mode."""
-    return f"diff --git a/{name} b/{name}\nnew file mode 100644\nindex 0000000..e69de29\n"
-
-
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     from pipelines.factory import start_ray, stop_ray
@@ -77,7 +52,3 @@ def ray_session() -> Iterator[None]:
     start_ray(None)
     yield
     stop_ray()
-
-
-def snapshot_root(snapshot: Snapshot) -> Path:
-    return Path(snapshot.path)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from data.store import Store
-from envs.backend import BackendConfig, Limits, build_backend
+from envs.backend import BackendConfig, Limits, RunRequest, build_backend
 from pipelines.factory import run_factory
-from synth.records import BackendKind, RunKind, RunOutcome, Task, TestStatus
+from synth.records import BackendKind, RunKind, Task, TestStatus, Verdict
 from verifiers.runner import run_suite
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -24,10 +24,13 @@ def assert_reproduces(store: Store, task: Task, config: BackendConfig) -> None:
     """Re-apply the stored patch in the stored environment: exactly FAIL_TO_PASS fails."""
     env = store.get_environment(task.env_id)
     snapshot = store.get_snapshot(env.snapshot_id)
-    run = run_suite(
-        build_backend(config), env, snapshot, kind=RunKind.BUG, patch=task.patch, attempt=99
-    )
-    assert run.outcome is RunOutcome.OK, run.log_tail
+    backend = build_backend(config)
+    try:
+        run = run_suite(backend, env, snapshot, kind=RunKind.BUG,
+                        request=RunRequest(patch=task.patch), attempt=99)
+    finally:
+        backend.close()
+    assert run.verdict is Verdict.FAIL, run.log_tail
     statuses = run.status_map()
     failing = {
         t

@@ -1,24 +1,30 @@
 """Grading invariants: FAIL_TO_PASS and PASS_TO_PASS come only from tests the clean repository
-passes every time, and a bug counts only if it fails the same tests in every run."""
+passes every time, a bug counts only if it fails the same tests in every run, and only runs whose
+report could be read (PASS or FAIL) are ever graded."""
 
 from __future__ import annotations
 
 import pytest
 
 from synth import records
-from synth.records import Rejection, RunKind, RunOutcome
-from verifiers.grading import Baseline, Verdict, baseline_of, first_run_broke_something, grade
+from synth.records import Rejection, RunKind, Verdict
+from verifiers.grading import Baseline, Grade, baseline_of, broke_any, grade, rejection_for
+from verifiers.report import PATCH_FAILED_EXIT
 
 S = records.TestStatus
+UNREAD = [Verdict.ERROR, Verdict.TIMEOUT, Verdict.OOM, Verdict.INFRA]
 
 
 def _run(statuses: dict[str, str], *, kind: RunKind = RunKind.BUG, attempt: int = 0,
-         outcome: RunOutcome = RunOutcome.OK) -> records.TestRun:
+         verdict: Verdict | None = None, exit_code: int | None = None) -> records.TestRun:
+    """A run as read_report would leave it: FAIL with exit 1 when a test failed, else PASS."""
     results = tuple(records.TestResult(test_id=t, status=S(s)) for t, s in statuses.items())
-    failing = any(r.status in (S.FAILED, S.ERROR) for r in results)
+    failing = any(r.status in (S.FAILED, S.ERROR, S.MISSING) for r in results)
     return records.TestRun(
         run_id=f"{kind.value}-{attempt}", env_id="env", kind=kind, patch_hash="", attempt=attempt,
-        outcome=outcome, exit_code=int(failing), duration_s=1.0, results=results,
+        verdict=verdict or (Verdict.FAIL if failing else Verdict.PASS),
+        exit_code=int(failing) if exit_code is None else exit_code,
+        duration_s=1.0, results=results,
     )
 
 
@@ -46,15 +52,22 @@ def test_a_test_absent_from_one_baseline_run_is_flaky() -> None:
     assert base.flaky == {"t::b"}
 
 
-def test_baseline_ignores_runs_that_did_not_end_ok() -> None:
-    crashed = _run({"t::a": "failed"}, kind=RunKind.BASELINE, outcome=RunOutcome.CRASHED)
-    ok = _run({"t::a": "passed"}, kind=RunKind.BASELINE, attempt=1)
-    assert baseline_of([crashed, ok]).passing == {"t::a"}
+@pytest.mark.parametrize("verdict", UNREAD)
+def test_baseline_counts_only_pass_and_fail_runs(verdict: Verdict) -> None:
+    """An untrusted run's results (a forged report, a partial one) must not shape the baseline."""
+    untrusted = _run({"t::a": "failed", "t::b": "passed"}, kind=RunKind.BASELINE, verdict=verdict)
+    passing = _run({"t::a": "passed"}, kind=RunKind.BASELINE, attempt=1)
+    failing = _run({"t::a": "passed", "t::x": "failed"}, kind=RunKind.BASELINE, attempt=2)
+    assert failing.verdict is Verdict.FAIL
+    base = baseline_of([untrusted, passing, failing])
+    assert base.passing == {"t::a"}  # the untrusted run's failure would have made it flaky
+    assert base.failing == {"t::x"}  # the FAIL run counts
+    assert "t::b" not in base.passing | base.failing | base.flaky
 
 
-def test_a_baseline_without_an_ok_run_is_unusable() -> None:
-    timed_out = _run({"t::a": "passed"}, kind=RunKind.BASELINE, outcome=RunOutcome.TIMEOUT)
-    base = baseline_of([timed_out])
+@pytest.mark.parametrize("verdict", UNREAD)
+def test_a_baseline_without_a_readable_run_is_unusable(verdict: Verdict) -> None:
+    base = baseline_of([_run({"t::a": "passed"}, kind=RunKind.BASELINE, verdict=verdict)])
     assert base == Baseline(frozenset(), frozenset(), frozenset())
     assert not base.usable
 
@@ -64,24 +77,24 @@ def test_skipped_or_expected_failures_at_baseline_are_not_passing(status: str) -
     """A test that never ran at baseline proves nothing: it may not become FAIL_TO_PASS."""
     base = _baseline({"t::a": "passed", "t::s": status}, {"t::a": "passed", "t::s": status})
     assert "t::s" not in base.passing
-    verdict = grade(base, [_run({"t::a": "failed", "t::s": "failed"})] * 2)
-    assert verdict.fail_to_pass == ("t::a",)
+    graded = grade(base, [_run({"t::a": "failed", "t::s": "failed"})] * 2)
+    assert graded.fail_to_pass == ("t::a",)
 
 
 def test_a_flaky_baseline_test_is_in_neither_list() -> None:
     base = _baseline({"t::a": "passed", "t::f": "passed"}, {"t::a": "passed", "t::f": "failed"})
     for bug in ({"t::a": "failed", "t::f": "failed"}, {"t::a": "failed", "t::f": "passed"}):
-        verdict = grade(base, [_run(bug), _run(bug, attempt=1)])
-        assert verdict.fail_to_pass == ("t::a",)
-        assert "t::f" not in verdict.pass_to_pass
+        graded = grade(base, [_run(bug), _run(bug, attempt=1)])
+        assert graded.fail_to_pass == ("t::a",)
+        assert "t::f" not in graded.pass_to_pass
 
 
 def test_a_baseline_failing_test_is_in_neither_list() -> None:
     base = _baseline({"t::a": "passed", "t::x": "failed"}, {"t::a": "passed", "t::x": "failed"})
     for x in ("failed", "passed"):
-        verdict = grade(base, [_run({"t::a": "failed", "t::x": x})] * 2)
-        assert verdict.fail_to_pass == ("t::a",)
-        assert verdict.pass_to_pass == ()
+        graded = grade(base, [_run({"t::a": "failed", "t::x": x})] * 2)
+        assert graded.fail_to_pass == ("t::a",)
+        assert graded.pass_to_pass == ()
 
 
 def test_a_test_missing_from_the_bug_runs_counts_as_failed() -> None:
@@ -89,51 +102,92 @@ def test_a_test_missing_from_the_bug_runs_counts_as_failed() -> None:
     vanish from the report; reading absent as passing graded them PASS_TO_PASS."""
     base = _baseline(CLEAN, CLEAN)
     bug = {"t::a": "passed", "t::b": "failed"}  # t::c is gone
-    verdict = grade(base, [_run(bug), _run(bug, attempt=1)])
-    assert verdict.fail_to_pass == ("t::b", "t::c")
-    assert verdict.pass_to_pass == ("t::a",)
-    assert verdict.rejection is None
+    graded = grade(base, [_run(bug), _run(bug, attempt=1)])
+    assert graded.fail_to_pass == ("t::b", "t::c")
+    assert graded.pass_to_pass == ("t::a",)
+    assert graded.rejection is None
+
+
+@pytest.mark.parametrize("status", ["skipped", "xfailed", "xpassed", "missing"])
+def test_a_baseline_passing_test_that_stops_passing_is_fail_to_pass(status: str) -> None:
+    """Only PASSED keeps a test in PASS_TO_PASS: a bug that makes it skip has still changed it."""
+    base = _baseline(CLEAN, CLEAN)
+    bug = {**CLEAN, "t::a": status}
+    assert grade(base, [_run(bug), _run(bug, attempt=1)]).fail_to_pass == ("t::a",)
 
 
 def test_fail_to_pass_requires_failing_in_every_bug_run() -> None:
     base = _baseline(CLEAN, CLEAN)
     first = {"t::a": "failed", "t::b": "failed", "t::c": "passed"}
     second = {"t::a": "failed", "t::b": "passed", "t::c": "passed"}
-    verdict = grade(base, [_run(first), _run(second, attempt=1)])
-    assert verdict.fail_to_pass == ("t::a",)
-    assert verdict.pass_to_pass == ("t::c",)  # t::b disagreed: in neither list
-    assert verdict.rejection is None
+    graded = grade(base, [_run(first), _run(second, attempt=1)])
+    assert graded.fail_to_pass == ("t::a",)
+    assert graded.pass_to_pass == ("t::c",)  # t::b disagreed: in neither list
+    assert graded.rejection is None
 
 
 def test_a_bug_whose_only_failure_did_not_repeat_is_rejected_as_flaky() -> None:
     base = _baseline(CLEAN, CLEAN)
     first = {"t::a": "failed", "t::b": "passed", "t::c": "passed"}
-    verdict = grade(base, [_run(first), _run(CLEAN, attempt=1)])
-    assert verdict.rejection is Rejection.FLAKY
-    assert verdict.fail_to_pass == ()
+    graded = grade(base, [_run(first), _run(CLEAN, attempt=1)])
+    assert graded.rejection is Rejection.FLAKY
+    assert graded.fail_to_pass == ()
 
 
 def test_a_bug_that_breaks_nothing_is_rejected() -> None:
     base = _baseline(CLEAN, CLEAN)
-    verdict = grade(base, [_run(CLEAN), _run(CLEAN, attempt=1)])
-    assert verdict.rejection is Rejection.NO_TEST_FAILED
-    assert verdict.fail_to_pass == ()
-    assert verdict.pass_to_pass == ("t::a", "t::b", "t::c")
+    graded = grade(base, [_run(CLEAN), _run(CLEAN, attempt=1)])
+    assert graded.rejection is Rejection.NO_TEST_FAILED
+    assert graded.fail_to_pass == ()
+    assert graded.pass_to_pass == ("t::a", "t::b", "t::c")
 
 
-@pytest.mark.parametrize(("outcome", "rejection"), [
-    (RunOutcome.PATCH_FAILED, Rejection.PATCH_FAILED),
-    (RunOutcome.TIMEOUT, Rejection.TIMEOUT),
-    (RunOutcome.OOM, Rejection.OOM),
-    (RunOutcome.CRASHED, Rejection.CRASHED),
+@pytest.mark.parametrize(("verdict", "exit_code", "rejection"), [
+    (Verdict.ERROR, PATCH_FAILED_EXIT, Rejection.PATCH_FAILED),
+    (Verdict.ERROR, 2, Rejection.ERROR),
+    (Verdict.ERROR, 4, Rejection.ERROR),
+    (Verdict.ERROR, 5, Rejection.ERROR),
+    (Verdict.TIMEOUT, -9, Rejection.TIMEOUT),
+    (Verdict.OOM, 137, Rejection.OOM),
+    (Verdict.INFRA, 0, Rejection.INFRA),
+    (Verdict.INFRA, PATCH_FAILED_EXIT, Rejection.INFRA),
 ])
-def test_a_bug_run_that_did_not_end_ok_rejects_the_candidate(outcome: RunOutcome,
-                                                             rejection: Rejection) -> None:
+def test_a_run_that_could_not_be_read_names_why_its_candidate_is_rejected(
+    verdict: Verdict, exit_code: int, rejection: Rejection
+) -> None:
+    """Only an ERROR exiting with the runner's own code means the patch did not apply."""
+    assert rejection_for(_run({}, verdict=verdict, exit_code=exit_code)) is rejection
+
+
+@pytest.mark.parametrize("bug", [CLEAN, {"t::a": "failed"}])
+def test_a_readable_run_carries_no_rejection(bug: dict[str, str]) -> None:
+    run = _run(bug)
+    assert run.verdict in (Verdict.PASS, Verdict.FAIL)
+    assert rejection_for(run) is None
+
+
+def test_every_unreadable_verdict_has_a_rejection() -> None:
+    for verdict in UNREAD:
+        assert rejection_for(_run({}, verdict=verdict, exit_code=3)) is not None
+
+
+@pytest.mark.parametrize(("verdict", "exit_code", "rejection"), [
+    (Verdict.ERROR, PATCH_FAILED_EXIT, Rejection.PATCH_FAILED),
+    (Verdict.ERROR, 2, Rejection.ERROR),
+    (Verdict.TIMEOUT, -9, Rejection.TIMEOUT),
+    (Verdict.OOM, 137, Rejection.OOM),
+    (Verdict.INFRA, 1, Rejection.INFRA),
+])
+def test_a_bug_run_that_could_not_be_read_rejects_the_candidate(
+    verdict: Verdict, exit_code: int, rejection: Rejection
+) -> None:
+    """Even when the other run shows a clean FAIL_TO_PASS, and even when the unreadable run's
+    own results look fine: an INFRA report's results are not evidence."""
     base = _baseline(CLEAN, CLEAN)
     broken = {"t::a": "failed", "t::b": "passed", "t::c": "passed"}
-    runs = [_run(broken), _run({}, attempt=1, outcome=outcome)]
-    verdict = grade(base, runs)
-    assert verdict == Verdict((), (), rejection)
+    unreadable = _run(broken, attempt=1, verdict=verdict, exit_code=exit_code)
+    for runs in ([_run(broken), unreadable], [unreadable, _run(broken)]):
+        assert grade(base, runs) == Grade((), (), rejection)
 
 
 def test_grading_without_bug_runs_is_a_usage_error() -> None:
@@ -146,25 +200,43 @@ def test_lists_are_sorted_disjoint_and_drawn_from_baseline_passing() -> None:
     base = _baseline({n: "passed" for n in names}, {n: "passed" for n in names})
     bug = {n: ("failed" if i % 2 else "passed") for i, n in enumerate(names)}
     bug["t::new"] = "failed"  # not in the baseline: can be neither
-    verdict = grade(base, [_run(bug), _run(bug, attempt=1)])
-    assert list(verdict.fail_to_pass) == sorted(verdict.fail_to_pass)
-    assert list(verdict.pass_to_pass) == sorted(verdict.pass_to_pass)
-    assert not set(verdict.fail_to_pass) & set(verdict.pass_to_pass)
-    assert set(verdict.fail_to_pass) | set(verdict.pass_to_pass) == base.passing
+    graded = grade(base, [_run(bug), _run(bug, attempt=1)])
+    assert list(graded.fail_to_pass) == sorted(graded.fail_to_pass)
+    assert list(graded.pass_to_pass) == sorted(graded.pass_to_pass)
+    assert not set(graded.fail_to_pass) & set(graded.pass_to_pass)
+    assert set(graded.fail_to_pass) | set(graded.pass_to_pass) == base.passing
 
 
-def test_first_run_screen_flags_a_broken_or_vanished_baseline_test() -> None:
+def test_broke_any_flags_a_broken_skipped_or_vanished_baseline_test() -> None:
     base = _baseline(CLEAN, CLEAN)
-    assert not first_run_broke_something(base, _run({**CLEAN, "t::new": "failed"}))
-    assert first_run_broke_something(base, _run({**CLEAN, "t::b": "failed"}))
-    assert first_run_broke_something(base, _run({**CLEAN, "t::c": "skipped"}))
-    assert first_run_broke_something(base, _run({"t::a": "passed", "t::b": "passed"}))
+    assert not broke_any(base, _run(CLEAN))
+    assert not broke_any(base, _run({**CLEAN, "t::new": "failed"}))
+    assert broke_any(base, _run({**CLEAN, "t::b": "failed"}))
+    assert broke_any(base, _run({**CLEAN, "t::c": "skipped"}))
+    assert broke_any(base, _run({"t::a": "passed", "t::b": "passed"}))
 
 
-@pytest.mark.parametrize("outcome", [RunOutcome.CRASHED, RunOutcome.TIMEOUT, RunOutcome.OOM,
-                                     RunOutcome.PATCH_FAILED])
-def test_first_run_screen_sends_a_run_that_did_not_end_ok_on_to_grading(
-    outcome: RunOutcome,
-) -> None:
-    """A crashed first run must reach grade(), which records why the candidate was rejected."""
-    assert first_run_broke_something(_baseline(CLEAN, CLEAN), _run(CLEAN, outcome=outcome))
+def test_broke_any_ignores_tests_the_baseline_does_not_pass() -> None:
+    base = _baseline({**CLEAN, "t::f": "passed", "t::x": "failed"},
+                     {**CLEAN, "t::f": "failed", "t::x": "failed"})
+    assert not broke_any(base, _run({**CLEAN, "t::f": "failed", "t::x": "failed"}))
+
+
+def test_broke_any_on_a_subset_looks_only_at_those_tests() -> None:
+    """A screen runs only the tests covering the patch: every other test is absent from its
+    report, and absence there must not read as broken."""
+    base = _baseline(CLEAN, CLEAN)
+    screen = _run({"t::a": "passed"})  # t::b and t::c were not selected
+    assert not broke_any(base, screen, ["t::a"])
+    assert broke_any(base, screen)  # over the whole suite, the unselected tests are missing
+    assert broke_any(base, _run({"t::a": "failed"}), ["t::a"])
+    assert not broke_any(base, _run({"t::a": "passed", "t::b": "failed"}), ["t::a"])
+    assert broke_any(base, screen, ["t::a", "t::b"])  # selected t::b vanished: broken
+
+
+def test_broke_any_on_a_subset_ignores_tests_outside_the_baseline_passing_set() -> None:
+    base = _baseline({**CLEAN, "t::x": "failed"}, {**CLEAN, "t::x": "failed"})
+    run = _run({"t::a": "passed", "t::x": "failed", "t::new": "failed"})
+    assert not broke_any(base, run, ["t::a", "t::x", "t::new"])
+    assert not broke_any(base, run, [])
+    assert not broke_any(base, run, iter(["t::a"]))  # any iterable of ids, consumed once

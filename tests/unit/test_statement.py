@@ -9,7 +9,19 @@ import pytest
 
 from synth import records
 from synth.mutate import generate_candidates, make_patch
-from synth.statement import changed_lines, render_statement, scrub_message
+from synth.statement import (
+    STYLES,
+    StatementInput,
+    Style,
+    changed_lines,
+    choose_style,
+    leaks,
+    patch_line_numbers,
+    render_statement,
+    reproduction,
+    scrub_message,
+    write_statement,
+)
 
 BEFORE = "def total(price, quantity):\n    return price * quantity\n"
 AFTER = "def total(price, quantity):\n    return price // quantity\n"
@@ -126,3 +138,175 @@ def test_scrub_message_keeps_innocent_text_and_caps_length() -> None:
 
 def test_template_ships_as_package_data() -> None:
     assert files("synth").joinpath("templates", "statement.md.j2").is_file()
+
+
+# --- styles ------------------------------------------------------------------------------------
+
+FAILING = [
+    _failed("tests/test_pricing.py::test_total", "AssertionError: assert 0 == 6"),
+    _failed("tests/test_pricing.py::TestBulk::test_many[3]", "ZeroDivisionError: division by zero"),
+]
+TEST_FILE = (
+    "from pricing import total\n\n"
+    "def test_total():\n"
+    "    assert total(2, 3) == 6\n\n"
+    "class TestBulk:\n"
+    "    @pytest.mark.parametrize('n', [3])\n"
+    "    def test_many(self, n):\n"
+    "        assert total(n, 0) == 0\n"
+)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_every_style_names_the_repo_and_first_test_and_leaks_nothing(style: Style) -> None:
+    text = render_statement(
+        "pricing",
+        FAILING,
+        PATCH,
+        style=style,
+        reproductions={FAILING[0].test_id: reproduction(TEST_FILE, FAILING[0].test_id)},
+        hint="Totals come out wrong.",
+        passed=40,
+    )
+    assert "`pricing`" in text
+    assert "tests/test_pricing.py::test_total" in text
+    assert "AssertionError: assert 0 == 6" in text
+    assert leaks(text, PATCH) == []
+    assert files("synth").joinpath("templates", f"statement_{style.value}.md.j2").is_file() or (
+        style is Style.REPORT
+    )
+
+
+def test_story_carries_the_failing_tests_source_as_reproduction() -> None:
+    code = reproduction(TEST_FILE, FAILING[0].test_id)
+    text = render_statement(
+        "pricing", FAILING, PATCH, style=Style.STORY, reproductions={FAILING[0].test_id: code}
+    )
+    assert "```python\ndef test_total():\n    assert total(2, 3) == 6\n```" in text
+
+
+def test_ci_style_reads_like_a_pytest_summary() -> None:
+    text = render_statement("pricing", FAILING, PATCH, style=Style.CI, passed=40)
+    assert (
+        "FAILED tests/test_pricing.py::test_total - AssertionError: assert 0 == 6\n"
+        "FAILED tests/test_pricing.py::TestBulk::test_many[3] - ZeroDivisionError:"
+    ) in text
+    assert "2 failed, 40 passed" in text
+
+
+def test_style_is_chosen_by_seed_and_key_and_all_styles_occur() -> None:
+    assert choose_style(3, "cand-a") == choose_style(3, "cand-a")
+    assert {choose_style(seed, "cand-a") for seed in range(40)} == set(STYLES)
+    assert {choose_style(0, f"cand-{i}") for i in range(40)} == set(STYLES)
+
+
+def test_reproduction_finds_functions_methods_and_parametrized_ids() -> None:
+    assert reproduction(TEST_FILE, "tests/t.py::test_total").startswith("def test_total():")
+    method = reproduction(TEST_FILE, "tests/t.py::TestBulk::test_many[3]")
+    assert method.startswith("def test_many(self, n):\n    assert")  # dedented, no decorator
+    assert reproduction(TEST_FILE, "tests/t.py::test_missing") == ""
+    assert reproduction("def broken(:\n", "tests/t.py::test_total") == ""
+
+
+def test_a_reproduction_quoting_the_changed_code_is_left_out() -> None:
+    code = "def test_total():\n    return price // quantity\n"
+    text = render_statement(
+        "pricing", FAILING, PATCH, style=Style.STORY, reproductions={FAILING[0].test_id: code}
+    )
+    assert "price // quantity" not in text and "pytest tests/test_pricing.py::test_total" in text
+
+
+def test_hint_is_scrubbed_of_code_locations_and_trailers() -> None:
+    hint = (
+        "Fix totals for bulk orders\n\n"
+        "The total was computed with floor division in pricing.py:2.\n"
+        "    return price * quantity\n"
+        "Signed-off-by: Someone <someone@example.invalid>\n"
+    )
+    text = render_statement("pricing", FAILING, PATCH, style=Style.TERSE, hint=hint)
+    assert "Fix totals for bulk orders" in text
+    assert "pricing.py:2" not in text and "price * quantity" not in text
+    assert "Signed-off-by" not in text
+
+
+# --- the leak check ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statement", "why"),
+    [
+        ("The code says `return price*quantity` which is fine.", "quotes a changed line"),
+        ("It now does return   price // quantity.", "quotes a changed line"),
+        ("Look at pricing.py:2 please.", "refers to changed line 2"),
+        ("Something is off at line 2 of the module.", "refers to changed line 2"),
+        ("See https://example.invalid/blob/main/pkg/pricing.py#L2", "refers to changed line 2"),
+        ("diff --git a/pkg/pricing.py b/pkg/pricing.py", "quotes diff syntax"),
+        ("the hunk\n@@ -1,2 +1,2 @@\n", "quotes diff syntax"),
+    ],
+)
+def test_leak_check_rejects(statement: str, why: str) -> None:
+    found = leaks(statement, PATCH)
+    assert found and found[0].startswith(why), found
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "Totals are wrong: `total(2, 3)` returns 0 instead of 6.",
+        "It fails at line 14 of the test log.",  # not a line the patch changes
+        "assert 0 == 2",  # a number is not a line reference
+        "Price and quantity are multiplied incorrectly.",
+    ],
+)
+def test_leak_check_lets_symptoms_through(statement: str) -> None:
+    assert leaks(statement, PATCH) == []
+
+
+def test_patch_line_numbers_count_both_sides_of_each_hunk() -> None:
+    before = "a = 1\nb = 2\nc = 3\nd = 4\n"
+    after = "a = 1\nB = 2\nc = 3\nd = 4\nE = 5\n"
+    assert patch_line_numbers(make_patch("m.py", before, after)) == {2, 5}
+
+
+class _Writer:
+    def __init__(self, answer: str | Exception) -> None:
+        self.answer = answer
+        self.prompts: list[str] = []
+
+    def write(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_write_statement_uses_a_clean_lm_answer() -> None:
+    writer = _Writer("Totals are wrong: `total(2, 3)` gives 0.")
+    item = StatementInput("pricing", FAILING, PATCH, hint="Totals are wrong")
+    written = write_statement(item, style=Style.TERSE, writer=writer)
+    assert (written.writer, written.text) == ("lm", "Totals are wrong: `total(2, 3)` gives 0.\n")
+    prompt = writer.prompts[0]
+    assert "pricing" in prompt and "AssertionError: assert 0 == 6" in prompt
+    assert "price * quantity" not in prompt and "price // quantity" not in prompt
+
+
+@pytest.mark.parametrize(
+    "answer", ["The bug is `return price // quantity`.", RuntimeError("endpoint down"), "  "]
+)
+def test_write_statement_falls_back_to_the_template_when_the_lm_leaks_or_fails(
+    answer: str | Exception,
+) -> None:
+    item = StatementInput("pricing", FAILING, PATCH)
+    written = write_statement(item, style=Style.CI, writer=_Writer(answer))
+    assert written.writer == "template" and written.style is Style.CI
+    assert written.rejected and written.rejected[0].startswith("lm:")
+    assert leaks(written.text, PATCH) == []
+
+
+def test_write_statement_falls_back_when_the_hint_leaks() -> None:
+    # A hint quoting the code with different spacing slips past the line scrubber (it compares
+    # whole lines), but not past the leak check, which ignores whitespace.
+    item = StatementInput("pricing", FAILING, PATCH, hint="It did return price*quantity before.")
+    written = write_statement(item, style=Style.TERSE)
+    assert written.style is Style.REPORT and "price*quantity" not in written.text
+    assert written.rejected == ("terse: quotes a changed line: 'return price * quantity'",)

@@ -16,17 +16,19 @@ from data.store import MIGRATIONS, TABLES, FunnelRow, Store, StoreError
 from synth.records import (
     BackendKind,
     Candidate,
+    CoverageMap,
+    CoveredLines,
     Environment,
     EnvSpec,
     Rejection,
     RepoRef,
     Requirement,
     RunKind,
-    RunOutcome,
     Snapshot,
     SourceKind,
     Strategy,
     Task,
+    Verdict,
 )
 from synth.records import TestResult as Result
 from synth.records import TestRun as Run
@@ -89,7 +91,7 @@ def run_of(env: Environment, attempt: int = 0) -> Run:
         kind=RunKind.BUG,
         patch_hash="p1",
         attempt=attempt,
-        outcome=RunOutcome.OK,
+        verdict=Verdict.FAIL,
         exit_code=1,
         duration_s=2.5,
         results=(
@@ -101,6 +103,7 @@ def run_of(env: Environment, attempt: int = 0) -> Run:
                 message="AssertionError: assert 3 == 4 — ‘quoted’",
             ),
         ),
+        order=("default", "reverse", "random:1234")[attempt % 3],
         log_tail="1 failed, 1 passed",
         created_at=T0 + timedelta(seconds=attempt),
     )
@@ -176,6 +179,7 @@ def test_writing_the_same_records_twice_adds_no_rows(store: Store) -> None:
     store.write(**full_batch())
     assert store.counts() == first
     assert first == {
+        **dict.fromkeys(TABLES, 0),  # tables the batch does not fill stay empty
         "repos": 1,
         "snapshots": 1,
         "environments": 2,
@@ -252,7 +256,9 @@ def test_a_failed_migration_leaves_the_file_at_its_last_version(tmp_path: Path) 
     path = tmp_path / "synth.duckdb"
     Store.open(path).close()
     broken = (*MIGRATIONS, ("CREATE TABLE extra (x INTEGER)", "SELEC nonsense"))
-    with pytest.raises(StoreError, match="version 2"):
+    last = len(MIGRATIONS)
+    stays = f"version {last + 1} failed, so it stays at version {last}"
+    with pytest.raises(StoreError, match=stays):
         Store.open(path, migrations=broken)
     with Store.open(path) as store:
         assert store.schema_version == len(MIGRATIONS)
@@ -379,8 +385,11 @@ def test_funnel_counts_a_hand_built_corpus(store: Store) -> None:
             rejected_by_reason={"flaky": 1, "patch_failed": 1},
         ),
     ]
-    with pytest.raises(StoreError, match="use 'repo' or 'operator'"):
-        store.funnel("strategy")  # type: ignore[arg-type]
+    assert [(r.key, r.generated, r.broke, r.validated) for r in store.funnel("strategy")] == [
+        ("procedural", 7, 4, 2)
+    ]
+    with pytest.raises(StoreError, match="use 'repo', 'operator' or 'strategy'"):
+        store.funnel("colour")  # type: ignore[arg-type]
 
 
 def test_lists_and_structs_are_real_duckdb_types(store: Store) -> None:
@@ -410,3 +419,156 @@ def test_every_record_field_has_a_column(store: Store) -> None:
             "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
         )
         assert set(model.model_fields) <= {name for (name,) in rows}, table
+    rows = store.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'coverage'"
+    )
+    assert {"env_id", *CoveredLines.model_fields} <= {name for (name,) in rows}
+
+
+def test_funnel_counts_hygiene_and_coverage_rejections_as_unbroken(store: Store) -> None:
+    """A bug rejected before any test ran (it touched tests, or no test reaches it) broke
+    nothing; one whose suite could not even be collected (ERROR) did."""
+    snap = snapshot_of()
+    cands = [
+        candidate(snap, 1, "A", Rejection.TOUCHES_TESTS),
+        candidate(snap, 2, "A", Rejection.UNCOVERED),
+        candidate(snap, 3, "A", Rejection.ERROR),
+    ]
+    store.write(snapshot=snap, candidates=cands)
+    assert store.funnel("operator") == [
+        FunnelRow(
+            key="A",
+            generated=3,
+            broke=1,
+            validated=0,
+            rejected_by_reason={"error": 1, "touches_tests": 1, "uncovered": 1},
+        )
+    ]
+
+
+def test_a_test_run_keeps_its_verdict_reason_order_and_selection(store: Store) -> None:
+    env = environment(snapshot_of())
+    base = run_of(env)
+    runs = [
+        base.model_copy(update={"run_id": "r-pass", "verdict": Verdict.PASS, "exit_code": 0}),
+        base.model_copy(
+            update={
+                "run_id": "r-screen",
+                "kind": RunKind.SCREEN,
+                "order": "random:4242",
+                "selected": 2,
+            }
+        ),
+        base.model_copy(
+            update={
+                "run_id": "r-none-selected",
+                "kind": RunKind.SCREEN,
+                "verdict": Verdict.ERROR,
+                "exit_code": 5,
+                "reason": "pytest exited 5",
+                "selected": 0,  # not None: "nothing selected" is not "the whole suite"
+                "results": (),
+            }
+        ),
+        base.model_copy(
+            update={
+                "run_id": "r-forged",
+                "kind": RunKind.COVERAGE,
+                "verdict": Verdict.INFRA,
+                "reason": "the report does not carry this run's nonce: forged",
+                "order": "reverse",
+                "results": (),
+            }
+        ),
+    ]
+    store.write(test_runs=runs)
+    got = {r.run_id: r for r in store.list_test_runs(env.env_id)}
+    assert got == {r.run_id: r for r in runs}
+    assert got["r-screen"].selected == 2 and got["r-pass"].selected is None
+    assert got["r-none-selected"].selected == 0
+    assert all(type(r.verdict) is Verdict and type(r.kind) is RunKind for r in got.values())
+    assert store.query('SELECT run_id FROM test_runs WHERE "order" = ?', ["reverse"]) == [
+        ("r-forged",)
+    ]
+
+
+def test_test_results_view_has_one_row_per_test_per_run(store: Store) -> None:
+    env = environment(snapshot_of())
+    empty = run_of(env, 2).model_copy(update={"verdict": Verdict.INFRA, "results": ()})
+    store.write(test_runs=[run_of(env, 0), run_of(env, 1), empty])
+    rows = store.query(
+        'SELECT run_id, attempt, "order", verdict, test_id, status, duration_s, message'
+        " FROM test_results ORDER BY attempt, test_id"
+    )
+    expected = []
+    for run in (run_of(env, 0), run_of(env, 1)):
+        for r in sorted(run.results, key=lambda r: r.test_id):
+            expected.append(
+                (run.run_id, run.attempt, run.order, "fail", r.test_id, r.status.value,
+                 r.duration_s, r.message)
+            )
+    assert rows == expected  # the run without results contributes no row
+    # what the view is for: how one test's status varies across runs
+    assert store.query(
+        "SELECT test_id, count(*), count(DISTINCT status) FROM test_results"
+        " GROUP BY test_id ORDER BY test_id"
+    ) == [("tests/test_money.py::test_add", 2, 1), ("tests/test_money.py::test_sub[ü]", 2, 1)]
+
+
+def coverage_of(env_id: str, *entries: tuple[str, str, tuple[int, ...]]) -> CoverageMap:
+    return CoverageMap(
+        env_id=env_id,
+        entries=tuple(CoveredLines(test_id=t, file=f, lines=ls) for t, f, ls in entries),
+    )
+
+
+def test_coverage_round_trips_and_is_none_when_never_measured(store: Store) -> None:
+    measured = coverage_of(
+        "env-a",
+        ("tests/test_money.py::test_add", "ledger/money.py", (3, 4, 5, 40)),
+        ("tests/test_money.py::test_add", "ledger/util.py", (1,)),
+        ("tests/test_money.py::test_sub[ü]", "ledger/money.py", (3, 9)),
+    )
+    assert store.get_coverage("env-a") is None
+    store.write_coverage(measured)
+    assert store.get_coverage("env-a") == measured
+    assert store.get_coverage("env-b") is None
+    assert store.query("SELECT typeof(lines) FROM coverage LIMIT 1") == [("INTEGER[]",)]
+
+
+def test_coverage_entries_come_back_ordered_by_test_then_file(store: Store) -> None:
+    entries = [("t::b", "z.py", (1,)), ("t::a", "z.py", (2,)), ("t::b", "a.py", (3,))]
+    store.write_coverage(coverage_of("env-a", *entries))
+    got = store.get_coverage("env-a")
+    assert got is not None
+    assert [(e.test_id, e.file) for e in got.entries] == [
+        ("t::a", "z.py"),
+        ("t::b", "a.py"),
+        ("t::b", "z.py"),
+    ]
+
+
+def test_writing_coverage_replaces_that_environments_map_only(store: Store) -> None:
+    first = coverage_of("env-a", ("t::a", "m.py", (1, 2)), ("t::b", "m.py", (7,)))
+    other = coverage_of("env-b", ("t::a", "m.py", (5,)))
+    store.write_coverage(first)
+    store.write_coverage(other)
+    second = coverage_of("env-a", ("t::a", "m.py", (1, 2, 3)), ("t::c", "n.py", (4,)))
+    store.write_coverage(second)
+    assert store.get_coverage("env-a") == second  # t::b's entry is gone, not merged
+    assert store.get_coverage("env-b") == other
+    store.write_coverage(second)  # rewriting the same map is harmless
+    assert store.get_coverage("env-a") == second
+    store.write_coverage(CoverageMap(env_id="env-a", entries=()))
+    assert store.get_coverage("env-a") is None
+
+
+def test_a_coverage_write_that_fails_keeps_the_previous_map(store: Store) -> None:
+    before = coverage_of("env-a", ("t::a", "m.py", (1,)))
+    store.write_coverage(before)
+    duplicated = coverage_of("env-a", ("t::a", "m.py", (1,)), ("t::a", "m.py", (2,)))
+    with pytest.raises(StoreError, match="nothing was written"):
+        store.write_coverage(duplicated)
+    assert store.get_coverage("env-a") == before
+    store.write_coverage(coverage_of("env-a", ("t::z", "m.py", (9,))))  # still usable
+    assert store.get_coverage("env-a") == coverage_of("env-a", ("t::z", "m.py", (9,)))

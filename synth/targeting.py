@@ -1,0 +1,99 @@
+"""Which functions are worth mutating: the ones the tests execute, and not only trivial ones.
+
+Sites are named by their entity (``Money.allocate``), so targeting is a filter on entities,
+computed once per file with the stdlib ``ast`` (cheap next to libcst):
+
+- *covered*: with a coverage map (file → executed line numbers), a function is kept when one of
+  its body lines ran. ``def`` lines and class bodies run at import time, so they say nothing; a
+  class counts as covered when one of its methods is.
+- *complexity*: the number of statements in a function's body (docstring excluded, nested
+  bodies included). ``min_statements=2`` leaves out one-liners, which have few sites and whose
+  mutations are the most easily spotted.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Entity:
+    """What the targeting filters need to know about one qualified name in one file."""
+
+    body_lines: list[tuple[int, int]] = field(default_factory=list)  # (first, last), inclusive
+    statements: int = 0
+    is_class: bool = False
+
+
+def entities(source: str) -> dict[str, Entity]:
+    """Every function and class of ``source`` by qualified name (``Outer.method.inner``).
+
+    Two definitions with one name (``if PY2: def f ... else: def f``) share an entry. Raises
+    ``SyntaxError`` on source CPython cannot parse.
+    """
+    out: dict[str, Entity] = {}
+    _collect(ast.parse(source), (), out, [])
+    return out
+
+
+def _collect(
+    node: ast.AST, scope: tuple[str, ...], out: dict[str, Entity], classes: list[Entity]
+) -> None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = (*scope, child.name)
+            entity = out.setdefault(".".join(name), Entity())
+            body = _without_docstring(child.body)
+            if body:
+                span = (body[0].lineno, child.end_lineno or body[-1].lineno)
+                entity.body_lines.append(span)
+                for owner in classes:  # a class is covered through its methods
+                    owner.body_lines.append(span)
+            entity.statements += sum(isinstance(n, ast.stmt) for s in body for n in ast.walk(s))
+            _collect(child, name, out, [])
+        elif isinstance(child, ast.ClassDef):
+            name = (*scope, child.name)
+            entity = out.setdefault(".".join(name), Entity(is_class=True))
+            _collect(child, name, out, [*classes, entity])
+        else:
+            _collect(child, scope, out, classes)
+
+
+def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    first = body[0] if body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return body[1:]
+    return body
+
+
+def is_covered(entity: Entity, lines: frozenset[int]) -> bool:
+    return any(lo <= n <= hi for lo, hi in entity.body_lines for n in lines) if lines else False
+
+
+def keep_entities(
+    source: str,
+    rel_path: str,
+    *,
+    covered: Mapping[str, frozenset[int]] | None,
+    min_statements: int,
+) -> frozenset[str] | None:
+    """The entities of one file that pass both filters; None when no filter applies."""
+    if covered is None and min_statements <= 1:
+        return None
+    try:
+        found = entities(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return frozenset()
+    lines = covered.get(rel_path, frozenset()) if covered is not None else None
+    return frozenset(
+        name
+        for name, entity in found.items()
+        if (lines is None or is_covered(entity, lines))
+        and (entity.is_class or entity.statements >= min_statements)
+    )
