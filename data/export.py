@@ -244,7 +244,9 @@ def _quote(text: str) -> str:
     )
 
 
-def swebench_instance(task: Task, env: Environment, commit: TaskCommit) -> SWEbenchInstance:
+def swebench_instance(
+    task: Task, env: Environment, commit: TaskCommit, image_name: str
+) -> SWEbenchInstance:
     return SWEbenchInstance(
         instance_id=task.instance_id,
         repo=task.repo,
@@ -262,12 +264,12 @@ def swebench_instance(task: Task, env: Environment, commit: TaskCommit) -> SWEbe
         eval_script=eval_script(env),
         log_parser=LOG_PARSER,
         eval_type=EVAL_TYPE,
-        image_name=task.image_name,
+        image_name=image_name,
         env_id=task.env_id,
     )
 
 
-def swesmith_instance(task: Task) -> SWEsmithInstance:
+def swesmith_instance(task: Task, image_name: str) -> SWEsmithInstance:
     return SWEsmithInstance(
         instance_id=task.instance_id,
         repo=task.repo,
@@ -276,7 +278,7 @@ def swesmith_instance(task: Task) -> SWEsmithInstance:
         problem_statement=task.problem_statement,
         FAIL_TO_PASS=task.FAIL_TO_PASS,
         PASS_TO_PASS=task.PASS_TO_PASS,
-        image_name=task.image_name,
+        image_name=image_name,
         created_at=timestamp(task.created_at),
     )
 
@@ -438,14 +440,17 @@ def _export_folder(
         for task in tasks:
             env = envs[task.env_id]
             commit = commits[task.instance_id]
+            snapshot = snapshots[env.snapshot_id]
+            # A local environment's image_name is a venv path: name the Docker image its
+            # exported Dockerfile builds instead, as a harness needs.
+            image = env_image_name(snapshot)
             if fmt is ExportFormat.SWEBENCH:
-                row: Record = swebench_instance(task, env, commit)
-                snapshot = snapshots[env.snapshot_id]
+                row: Record = swebench_instance(task, env, commit, image)
                 _write_files(
                     staging / "tasks" / task.instance_id, task_files(task, snapshot, commit)
                 )
             else:
-                row = swesmith_instance(task)
+                row = swesmith_instance(task, image)
             lines.append(row.model_dump_json())
         (staging / INSTANCES).write_text("".join(line + "\n" for line in lines))
         manifest = {

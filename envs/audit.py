@@ -236,19 +236,26 @@ def tar_listing(data: bytes) -> Listing:
 
 
 def dir_listing(root: Path) -> Listing:
-    """Digest of every file and link under ``root``, with ``root`` itself written as ``$ROOT``
-    inside files (a venv embeds its own path in scripts and pyvenv.cfg)."""
+    """Digest of every file and link under ``root`` (a local virtualenv).
+
+    A venv embeds its own path in scripts and activate files, and its folder name in the prompt;
+    both are written as ``$ROOT`` / ``$NAME`` before hashing, so a rebuild in another folder can
+    match. pip's RECORD files hash those scripts, so they are left out: the files they list are
+    compared one by one anyway.
+    """
     listing: Listing = {}
-    marker = str(root).encode()
+    marks = ((str(root).encode(), b"$ROOT"), (root.name.encode(), b"$NAME"))
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if _skipped(rel):
+        if _skipped(rel) or rel.endswith(".dist-info/RECORD"):
             continue
         if path.is_symlink():
             listing[rel] = f"link:{path.readlink()}".replace(str(root), "$ROOT")
         elif path.is_file():
-            digest = hashlib.sha256(path.read_bytes().replace(marker, b"$ROOT")).hexdigest()
-            listing[rel] = f"{path.stat().st_mode & 0o777:o}:{digest}"
+            data = path.read_bytes()
+            for mark, placeholder in marks:
+                data = data.replace(mark, placeholder)
+            listing[rel] = f"{path.stat().st_mode & 0o777:o}:{hashlib.sha256(data).hexdigest()}"
     return listing
 
 
@@ -525,7 +532,9 @@ def run_audit(
         raise AuditError("--runs must be at least 1")
     chosen = sample_tasks(tasks, options.sample, options.seed)
     if not chosen:
-        raise AuditError("the store holds no task to audit; run `synth run SOURCE` first")
+        raise AuditError(
+            "no task to audit: the store holds none, or none matches --repo / --instance-id"
+        )
     summary = AuditSummary(new_audit_run())
     by_env: dict[str, list[Task]] = {}
     for task in chosen:

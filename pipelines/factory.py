@@ -17,6 +17,7 @@ import ray
 
 from data.store import Store
 from envs.backend import BackendConfig
+from pipelines.flow import StrategyFlow, StrategyOptions, validator
 from pipelines.stages import (
     BatchResult,
     Built,
@@ -24,10 +25,9 @@ from pipelines.stages import (
     Prepared,
     build_environment,
     prepare_candidates,
-    validate_batch,
 )
 from synth.mutate import Generation
-from synth.records import BackendKind, RunKind
+from synth.records import BackendKind, RunKind, Strategy
 from verifiers.runner import BASELINE_RUNS
 
 BATCH_SIZE = 4
@@ -90,8 +90,10 @@ def run_factory(
     seed: int,
     address: str | None = None,
     progress: Progress = Progress(),
+    options: StrategyOptions | None = None,
 ) -> RunSummary:
     start_ray(address)
+    options = options or StrategyOptions()
     if backend.kind is BackendKind.DOCKER:
         from envs.docker_backend import remove_stale_containers
 
@@ -99,11 +101,17 @@ def run_factory(
             progress.say(f"removed {removed} test container(s) left by an earlier, dead run")
     build = ray.remote(max_retries=2)(build_environment)
     prepare = ray.remote(max_retries=2)(prepare_candidates)
-    validate = ray.remote(max_retries=2, num_cpus=1)(validate_batch)
+    validate = ray.remote(max_retries=2, num_cpus=1)(validator(options))
+    flow = StrategyFlow(options, backend, seed, validate, stored_measurement, BATCH_SIZE)
     summary = RunSummary()
     with Store.open(db) as store:
         # Every in-flight Ray task, with what its result is and the source it serves.
-        inflight: dict = {build.remote(s, backend): ("built", s) for s in sources}
+        inflight: dict = {
+            build.remote(s, backend): ("built", s)
+            for s in sources
+            if options.uses(Strategy.PROCEDURAL)
+        }
+        inflight.update(flow.start(sources))
         while inflight:
             done, _ = ray.wait(list(inflight), num_returns=1)
             stage, source = inflight.pop(done[0])
@@ -112,6 +120,7 @@ def run_factory(
             except Exception as exc:  # one repository failing must not sink the others
                 summary.failures.append(f"{source}: {_cause(exc)}")
                 progress.say(f"[red]{source}[/]: {_cause(exc)}")
+                inflight.update(flow.batch_done(done[0], store, source))
                 continue
             if stage == "built":
                 built: Built = result
@@ -122,11 +131,16 @@ def run_factory(
                                      seed=seed)
                 inflight[ref] = ("prepared", source)
             elif stage == "prepared":
-                for ref in _schedule(result, store, validate, backend, summary, progress):
+                refs = _schedule(result, store, validate, backend, summary, progress)
+                inflight.update(flow.scheduled(result, refs, store, source))
+                for ref in refs:
                     inflight[ref] = ("validated", source)
+            elif flow.handles(stage):
+                inflight.update(flow.on_result(stage, result, source, store, summary, progress))
             else:
                 _write_batch(store, result, summary)
                 progress.advance(len(result.validated))
+                inflight.update(flow.batch_done(done[0], store, source))
     return summary
 
 

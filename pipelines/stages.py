@@ -36,7 +36,7 @@ from synth.records import (
 from synth.statement import render_statement
 from verifiers.grading import Baseline, baseline_of, broke_any, grade, rejection_for
 from verifiers.runner import run_baseline, run_coverage, run_suite
-from verifiers.screening import changed_lines, tests_covering, touches_tests
+from verifiers.screening import changed_lines, screenable, tests_covering, touches_tests
 
 BUG_RUNS = 2  # a bug must fail the same tests twice: one failing run may be a flake
 # A mutation can make a loop endless; a bug run then holds a worker until its timeout. The clean
@@ -93,7 +93,11 @@ class BatchResult:
 
 def build_environment(source: str, backend: BackendConfig) -> Built:
     ref = parse_source(source)
-    snapshot = take(ref, backend.cache_dir / "snapshots")
+    return environment_for(ref, take(ref, backend.cache_dir / "snapshots"), backend)
+
+
+def environment_for(ref: RepoRef, snapshot: Snapshot, backend: BackendConfig) -> Built:
+    """The environment of a snapshot already taken (a mirrored fix has its own snapshots)."""
     root = Path(snapshot.path)
     tree = git.Repo(root).git.ls_files().splitlines()
     spec = infer_spec(read_config_files(root), tree)
@@ -222,11 +226,13 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     if touches_tests(cand.patch, env.spec.test_paths):
         return reject(Rejection.TOUCHES_TESTS)
     runs: list[TestRun] = []
-    # Screening needs the touched lines to have run under a test. A procedural bug changes
-    # function bodies, which only tests run; a mirrored fix may change import-time code, whose
-    # coverage belongs to no test, so it goes straight to the full suite.
-    if measured.coverage is not None and cand.strategy is Strategy.PROCEDURAL:
-        covering = tests_covering(measured.coverage, changed_lines(cand.patch), baseline.passing)
+    # Screening needs the touched lines to have run under a test. A bug in import-time code (a
+    # decorator, a base class; most mirrored fixes) affects every test: straight to the full
+    # suite. So does a combined bug, whose parents were each screened already.
+    touched = changed_lines(cand.patch)
+    if (measured.coverage is not None and cand.strategy is Strategy.PROCEDURAL
+            and screenable(measured.coverage, touched)):
+        covering = tests_covering(measured.coverage, touched, baseline.passing)
         if not covering:
             return reject(Rejection.UNCOVERED)
         screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN,

@@ -61,6 +61,27 @@ def run(
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds one test-suite run may take.")
     ] = 300.0,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(help="procedural | mirror | combine; repeat for several [procedural]"),
+    ] = None,
+    max_fixes: Annotated[int, typer.Option(min=1, help="Fix commits mirrored per repo.")] = 5,
+    max_fix_files: Annotated[
+        int, typer.Option(min=1, help="Files a mirrored commit may touch.")
+    ] = 8,
+    max_fix_lines: Annotated[
+        int, typer.Option(min=1, help="Lines a mirrored commit may change.")
+    ] = 200,
+    max_combined: Annotated[
+        int, typer.Option(min=1, help="Combined bugs per repo@commit.")
+    ] = 8,
+    statement_style: Annotated[
+        str, typer.Option(help="auto (by seed) | report | terse | story | ci")
+    ] = "auto",
+    lm_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible API base URL to write statements.")
+    ] = None,
+    lm_model: Annotated[str | None, typer.Option(help="The model --lm-url serves.")] = None,
 ) -> None:
     """Mine SOURCES into validated tasks and store them in the DuckDB file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -68,8 +89,22 @@ def run(
     from envs.backend import BackendChoice, BackendUnavailable, Limits, resolve_backend
     from pipelines.factory import Progress as Hooks
     from pipelines.factory import run_factory
+    from synth.cli_mutate import strategy_options
     from synth.intake import IntakeError, parse_source
 
+    try:
+        options = strategy_options(
+            strategy,
+            max_fixes=max_fixes,
+            max_fix_files=max_fix_files,
+            max_fix_lines=max_fix_lines,
+            max_combined=max_combined,
+            statement_style=statement_style,
+            lm_url=lm_url,
+            lm_model=lm_model,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     try:
         choice = BackendChoice(backend)
     except ValueError:
@@ -109,6 +144,7 @@ def run(
             seed=seed,
             address=address,
             progress=hooks,
+            options=options,
         )
     elapsed = time.monotonic() - started
     console.print(

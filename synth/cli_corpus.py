@@ -83,6 +83,10 @@ def audit(
     ] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
     repo: Annotated[str | None, typer.Option(help="Only tasks of this repository.")] = None,
+    instance_id: Annotated[
+        list[str] | None,
+        typer.Option("--instance-id", help="Only tasks whose id starts with this (repeatable)."),
+    ] = None,
     db: DbOption = DEFAULT_DB,
     cache_dir: CacheOption = None,
     timeout: Annotated[
@@ -105,6 +109,8 @@ def audit(
     cache = _cache(cache_dir)
     with _open_existing(db) as store:
         tasks = store.list_tasks(repo=repo)
+        if instance_id:
+            tasks = [t for t in tasks if t.instance_id.startswith(tuple(instance_id))]
         envs = {env_id: store.get_environment(env_id) for env_id in {t.env_id for t in tasks}}
         snapshots = {e.snapshot_id: store.get_snapshot(e.snapshot_id) for e in envs.values()}
         try:

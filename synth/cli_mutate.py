@@ -86,3 +86,56 @@ def generation_by(
         for reason, n in reasons.items():
             merged[reason] = merged.get(reason, 0) + n
     return {"procedural": sum(tried.values())}, {"procedural": merged}
+
+
+def strategy_options(
+    strategies: list[str] | None,
+    *,
+    max_fixes: int,
+    max_combined: int,
+    max_fix_files: int = 8,
+    max_fix_lines: int = 200,
+    statement_style: str,
+    lm_url: str | None,
+    lm_model: str | None,
+):
+    """``synth run``'s bug-strategy and statement options as a ``StrategyOptions``; ValueError
+    with a message for the user when they do not fit together."""
+    from pipelines.flow import StrategyOptions
+    from synth.lm import LMConfig
+    from synth.mirror import FixLimits
+    from synth.records import Strategy
+    from synth.statement import Style
+
+    names = strategies or ["procedural"]
+    try:
+        chosen = frozenset(Strategy(name) for name in names)
+    except ValueError:
+        raise ValueError(
+            f"--strategy {names}: choose from procedural, mirror, combine (repeat the option)"
+        ) from None
+    if Strategy.COMBINE in chosen and Strategy.PROCEDURAL not in chosen:
+        raise ValueError(
+            "--strategy combine merges validated procedural bugs: add --strategy procedural"
+        )
+    style = None
+    if statement_style != "auto":
+        try:
+            style = Style(statement_style)
+        except ValueError:
+            known = ", ".join(s.value for s in Style)
+            raise ValueError(f"--statement-style {statement_style!r}: auto, {known}") from None
+    lm = None
+    if lm_url or lm_model:
+        if not (lm_url and lm_model):
+            raise ValueError("--lm-url and --lm-model go together")
+        lm = LMConfig(url=lm_url, model=lm_model)
+    return StrategyOptions(
+        strategies=chosen,
+        fix_limits=FixLimits(
+            max_commits=max_fixes, max_files=max_fix_files, max_lines=max_fix_lines
+        ),
+        max_combined=max_combined,
+        style=style,
+        lm=lm,
+    )

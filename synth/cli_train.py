@@ -71,7 +71,9 @@ def train(
             bar.update(job, completed=trainer.step)
 
         def stepped(m: StepMetrics) -> None:
-            bar.update(job, completed=m.step, status=f"loss {m.loss:.3f}  {m.tokens_per_s:,.0f} tok/s")
+            bar.update(
+                job, completed=m.step, status=f"loss {m.loss:.3f}  {m.tokens_per_s:,.0f} tok/s"
+            )
 
         try:
             summary = run_training(

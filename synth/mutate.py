@@ -340,7 +340,7 @@ def apply_site(source: str, site: MutationSite) -> str:
     return _apply(cst.parse_module(source), site)
 
 
-def _split_lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
     # Not str.splitlines(): it also splits on \f, \x1c, \u2028 ..., which git treats as text.
     parts = text.split("\n")
     lines = [part + "\n" for part in parts[:-1]]
@@ -355,7 +355,7 @@ def make_patch(rel_path: str, before: str, after: str) -> str:
         return ""
     out = [f"diff --git a/{rel_path} b/{rel_path}\n"]
     diff = difflib.unified_diff(
-        _split_lines(before), _split_lines(after), f"a/{rel_path}", f"b/{rel_path}"
+        split_lines(before), split_lines(after), f"a/{rel_path}", f"b/{rel_path}"
     )
     for line in diff:
         if not line.endswith("\n"):
@@ -488,29 +488,10 @@ def generate(
 
 
 def generate_candidates(
-    snapshot_id: str,
-    files: Mapping[str, str],
-    *,
-    max_candidates: int,
-    seed: int,
-    operators: Sequence[str] | None = None,
-    entities: Collection[str] | None = None,
-    covered: Mapping[str, frozenset[int]] | None = None,
-    min_statements: int = 1,
+    snapshot_id: str, files: Mapping[str, str], **options: Any
 ) -> list[Candidate]:
-    """``generate``'s candidates alone."""
-    return list(
-        generate(
-            snapshot_id,
-            files,
-            max_candidates=max_candidates,
-            seed=seed,
-            operators=operators,
-            entities=entities,
-            covered=covered,
-            min_statements=min_statements,
-        ).candidates
-    )
+    """``generate``'s candidates alone (same arguments)."""
+    return list(generate(snapshot_id, files, **options).candidates)
 
 
 def _drop_reason(before: str, after: str, rel_path: str) -> Drop | None:

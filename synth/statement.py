@@ -35,6 +35,7 @@ _MIN_CHECKED_CHARS = 8
 _MAX_MESSAGE_CHARS = 400
 _MAX_HINT_CHARS = 800
 _MAX_REPRODUCTION_LINES = 40
+_PROSE_SUFFIXES = (".rst", ".md", ".txt", ".adoc", ".markdown")
 
 
 class Style(StrEnum):
@@ -68,15 +69,23 @@ class _ShownTest:
     message: str
 
 
+def _is_prose(diff_header: str) -> bool:
+    """Whether a ``diff --git`` header names a prose file (a changelog, a README), whose lines
+    describe the problem rather than give its code away: a reverted fix's changelog entry is
+    the best hint a statement can carry."""
+    return diff_header.rstrip().lower().endswith(_PROSE_SUFFIXES)
+
+
 def changed_lines(patch: str) -> frozenset[str]:
-    """The stripped lines a unified diff adds or removes, as far as they could identify it."""
+    """The stripped lines a unified diff adds or removes in code (prose files aside), as far as
+    they could identify it."""
     out: set[str] = set()
-    in_hunk = False
+    in_hunk = prose = False
     for line in patch.split("\n"):  # not splitlines(): \x0c inside a line is no line break
         if line.startswith("diff --git "):
-            in_hunk = False
+            in_hunk, prose = False, _is_prose(line)
         elif line.startswith("@@"):
-            in_hunk = True
+            in_hunk = not prose
         elif in_hunk and line[:1] in {"+", "-"}:
             text = line[1:].strip()  # also drops a CRLF file's "\r"
             if len(text) >= _MIN_LEAK_CHARS:
@@ -209,10 +218,15 @@ def patch_line_numbers(patch: str) -> frozenset[int]:
     """The numbers of the lines a patch removes (old file) or adds (new file)."""
     numbers: set[int] = set()
     old = new = 0
+    prose = False
     for line in patch.split("\n"):
-        if match := _HUNK.match(line):
+        if line.startswith("diff --git "):
+            prose, old, new = _is_prose(line), 0, 0
+        elif prose:
+            continue
+        elif match := _HUNK.match(line):
             old, new = int(match[1]), int(match[3])
-        elif line.startswith(("diff --git", "--- ", "+++ ")) or not old and not new:
+        elif line.startswith(("--- ", "+++ ")) or not old and not new:
             continue
         elif line.startswith("-"):
             numbers.add(old)

@@ -97,3 +97,48 @@ def keep_entities(
         if (lines is None or is_covered(entity, lines))
         and (entity.is_class or entity.statements >= min_statements)
     )
+
+
+def header_lines(source: str) -> dict[int, list[tuple[int, int]]]:
+    """Lines that run only when a function or class is *defined* (decorators, the ``def`` or
+    ``class`` lines, parameter defaults), each mapped to the body spans whose execution shows
+    the definition in use: the function's body, or every method body of the class.
+
+    A per-test coverage map attributes import-time lines to no test; a bug on such a line (a
+    removed decorator, a changed default) is seen by the tests that run the body instead.
+    """
+    out: dict[int, list[tuple[int, int]]] = {}
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return out
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        body = _without_docstring(node.body) or node.body
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        if isinstance(node, ast.ClassDef):
+            spans = [
+                (m.body[0].lineno, m.end_lineno or m.body[-1].lineno)
+                for m in ast.walk(node)
+                if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.body
+            ]
+        else:
+            spans = [(body[0].lineno, node.end_lineno or body[-1].lineno)]
+        for line in range(first, body[0].lineno):
+            out.setdefault(line, []).extend(spans)
+    return out
+
+
+def widen_to_bodies(
+    lines: Mapping[str, set[int]], sources: Mapping[str, str]
+) -> dict[str, set[int]]:
+    """``lines`` (file → changed line numbers) plus, for each definition-time line among them,
+    the body lines of what it defines (see ``header_lines``)."""
+    out = {path: set(numbers) for path, numbers in lines.items()}
+    for path, numbers in lines.items():
+        headers = header_lines(sources.get(path, ""))
+        for number in numbers:
+            for lo, hi in headers.get(number, ()):
+                out[path].update(range(lo, hi + 1))
+    return out

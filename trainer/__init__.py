@@ -1,1 +1,11 @@
-"""The bundled mixture-of-experts fine-tuning loop (issue 7); empty until then."""
+"""The bundled mixture-of-experts fine-tuning loop, fed from the task store.
+
+- ``config``: the typed config tree and the named configs (``tiny``, ``100m``).
+- ``model`` / ``moe``: the byte-level decoder and its MoE block.
+- ``backends``: how routed experts run (``loop``, ``torch_gmm``, ``triton``), one interface.
+- ``kernels``: the hot paths, each Triton kernel beside its torch reference.
+- ``patches`` / ``dataset``: tasks into prompt/fix examples, packed rows, batches.
+- ``train`` / ``checkpoint`` / ``run``: the loop, safetensors checkpoints, a run over a store.
+
+torch and triton are imported only inside this package (and its tests and benchmarks).
+"""

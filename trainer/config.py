@@ -116,7 +116,9 @@ class TrainConfig:
         return asdict(self)
 
     def with_backend(self, backend: str) -> TrainConfig:
-        return replace(self, model=replace(self.model, moe=replace(self.model.moe, backend=backend)))
+        return replace(
+            self, model=replace(self.model, moe=replace(self.model.moe, backend=backend))
+        )
 
 
 TINY = TrainConfig(
@@ -125,7 +127,14 @@ TINY = TrainConfig(
         dim=64,
         n_layers=2,
         n_heads=4,
-        moe=MoEConfig(num_experts=6, top_k=2, expert_dim=64, shared_expert_dim=64),
+        moe=MoEConfig(
+            num_experts=6,
+            top_k=2,
+            expert_dim=64,
+            shared_expert_dim=64,
+            bias_update_rate=0.01,
+            z_loss_coef=1e-3,
+        ),
     ),
     data=DataConfig(seq_len=1024, batch_size=4, max_prompt_bytes=1024),
     optim=OptimConfig(lr=3e-3, warmup_steps=5),
@@ -143,6 +152,7 @@ GPU_100M = TrainConfig(
             top_k=4,
             expert_dim=224,
             shared_expert_dim=512,
+            bias_update_rate=1e-3,
             z_loss_coef=1e-3,
         ),
     ),

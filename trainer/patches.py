@@ -118,7 +118,9 @@ def render_patch(files: list[FileDiff]) -> str:
         out.extend(f.extra)
         out += [f"--- {a}", f"+++ {b}"]
         for h in f.hunks:
-            out.append(f"@@ -{h.old_start},{h.old_count} +{h.new_start},{h.new_count} @@{h.section}")
+            out.append(
+                f"@@ -{h.old_start},{h.old_count} +{h.new_start},{h.new_count} @@{h.section}"
+            )
             out.extend(h.lines)
     return "\n".join(out) + "\n"
 

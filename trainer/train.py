@@ -8,11 +8,12 @@ callback (``trainer.run`` writes them to the store).
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +68,9 @@ class Trainer:
         torch.manual_seed(self.cfg.seed)
         self.model: MoELM = self.cfg.model.build().to(self.device)
         o = self.cfg.optim
-        decay = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad and p.ndim >= 2]
+        decay = [
+            (n, p) for n, p in self.model.named_parameters() if p.requires_grad and p.ndim >= 2
+        ]
         flat = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad and p.ndim < 2]
         self._named = decay + flat  # the optimizer's parameter order, for its checkpoints
         self.optimizer = torch.optim.AdamW(
@@ -115,9 +118,9 @@ class Trainer:
         elapsed = time.perf_counter() - started
         return StepMetrics(
             step=self.step,
-            loss=float(ce),
-            aux_loss=float(aux),
-            z_loss=float(z),
+            loss=float(ce.detach()),
+            aux_loss=float(aux.detach()),
+            z_loss=float(z.detach()),
             lr=lr,
             grad_norm=float(grad_norm),
             load_max_over_mean=load,
@@ -133,7 +136,7 @@ class Trainer:
     def resume(self, path: Path) -> None:
         """Continue from the checkpoint at ``path``, which must come from this same run."""
         meta, tensors = load_checkpoint(path, self.model, self.device)
-        if meta.config != self.cfg.to_dict() or (self.run_id and meta.run_id != self.run_id):
+        if meta.config != _as_json(self.cfg.to_dict()) or meta.run_id != self.run_id:
             raise CheckpointError(
                 f"{path} was written by another run (run {meta.run_id}, config "
                 f"{meta.config.get('name')!r}); resume with the same config, steps and data, "
@@ -162,3 +165,8 @@ def _target_cross_entropy(logits_BLV: torch.Tensor, targets_BL: torch.Tensor) ->
     targets = targets_BL.flatten()
     total = F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum")
     return total / (targets != IGNORE).sum().clamp(min=1)
+
+
+def _as_json(value: dict[str, Any]) -> Any:
+    """``value`` as it reads back from a checkpoint's JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))

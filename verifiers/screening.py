@@ -92,13 +92,25 @@ def changed_lines(patch: str) -> dict[str, set[int]]:
     return out
 
 
+IMPORT_CONTEXT = "<import>"  # synth_report's pseudo test id for lines run outside any test
+
+
+def screenable(coverage: CoverageMap, lines: dict[str, set[int]]) -> bool:
+    """False when the patch touches code that runs at import time (a decorator, a base class,
+    a default value, a class body): every test depends on it, so only the full suite can tell."""
+    for entry in coverage.entries:
+        if entry.test_id == IMPORT_CONTEXT and lines.get(entry.file, set()) & set(entry.lines):
+            return False
+    return True
+
+
 def tests_covering(coverage: CoverageMap, lines: dict[str, set[int]],
                    among: Iterable[str] | None = None) -> set[str]:
     allowed = set(among) if among is not None else None
     hits = set()
     for entry in coverage.entries:
         touched = lines.get(entry.file)
-        if touched and touched.intersection(entry.lines):
+        if entry.test_id != IMPORT_CONTEXT and touched and touched.intersection(entry.lines):
             if allowed is None or entry.test_id in allowed:
                 hits.add(entry.test_id)
     return hits

@@ -20,6 +20,7 @@ _SETTINGS = {
     key: os.environ.pop(f"SYNTH_{key.upper()}", "")
     for key in ("report", "nonce", "select", "order", "coverage", "source")
 }
+IMPORT_CONTEXT = "<import>"
 _results: dict = {}
 _order: list = []
 _counts = {"collected": 0, "deselected": 0, "executed": 0}
@@ -108,8 +109,9 @@ def _coverage_map() -> dict:
         rel = os.path.relpath(path, base)
         for line, contexts in (data.contexts_by_lineno(path) or {}).items():
             for ctx in contexts:
-                if ctx:
-                    out.setdefault(ctx, {}).setdefault(rel, []).append(line)
+                # Lines run outside any test (imports, class bodies, decorators) belong to all
+                # of them: recorded under one pseudo test id.
+                out.setdefault(ctx or IMPORT_CONTEXT, {}).setdefault(rel, []).append(line)
     return out
 
 

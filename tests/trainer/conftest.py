@@ -12,11 +12,39 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+# Tiny shapes: a second intra-op thread only adds hand-offs (10x slower on a busy 2-core box).
+torch.set_num_threads(1)
 
 
 @pytest.fixture
 def device() -> torch.device:
     return DEVICE
+
+
+@pytest.fixture(scope="session")
+def small_config():
+    """A trainer config small enough for a CPU step in a few milliseconds."""
+    from trainer.config import DataConfig, ModelConfig, MoEConfig, OptimConfig, TrainConfig
+
+    return TrainConfig(
+        name="test",
+        model=ModelConfig(
+            dim=32,
+            n_layers=2,
+            n_heads=2,
+            moe=MoEConfig(
+                num_experts=5,
+                top_k=2,
+                expert_dim=32,
+                shared_expert_dim=32,
+                bias_update_rate=0.01,
+                z_loss_coef=1e-3,
+            ),
+        ),
+        data=DataConfig(seq_len=64, batch_size=4, max_prompt_bytes=48),
+        optim=OptimConfig(lr=1e-2, warmup_steps=3),
+        seed=1234,
+    )
 
 
 CLEAN_MONEY = '''"""Money helpers."""
@@ -57,6 +85,11 @@ BUGS = [
         "After deposit(5) the wallet's total is -5.",
     ),
 ]
+
+
+@pytest.fixture
+def money_bugs() -> tuple[str, list[tuple[str, str, str, str]]]:
+    return CLEAN_MONEY, BUGS
 
 
 @pytest.fixture

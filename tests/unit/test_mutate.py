@@ -508,3 +508,24 @@ def test_units_agree_with_whole_file_walks_for_class_level_sites() -> None:
         "remove_method",
         "change_default",
     }
+
+
+def test_definition_lines_widen_to_the_bodies_that_show_them_in_use() -> None:
+    from synth.targeting import widen_to_bodies
+
+    source = (
+        "@cache\n"  # 1
+        "def f(x,\n"  # 2
+        "      k=2):\n"  # 3
+        '    """Doc."""\n'  # 4
+        "    return x * k\n"  # 5
+        "class Box(Base):\n"  # 6
+        "    size = 1\n"  # 7
+        "    def get(self):\n"  # 8
+        "        return self.size\n"  # 9
+    )
+    assert widen_to_bodies({"m.py": {1}}, {"m.py": source}) == {"m.py": {1, 5}}
+    assert widen_to_bodies({"m.py": {3}}, {"m.py": source}) == {"m.py": {3, 5}}
+    assert widen_to_bodies({"m.py": {6}}, {"m.py": source}) == {"m.py": {6, 9}}
+    assert widen_to_bodies({"m.py": {5, 9}}, {"m.py": source}) == {"m.py": {5, 9}}  # bodies stay
+    assert widen_to_bodies({"m.py": {1}}, {}) == {"m.py": {1}}

@@ -310,3 +310,19 @@ def test_write_statement_falls_back_when_the_hint_leaks() -> None:
     written = write_statement(item, style=Style.TERSE)
     assert written.style is Style.REPORT and "price*quantity" not in written.text
     assert written.rejected == ("terse: quotes a changed line: 'return price * quantity'",)
+
+
+def test_a_reverted_changelog_entry_is_a_hint_not_a_leak() -> None:
+    # A mirrored fix reverts its changelog entry too; quoting prose gives no code away.
+    changelog = make_patch("CHANGES.md", "- Fix: totals of bulk orders are right again.\n", "")
+    patch = changelog + PATCH
+    assert changed_lines(patch) == changed_lines(PATCH)
+    assert patch_line_numbers(patch) == patch_line_numbers(PATCH)
+    text = render_statement(
+        "pricing",
+        FAILING,
+        patch,
+        style=Style.TERSE,
+        hint="Fix: totals of bulk orders are right again.",
+    )
+    assert "totals of bulk orders are right again" in text and leaks(text, patch) == []

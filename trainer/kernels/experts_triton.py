@@ -44,13 +44,17 @@ CUDA_TILES: dict[str, Tiles] = {
     "up": Tiles(128, 64, 64, 8, 4),  # two accumulators (gate, up): 128 x 128 of output work
     "down": Tiles(128, 128, 64, 8, 4),
     "down_bwd": Tiles(128, 64, 64, 8, 4),
-    "dx": Tiles(128, 128, 64, 8, 3),
+    "dx": Tiles(128, 128, 64, 8, 2),  # four operand tiles a stage: two stages fit in smem
     "wgrad": Tiles(128, 128, 64, 8, 3),
 }
 
 
-def tiles(kind: str, device: torch.device) -> Tiles:
-    return CUDA_TILES[kind] if device.type == "cuda" else INTERPRET_TILES
+def tiles(kind: str, device: torch.device, dtype: torch.dtype = torch.bfloat16) -> Tiles:
+    if device.type != "cuda":
+        return INTERPRET_TILES
+    t = CUDA_TILES[kind]
+    # 4-byte operands (fp32 parity checks) would overflow shared memory: halve the K step.
+    return t._replace(block_k=t.block_k // 2) if dtype.itemsize == 4 else t
 
 
 def _precision(dtype: torch.dtype) -> str:
@@ -324,43 +328,109 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-class _Plan(NamedTuple):
+class Plan(NamedTuple):
+    """Where each slot goes, shared by the forward and backward kernels of one call."""
+
     perm: Permutation
     sched: BlockSchedule
     w_route_S: torch.Tensor  # routing weight of each sorted slot, in the compute dtype
     block_m: int
 
 
-def _plan(experts_TK: torch.Tensor, weights_TK: torch.Tensor, E: int, dtype: torch.dtype) -> _Plan:
+def make_plan(
+    experts_TK: torch.Tensor, weights_TK: torch.Tensor, E: int, dtype: torch.dtype
+) -> Plan:
     block_m = tiles("up", experts_TK.device).block_m
     perm = sort_by_expert(experts_TK, E)
     sched = block_schedule(perm, block_m)
     w_route_S = weights_TK.flatten()[perm.perm_S].to(dtype).contiguous()
-    return _Plan(perm, sched, w_route_S, block_m)
+    return Plan(perm, sched, w_route_S, block_m)
 
 
 def up_swiglu(
-    x_TD: torch.Tensor, w_gate_EFD: torch.Tensor, w_up_EFD: torch.Tensor, plan: _Plan
+    x_TD: torch.Tensor, w_gate_EFD: torch.Tensor, w_up_EFD: torch.Tensor, plan: Plan
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """g_SF, u_SF, h_SF of every sorted slot (kernel 1)."""
-    S, (E, F, D) = plan.perm.perm_S.numel(), w_gate_EFD.shape
+    S, (_, F, D) = plan.perm.perm_S.numel(), w_gate_EFD.shape
     g_SF, u_SF, h_SF = (x_TD.new_empty(S, F) for _ in range(3))
-    t = tiles("up", x_TD.device)
+    t = tiles("up", x_TD.device, x_TD.dtype)
     grid = plan.sched.start_M.numel() * _cdiv(F, t.block_n)
     _launch(_up_swiglu, grid, t, x_TD, plan.perm.token_S, w_gate_EFD, w_up_EFD, g_SF, u_SF, h_SF,
             *plan.sched, D, F, PRECISION=_precision(x_TD.dtype))  # fmt: skip
     return g_SF, u_SF, h_SF
 
 
-def down(h_SF: torch.Tensor, w_down_EDF: torch.Tensor, plan: _Plan, T: int) -> torch.Tensor:
+def down(h_SF: torch.Tensor, w_down_EDF: torch.Tensor, plan: Plan, T: int) -> torch.Tensor:
     """y_TD = sum_k w_route * (h @ w_down[e]^T) (kernel 2, then a sum over k)."""
-    S, (E, D, F) = h_SF.shape[0], w_down_EDF.shape
+    S, (_, D, F) = h_SF.shape[0], w_down_EDF.shape
     y_SD = h_SF.new_empty(S, D)  # rows in slot order (t*K + k)
-    t = tiles("down", h_SF.device)
+    t = tiles("down", h_SF.device, h_SF.dtype)
     grid = plan.sched.start_M.numel() * _cdiv(D, t.block_n)
     _launch(_down, grid, t, h_SF, w_down_EDF, plan.w_route_S, plan.perm.perm_S, y_SD,
             *plan.sched, D, F, PRECISION=_precision(h_SF.dtype))  # fmt: skip
     return y_SD.view(T, S // T, D).sum(dim=1)
+
+
+def down_bwd(
+    dy_TD: torch.Tensor,
+    w_down_EDF: torch.Tensor,
+    g_SF: torch.Tensor,
+    u_SF: torch.Tensor,
+    h_SF: torch.Tensor,
+    plan: Plan,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """dg_SF, du_SF and the routing weight's gradient of every sorted slot (kernel 3)."""
+    (S, F), D = g_SF.shape, dy_TD.shape[1]
+    t = tiles("down_bwd", dy_TD.device, dy_TD.dtype)
+    num_n = _cdiv(F, t.block_n)
+    dg_SF, du_SF = torch.empty_like(g_SF), torch.empty_like(u_SF)
+    d_route_SN = torch.zeros(S, num_n, device=dy_TD.device, dtype=torch.float32)
+    _launch(_down_bwd, plan.sched.start_M.numel() * num_n, t, dy_TD, plan.perm.token_S,
+            w_down_EDF, plan.w_route_S, g_SF, u_SF, h_SF, dg_SF, du_SF, d_route_SN, *plan.sched,
+            D, F, PRECISION=_precision(dy_TD.dtype))  # fmt: skip
+    return dg_SF, du_SF, d_route_SN.sum(dim=1)
+
+
+def up_bwd_dx(
+    dg_SF: torch.Tensor, du_SF: torch.Tensor, w_gate_EFD: torch.Tensor, w_up_EFD: torch.Tensor,
+    plan: Plan, T: int,
+) -> torch.Tensor:  # fmt: skip
+    """dx_TD: each slot's dg @ w_gate[e] + du @ w_up[e], summed over k (kernel 4)."""
+    (S, F), D = dg_SF.shape, w_gate_EFD.shape[2]
+    t = tiles("dx", dg_SF.device, dg_SF.dtype)
+    dx_SD = dg_SF.new_empty(S, D)  # rows in slot order
+    _launch(_up_bwd_dx, plan.sched.start_M.numel() * _cdiv(D, t.block_n), t, dg_SF, du_SF,
+            w_gate_EFD, w_up_EFD, plan.perm.perm_S, dx_SD, *plan.sched, D, F,
+            PRECISION=_precision(dg_SF.dtype))  # fmt: skip
+    return dx_SD.view(T, S // T, D).sum(dim=1)
+
+
+def wgrad_up(
+    dg_SF: torch.Tensor, du_SF: torch.Tensor, x_TD: torch.Tensor, plan: Plan, E: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """dw_gate_EFD, dw_up_EFD: (dg, du)_e^T @ x[token]_e, in one pass over x (kernel 5)."""
+    F, D = dg_SF.shape[1], x_TD.shape[1]
+    t = tiles("wgrad", x_TD.device, x_TD.dtype)
+    dw_gate_EFD, dw_up_EFD = (x_TD.new_empty(E, F, D) for _ in range(2))
+    p = plan.perm
+    _launch(_wgrad, E * _cdiv(F, t.block_m) * _cdiv(D, t.block_n), t, dg_SF, du_SF, p.token_S,
+            plan.w_route_S, x_TD, p.token_S, p.start_E, p.counts_E, dw_gate_EFD, dw_up_EFD, F, D,
+            A_GATHER=False, SCALE=False, B_GATHER=True, TWO=True,
+            PRECISION=_precision(x_TD.dtype))  # fmt: skip
+    return dw_gate_EFD, dw_up_EFD
+
+
+def wgrad_down(dy_TD: torch.Tensor, h_SF: torch.Tensor, plan: Plan, E: int) -> torch.Tensor:
+    """dw_down_EDF: (w_route * dy[token])_e^T @ h_e (kernel 5, gathering and scaling A)."""
+    D, F = dy_TD.shape[1], h_SF.shape[1]
+    t = tiles("wgrad", dy_TD.device, dy_TD.dtype)
+    dw_down_EDF = dy_TD.new_empty(E, D, F)
+    p = plan.perm
+    _launch(_wgrad, E * _cdiv(D, t.block_m) * _cdiv(F, t.block_n), t, dy_TD, dy_TD, p.token_S,
+            plan.w_route_S, h_SF, p.token_S, p.start_E, p.counts_E, dw_down_EDF, dw_down_EDF, D,
+            F, A_GATHER=True, SCALE=True, B_GATHER=False, TWO=False,
+            PRECISION=_precision(dy_TD.dtype))  # fmt: skip
+    return dw_down_EDF
 
 
 class _TritonExperts(torch.autograd.Function):
@@ -377,7 +447,7 @@ class _TritonExperts(torch.autograd.Function):
         x_TD, w_gate_EFD, w_up_EFD, w_down_EDF = (
             t.contiguous() for t in (x_TD, w_gate_EFD, w_up_EFD, w_down_EDF)
         )
-        plan = _plan(experts_TK, weights_TK, w_gate_EFD.shape[0], x_TD.dtype)
+        plan = make_plan(experts_TK, weights_TK, w_gate_EFD.shape[0], x_TD.dtype)
         g_SF, u_SF, h_SF = up_swiglu(x_TD, w_gate_EFD, w_up_EFD, plan)
         y_TD = down(h_SF, w_down_EDF, plan, x_TD.shape[0])
         ctx.save_for_backward(x_TD, w_gate_EFD, w_up_EFD, w_down_EDF, g_SF, u_SF, h_SF,
@@ -390,49 +460,21 @@ class _TritonExperts(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, dy_TD: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         x_TD, w_gate_EFD, w_up_EFD, w_down_EDF, g_SF, u_SF, h_SF, *rest = ctx.saved_tensors
-        perm = Permutation(*rest[:4])
-        sched = BlockSchedule(*rest[4:7])
-        w_route_S = rest[7]
-        plan = _Plan(perm, sched, w_route_S, ctx.block_m)
+        plan = Plan(Permutation(*rest[:4]), BlockSchedule(*rest[4:7]), rest[7], ctx.block_m)
+        T, K = ctx.shape_TK
+        E = w_gate_EFD.shape[0]
         # A loss like y.sum() hands back an expanded, stride-0 gradient: the kernels index rows.
         dy_TD = dy_TD.contiguous()
-        T, K = ctx.shape_TK
-        (S, F), D, E = g_SF.shape, x_TD.shape[1], w_gate_EFD.shape[0]
-        prec = _precision(x_TD.dtype)
-        dev = x_TD.device
-
-        t = tiles("down_bwd", dev)
-        num_n = _cdiv(F, t.block_n)
-        dg_SF, du_SF = torch.empty_like(g_SF), torch.empty_like(u_SF)
-        dw_part_SN = torch.zeros(S, num_n, device=dev, dtype=torch.float32)
-        _launch(_down_bwd, sched.start_M.numel() * num_n, t, dy_TD, perm.token_S, w_down_EDF,
-                w_route_S, g_SF, u_SF, h_SF, dg_SF, du_SF, dw_part_SN, *sched, D, F,
-                PRECISION=prec)  # fmt: skip
-        d_route_S = dw_part_SN.sum(dim=1)
+        dg_SF, du_SF, d_route_S = down_bwd(dy_TD, w_down_EDF, g_SF, u_SF, h_SF, plan)
+        # Back from sorted order to (t, k) order: a permutation, so no two writes collide.
         d_weights_TK = (
-            torch.empty(S, device=dev, dtype=ctx.weights_dtype)
-            .index_put_((perm.perm_S,), d_route_S.to(ctx.weights_dtype))
+            torch.empty(T * K, device=dy_TD.device, dtype=ctx.weights_dtype)
+            .index_put_((plan.perm.perm_S,), d_route_S.to(ctx.weights_dtype))
             .view(T, K)
         )
-
-        t = tiles("dx", dev)
-        dx_SD = x_TD.new_empty(S, D)
-        _launch(_up_bwd_dx, sched.start_M.numel() * _cdiv(D, t.block_n), t, dg_SF, du_SF,
-                w_gate_EFD, w_up_EFD, perm.perm_S, dx_SD, *sched, D, F,
-                PRECISION=prec)  # fmt: skip
-        dx_TD = dx_SD.view(T, K, D).sum(dim=1)
-
-        t = tiles("wgrad", dev)
-        dw_gate_EFD, dw_up_EFD = torch.empty_like(w_gate_EFD), torch.empty_like(w_up_EFD)
-        _launch(_wgrad, E * _cdiv(F, t.block_m) * _cdiv(D, t.block_n), t, dg_SF, du_SF, dg_SF,
-                w_route_S, x_TD, perm.token_S, perm.start_E, perm.counts_E, dw_gate_EFD,
-                dw_up_EFD, F, D, A_GATHER=False, SCALE=False, B_GATHER=True, TWO=True,
-                PRECISION=prec)  # fmt: skip
-        dw_down_EDF = torch.empty_like(w_down_EDF)
-        _launch(_wgrad, E * _cdiv(D, t.block_m) * _cdiv(F, t.block_n), t, dy_TD, dy_TD,
-                perm.token_S, w_route_S, h_SF, perm.token_S, perm.start_E, perm.counts_E,
-                dw_down_EDF, dw_down_EDF, D, F, A_GATHER=True, SCALE=True, B_GATHER=False,
-                TWO=False, PRECISION=prec)  # fmt: skip
+        dx_TD = up_bwd_dx(dg_SF, du_SF, w_gate_EFD, w_up_EFD, plan, T)
+        dw_gate_EFD, dw_up_EFD = wgrad_up(dg_SF, du_SF, x_TD, plan, E)
+        dw_down_EDF = wgrad_down(dy_TD, h_SF, plan, E)
         return dx_TD, d_weights_TK, dw_gate_EFD, dw_up_EFD, dw_down_EDF, None
 
 

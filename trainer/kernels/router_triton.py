@@ -124,10 +124,11 @@ class _TritonRouter(torch.autograd.Function):
             K=top_k, HAS_BIAS=bias_E is not None, NORM=norm_topk_prob, BLOCK_T=_BLOCK_T,
             BLOCK_E=triton.next_power_of_2(E), BLOCK_K=triton.next_power_of_2(top_k),
         )  # fmt: skip
+        counts_E = counts_E.to(torch.int64)
         ctx.save_for_backward(probs_TE, experts_TK, weights_TK)
         ctx.norm = norm_topk_prob
         ctx.mark_non_differentiable(experts_TK, counts_E)
-        return probs_TE, weights_TK, experts_TK, counts_E.to(torch.int64)
+        return probs_TE, weights_TK, experts_TK, counts_E
 
     @staticmethod
     def backward(  # type: ignore[override]

@@ -149,7 +149,7 @@ def test_swebench_mapping_puts_the_bug_in_base_commit_and_the_fix_in_patch() -> 
     *_, env, _, tasks = make_corpus(1)
     task = tasks[0]
     commit = TaskCommit(bug_commit="b" * 40, fix_patch="diff --git (the reverse)\n")
-    row = swebench_instance(task, env, commit)
+    row = swebench_instance(task, env, commit, task.image_name)
     assert row.base_commit == "b" * 40 and row.patch == commit.fix_patch
     assert row.environment_setup_commit == task.base_commit
     assert row.test_patch == "" and row.hints_text == ""
@@ -177,7 +177,7 @@ def test_swebench_mapping_puts_the_bug_in_base_commit_and_the_fix_in_patch() -> 
 
 def test_swesmith_mapping_keeps_the_bug_diff_and_the_clean_commit() -> None:
     *_, tasks = make_corpus(1)
-    row = swesmith_instance(tasks[0])
+    row = swesmith_instance(tasks[0], tasks[0].image_name)
     assert row.patch == tasks[0].patch and row.base_commit == tasks[0].base_commit
     assert set(SWEsmithInstance.model_fields) == {
         "instance_id",
@@ -283,5 +283,5 @@ def test_folder_export_never_overwrites_something_it_did_not_write(
 
 def test_swebench_instance_record_accepts_what_it_writes() -> None:
     *_, env, _, tasks = make_corpus(1)
-    row = swebench_instance(tasks[0], env, TaskCommit("b" * 40, "fix"))
+    row = swebench_instance(tasks[0], env, TaskCommit("b" * 40, "fix"), "img")
     assert SWEbenchInstance.model_validate_json(row.model_dump_json()) == row

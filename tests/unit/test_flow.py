@@ -1,0 +1,150 @@
+"""How strategies and statements plug into a run, without Ray or a backend: the statement a
+validated task gets, and `synth run`'s strategy options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.flow import StrategyOptions, restate
+from pipelines.stages import BatchResult, Validated
+from synth import records
+from synth.cli_mutate import strategy_options
+from synth.mutate import make_patch
+from synth.records import Candidate, RepoRef, RunKind, Snapshot, SourceKind, Strategy, Task, Verdict
+from synth.statement import Style, leaks
+
+BEFORE = "def total(price, quantity):\n    return price * quantity\n"
+AFTER = BEFORE.replace("*", "//")
+PATCH = make_patch("pricing.py", BEFORE, AFTER)
+TESTS = "from pricing import total\n\n\ndef test_total():\n    assert total(2, 3) == 6\n"
+
+
+def _snapshot(tmp_path: Path) -> Snapshot:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "pricing.py").write_text(BEFORE)
+    (tmp_path / "tests" / "test_pricing.py").write_text(TESTS)
+    ref = RepoRef(source=str(tmp_path), kind=SourceKind.LOCAL, name="pricing")
+    return Snapshot(repo=ref, commit="c" * 40, path=str(tmp_path))
+
+
+def _validated(snapshot: Snapshot, seed: int = 0) -> Validated:
+    cand = Candidate(
+        candidate_id=Candidate.make_id(snapshot.snapshot_id, PATCH),
+        snapshot_id=snapshot.snapshot_id,
+        strategy=Strategy.PROCEDURAL,
+        operator="arith_swap",
+        seed=seed,
+        target_file="pricing.py",
+        target_entity="total",
+        patch=PATCH,
+    )
+    results = (
+        records.TestResult(
+            test_id="tests/test_pricing.py::test_total",
+            status=records.TestStatus.FAILED,
+            message="AssertionError: assert 0 == 6",
+        ),
+        records.TestResult(
+            test_id="tests/test_pricing.py::test_other", status=records.TestStatus.PASSED
+        ),
+    )
+    run = records.TestRun(
+        run_id="r",
+        env_id="e",
+        kind=RunKind.BUG,
+        patch_hash="p",
+        attempt=0,
+        verdict=Verdict.FAIL,
+        exit_code=1,
+        duration_s=1.0,
+        results=results,
+    )
+    task = Task(
+        instance_id="pricing.x",
+        repo="pricing",
+        base_commit=snapshot.commit,
+        patch=PATCH,
+        problem_statement="old",
+        FAIL_TO_PASS=(results[0].test_id,),
+        PASS_TO_PASS=(results[1].test_id,),
+        image_name="img",
+        env_id="e",
+        candidate_id=cand.candidate_id,
+        strategy=cand.strategy,
+        operator=cand.operator,
+        seed=seed,
+    )
+    return Validated(cand, (run,), task)
+
+
+def test_restate_writes_the_chosen_style_with_a_reproduction(tmp_path: Path) -> None:
+    snapshot = _snapshot(tmp_path)
+    result = BatchResult((_validated(snapshot),))
+    options = StrategyOptions(style=Style.STORY)
+    (done,) = restate(result, snapshot, tmp_path / "cache", options).validated
+    assert done.task is not None and done.task.problem_statement != "old"
+    text = done.task.problem_statement
+    assert "def test_total():\n    assert total(2, 3) == 6" in text
+    assert "AssertionError: assert 0 == 6" in text and leaks(text, PATCH) == []
+    assert done.task.model_copy(update={"problem_statement": "old"}) == result.validated[0].task
+
+
+def test_restate_picks_styles_by_seed_and_leaves_rejections_alone(tmp_path: Path) -> None:
+    snapshot = _snapshot(tmp_path)
+    texts = {
+        restate(BatchResult((_validated(snapshot, seed),)), snapshot, tmp_path, StrategyOptions())
+        .validated[0]
+        .task.problem_statement  # type: ignore[union-attr]
+        for seed in range(12)
+    }
+    assert len(texts) >= 3
+    rejected = Validated(_validated(snapshot).candidate, ())
+    assert restate(BatchResult((rejected,)), snapshot, tmp_path, StrategyOptions()).validated == (
+        rejected,
+    )
+
+
+def test_strategy_options_from_the_command_line() -> None:
+    def parse(strategies: list[str] | None = None, **kw: object) -> StrategyOptions:
+        args = dict(max_fixes=3, max_combined=2, statement_style="auto", lm_url=None, lm_model=None)
+        args.update(kw)
+        return strategy_options(strategies, **args)  # type: ignore[arg-type]
+
+    assert parse().strategies == {Strategy.PROCEDURAL}
+    options = parse(["procedural", "combine", "mirror"], statement_style="ci")
+    assert options.strategies == set(Strategy) and options.style is Style.CI
+    assert options.fix_limits.max_commits == 3 and options.max_combined == 2
+    lm = parse(lm_url="http://127.0.0.1:9/v1", lm_model="m").lm
+    assert lm is not None and lm.model == "m"
+    for bad, why in [
+        (dict(strategies=["genetic"]), "choose from procedural, mirror, combine"),
+        (dict(strategies=["combine"]), "add --strategy procedural"),
+        (dict(statement_style="haiku"), "--statement-style"),
+        (dict(lm_url="http://127.0.0.1:9/v1"), "go together"),
+        (dict(lm_url="127.0.0.1:9", lm_model="m"), "http"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            parse(**bad)  # type: ignore[arg-type]
+
+
+def test_funnel_table_shows_each_step_as_a_share_of_what_was_generated() -> None:
+    from rich.console import Console
+
+    from data.store import FunnelRow
+    from synth.cli_mutate import funnel_table, generation_by
+
+    rows = [FunnelRow(key="arith_swap", generated=8, broke=5, validated=4, rejected_by_reason={})]
+    tried, dropped = {"arith_swap": 10}, {"arith_swap": {"duplicate": 2}}
+    console = Console(width=160, record=True)
+    console.print(funnel_table("operator", rows, tried=tried, dropped=dropped))
+    text = console.export_text()
+    assert "arith_swap │        10 │ 8 (80%) │       5 (50%) │   4 (40%) │ duplicate 2" in text
+    assert generation_by("strategy", tried, dropped) == (
+        {"procedural": 10},
+        {"procedural": {"duplicate": 2}},
+    )
+    assert generation_by("repo", tried, dropped) == (None, None)
+    console.print(funnel_table("operator", rows))  # `synth stats`: no generation counts
+    assert "generated" not in console.export_text().split("funnel by operator")[-1]
