@@ -145,7 +145,9 @@ def main() -> None:
     shapes = GPU_SHAPES if on_gpu else CPU_SHAPES
     backends = ["loop", "torch_gmm", "triton"] if on_gpu else ["loop", "torch_gmm"]
     peak = matmul_peak(device, dtype)
-    name = torch.cuda.get_device_name() if on_gpu else f"CPU, {torch.get_num_threads()} threads"
+    name = (
+        torch.cuda.get_device_name() if on_gpu else f"CPU, torch threads: {torch.get_num_threads()}"
+    )
     print(f"device: {name}; torch {torch.__version__}; dtype {str(dtype).removeprefix('torch.')}")
     unit, scale = ("TFLOP/s", 1e12) if on_gpu else ("GFLOP/s", 1e9)
     print(f"measured matmul peak: {peak / scale:.2f} {unit}")

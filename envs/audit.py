@@ -375,6 +375,11 @@ def compare_environments(stored: Environment, rebuilt: Environment) -> Finding:
             (DriftReason.DEPENDENCY_CHANGED,),
             (_listed("the spec now resolves {n} package(s) differently", changes, str),),
         )
+    if stored.env_id != rebuilt.env_id:
+        # The id hashes spec, lock, base image and the harness files put into every environment.
+        finding += Finding(
+            details=(f"the environment id changed ({stored.env_id} → {rebuilt.env_id})",)
+        )
     if stored.base_image != rebuilt.base_image:
         finding += Finding(
             (DriftReason.IMAGE_CHANGED,),

@@ -18,7 +18,9 @@ import ray
 from data.store import Store
 from envs.backend import BackendConfig
 from pipelines.flow import StrategyFlow, StrategyOptions, validator
+from pipelines.retry import LOST_ERRORS, Retrying, cancel
 from pipelines.stages import (
+    BUG_RUNS,
     BatchResult,
     Built,
     Measured,
@@ -27,10 +29,12 @@ from pipelines.stages import (
     prepare_candidates,
 )
 from synth.mutate import Generation
-from synth.records import BackendKind, RunKind, Strategy
+from synth.records import BackendKind, Candidate, Rejection, RunKind, Strategy
 from verifiers.runner import BASELINE_RUNS
 
 BATCH_SIZE = 4
+POLL_S = 1.0  # how often the driver looks for hung validation batches
+HANG_MARGIN_S = 120.0
 
 
 @dataclass
@@ -45,6 +49,7 @@ class RunSummary:
     # not stored anywhere else, so the funnel's first step is only known to the run itself.
     tried: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)  # candidate id -> validations started
 
     def count_generation(self, generation: Generation | None) -> None:
         if generation is None:
@@ -101,7 +106,10 @@ def run_factory(
             progress.say(f"removed {removed} test container(s) left by an earlier, dead run")
     build = ray.remote(max_retries=2)(build_environment)
     prepare = ray.remote(max_retries=2)(prepare_candidates)
-    validate = ray.remote(max_retries=2, num_cpus=1)(validator(options))
+    # Validation is retried by the driver, candidate by candidate and within a bound (see
+    # pipelines/retry.py), not by Ray: a batch Ray gives up on would leave its candidates undecided.
+    validate = Retrying(ray.remote(max_retries=0, num_cpus=1)(validator(options)),
+                        items_arg=4, budget_s=_hang_budget(backend))
     flow = StrategyFlow(options, backend, seed, validate, stored_measurement, BATCH_SIZE)
     summary = RunSummary()
     with Store.open(db) as store:
@@ -113,14 +121,21 @@ def run_factory(
         }
         inflight.update(flow.start(sources))
         while inflight:
-            done, _ = ray.wait(list(inflight), num_returns=1)
-            stage, source = inflight.pop(done[0])
+            done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)
+            if not done:
+                cancel(validate.overdue(running=_cluster_cpus()))
+                continue
+            ref = done[0]
+            stage, source = inflight.pop(ref)
             try:
-                result = ray.get(done[0])
+                result = ray.get(ref)
             except Exception as exc:  # one repository failing must not sink the others
-                summary.failures.append(f"{source}: {_cause(exc)}")
-                progress.say(f"[red]{source}[/]: {_cause(exc)}")
-                inflight.update(flow.batch_done(done[0], store, source))
+                if validate.owns(ref) and isinstance(exc, LOST_ERRORS):
+                    inflight.update(_retry(ref, validate, store, source, summary, progress))
+                else:
+                    summary.failures.append(f"{source}: {_cause(exc)}")
+                    progress.say(f"[red]{source}[/]: {_cause(exc)}")
+                inflight.update(flow.batch_done(_settled(validate, ref), store, source))
                 continue
             if stage == "built":
                 built: Built = result
@@ -140,8 +155,40 @@ def run_factory(
             else:
                 _write_batch(store, result, summary)
                 progress.advance(len(result.validated))
-                inflight.update(flow.batch_done(done[0], store, source))
+                inflight.update(flow.batch_done(_settled(validate, ref), store, source))
+    summary.attempts = dict(validate.attempts)
     return summary
+
+
+def _retry(ref, validate: Retrying, store: Store, source: str, summary: RunSummary,
+           progress: Progress) -> dict:
+    """A validation batch's worker was lost: retry its candidates one by one, and store those
+    lost too often with a verdict, so neither this run nor a rerun tries them again."""
+    retries, given_up = validate.lost(ref)
+    if given_up:
+        store.write(candidates=[c.model_copy(update={"rejection": Rejection.GAVE_UP})
+                                for c in given_up])
+        summary.rejected += len(given_up)
+        progress.advance(len(given_up))
+        progress.say(f"{source}: gave up on {len(given_up)} candidate(s) after "
+                     f"{validate.bound} lost attempts")
+    return {r: ("validated", source) for r in retries}
+
+
+def _settled(validate: Retrying, ref):
+    """The ref the strategy flow knows a batch by, once all of it is done (else None)."""
+    return validate.settle(ref) if validate.owns(ref) else ref
+
+
+def _hang_budget(backend: BackendConfig) -> Callable[[Sequence[Candidate]], float]:
+    """How long a batch may run before it counts as hung: every run of every candidate at the
+    user's timeout, and a margin for starting containers."""
+    per_candidate = (BUG_RUNS + 1) * backend.limits.timeout_s
+    return lambda items: len(items) * per_candidate + HANG_MARGIN_S
+
+
+def _cluster_cpus() -> int:
+    return int(ray.cluster_resources().get("CPU", 1))
 
 
 def stored_measurement(store: Store, env_id: str) -> Measured | None:

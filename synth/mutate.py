@@ -341,6 +341,7 @@ def apply_site(source: str, site: MutationSite) -> str:
 
 
 def split_lines(text: str) -> list[str]:
+    """``text`` as lines with their ``\n`` endings, the way git and diff count them."""
     # Not str.splitlines(): it also splits on \f, \x1c, \u2028 ..., which git treats as text.
     parts = text.split("\n")
     lines = [part + "\n" for part in parts[:-1]]
@@ -382,7 +383,7 @@ def _parse(source: str) -> cst.Module | None:
         return None
 
 
-_Pair = tuple[MutationSite, "_Unit | None"]
+_Pair = tuple[MutationSite, _Unit | None]
 
 
 @dataclass

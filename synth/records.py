@@ -134,6 +134,7 @@ class RunKind(StrEnum):
     SCREEN = "screen"  # a bug, only the tests covering the lines it touches
     BUG = "bug"  # a bug, the whole suite
     GOLD = "gold"
+    SOLUTION = "solution"  # a candidate fix of a task, only its FAIL_TO_PASS + PASS_TO_PASS
 
 
 class Verdict(StrEnum):
@@ -202,6 +203,8 @@ class Rejection(StrEnum):
     INFRA = "infra"  # the harness could not trust the run (missing or forged report)
     GOLD_FAILED = "gold_failed"  # the clean state did not pass the F2P tests
     DUPLICATE = "duplicate"
+    # The worker validating it was lost (OOM-killed, crashed, hung) on every allowed attempt.
+    GAVE_UP = "gave_up"
 
 
 class Candidate(Record):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 
 from trainer.config import BOS, EOS, PAD, SEP
-from trainer.patches import (
+from synth.patches import (
     PatchError,
     apply_file_diff,
     enclosing_functions,

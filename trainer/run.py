@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from synth.records import content_hash
-from trainer.backends import resolve_name
+from trainer.backends import get_backend
 from trainer.checkpoint import latest_checkpoint
 from trainer.config import TrainConfig
 from trainer.dataset import build_rows, load_examples
@@ -62,7 +62,7 @@ def run_training(
             f"{store.path} holds no tasks to train on; run `synth run SOURCE --db {store.path}`"
         )
     rows = build_rows(examples, cfg.data.seq_len, cfg.data.max_prompt_bytes)
-    backend = resolve_name(cfg.model.moe.backend, device)
+    backend = get_backend(cfg.model.moe.backend, device).name  # fails early if it cannot run
     cfg = cfg.with_backend(backend)  # a run records the backend it used, never "auto"
     run_id = content_hash("training_run", cfg.to_dict(), steps, [e.instance_id for e in examples])
     trainer = Trainer(cfg, rows, steps, device, run_id)

@@ -7,7 +7,7 @@ import torch
 from data.store import Store
 from trainer.config import BOS, EOS, PAD, SEP
 from trainer.dataset import IGNORE, Example, batch_at, encode, load_examples, pack
-from trainer.patches import apply_file_diff, parse_patch
+from synth.patches import apply_file_diff, parse_patch
 
 
 def test_examples_from_the_store_show_buggy_functions_and_target_the_fix(task_store) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from synth.mutate import make_patch
 from trainer.dataset import buggy_code
-from trainer.patches import (
+from synth.patches import (
     PatchError,
     apply_file_diff,
     enclosing_functions,

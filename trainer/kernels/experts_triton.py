@@ -6,10 +6,10 @@ Forward, over slots sorted by expert (torch's stable sort gives the permutation)
   2. ``_down``: o = w_route * (h @ w_down[e]^T), stored at the slot's own (t, k) row,
      then a plain sum over k (deterministic: no atomics anywhere).
 Backward:
-  3. ``_down_bwd``: dh = w_route * (dy[token] @ w_down[e]), then SwiGLU's backward in the
-     epilogue (dg, du), and per-column-block partial sums of h * dh/w_route for the routing
-     weights' gradient, summed afterwards in a fixed order.
-  4. ``_up_bwd_dx``: dx of each slot = dg @ w_gate[e] + du @ w_up[e], at its (t, k) row; sum over k.
+  3. ``_down_bwd``: a = dy[token] @ w_down[e], dh = w_route * a, then SwiGLU's backward in the
+     epilogue (dg, du), and per-column-block partial sums of <h, a> (the routing weight's
+     gradient), summed afterwards in a fixed order.
+  4. ``_up_bwd_dx``: dx of a slot = dg @ w_gate[e] + du @ w_up[e], at its (t, k) row; sum over k.
   5. ``_wgrad``: dW[e] = A_e^T @ B_e over the rows of expert e, in a fixed row order:
      (dg, du) against x[token] for w_gate, w_up; (w_route * dy[token]) against h for w_down.
 

@@ -1,7 +1,8 @@
 """Unified diffs as data: parse, reverse, apply, and the code a diff touches. Pure functions.
 
-A task stores its bug as a diff against the clean repository; the training target is the fix,
-which is that diff reversed, and the prompt shows the buggy code of the functions it touches.
+A task stores its bug as a diff against the clean repository; its gold fix is that diff reversed
+(the training target, and the solution `synth verify` checks the harness against), and the
+trainer's prompt shows the buggy code of the functions it touches.
 """
 
 from __future__ import annotations
