@@ -2,9 +2,9 @@
 
 Used where no Docker engine answers. It installs the same locked wheels as the Docker image and
 runs the same runner.py job: in its own process group (the whole group is killed on timeout),
-under an address-space rlimit and, where the kernel allows it, in a fresh network namespace with
-only loopback. It is weaker than a container: tests run as the factory's own user (root can write anywhere,
-fork without limit), and there is no read-only root file system.
+under address-space and file-size rlimits and, where the kernel allows it, in fresh network (only
+loopback) and PID namespaces. It is weaker than a container: tests run as the factory's own user
+(root can write anywhere, fork without limit), and there is no read-only root file system.
 """
 
 from __future__ import annotations

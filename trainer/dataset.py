@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from trainer.config import BOS, EOS, PAD, SEP
 from synth.patches import (
     PatchError,
     apply_file_diff,
@@ -27,6 +26,7 @@ from synth.patches import (
     reverse_patch,
     touched_new_lines,
 )
+from trainer.config import BOS, EOS, PAD, SEP
 
 if TYPE_CHECKING:
     from data.store import Store

@@ -42,7 +42,9 @@ def prepared(request, sandbox_snapshot: Snapshot, cache_dir: Path):
     return config, backend, env
 
 
-def test_clean_suite_passes_in_three_orders_and_sandbox_holds(prepared, sandbox_snapshot: Snapshot) -> None:
+def test_clean_suite_passes_in_three_orders_and_sandbox_holds(
+    prepared, sandbox_snapshot: Snapshot
+) -> None:
     config, backend, env = prepared
     baseline, runs = run_baseline(backend, env, sandbox_snapshot)
     # Locally the non-root probe fails (tests run as the factory's user): FAIL, not PASS.

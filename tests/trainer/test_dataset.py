@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from data.store import Store
+from synth.patches import apply_file_diff, parse_patch
 from trainer.config import BOS, EOS, PAD, SEP
 from trainer.dataset import IGNORE, Example, batch_at, encode, load_examples, pack
-from synth.patches import apply_file_diff, parse_patch
 
 
 def test_examples_from_the_store_show_buggy_functions_and_target_the_fix(task_store) -> None:
