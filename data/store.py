@@ -43,6 +43,7 @@ from synth.records import (
     TestRun,
     utcnow,
 )
+from verifiers.solution import SolutionVerdict
 
 Migration = tuple[str, ...]  # SQL statements applied together, in one transaction
 
@@ -216,7 +217,32 @@ _AUDITS: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS)
+# Scored candidate fixes (verifiers/solution.py, `synth verify`): one row per task and patch.
+_SOLUTIONS: Migration = (
+    """
+    CREATE TABLE solutions (
+        solution_id VARCHAR PRIMARY KEY,
+        instance_id VARCHAR NOT NULL,
+        patch_hash VARCHAR NOT NULL,
+        patch VARCHAR NOT NULL,
+        outcome VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        fail_to_pass_passed INTEGER NOT NULL,
+        fail_to_pass_total INTEGER NOT NULL,
+        pass_to_pass_passed INTEGER NOT NULL,
+        pass_to_pass_total INTEGER NOT NULL,
+        tests STRUCT(test_id VARCHAR, expected VARCHAR, status VARCHAR, passed BOOLEAN)[] NOT NULL,
+        flags VARCHAR[] NOT NULL,
+        dropped VARCHAR[] NOT NULL,
+        runs INTEGER NOT NULL,
+        duration_s DOUBLE NOT NULL,
+        harness_version VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS, _SOLUTIONS)
 
 # Each table and its primary key (a record's content-hash id).
 TABLES = {
@@ -227,6 +253,7 @@ TABLES = {
     "test_runs": "run_id",
     "tasks": "instance_id",
     "audits": "audit_id",
+    "solutions": "solution_id",
 }
 _CHUNK_ROWS = 256  # rows per INSERT statement
 
@@ -522,6 +549,31 @@ class Store:
             params,
         )
         return [TaskAudit.model_validate(_utc_row(r)) for r in rows]
+
+    def write_solutions(self, scored: Iterable[tuple[SolutionVerdict, str]]) -> None:
+        """Store (verdict, patch) pairs in one transaction; a solution id already stored is kept."""
+        rows = [{**_plain(v), "patch": patch} for v, patch in scored]
+        db = self._db
+        db.execute("BEGIN TRANSACTION")
+        try:
+            _insert(db, "solutions", rows)
+            db.execute("COMMIT")
+        except BaseException as e:
+            _rollback(db)
+            if isinstance(e, duckdb.Error):
+                raise StoreError(f"nothing was written to {self.path}: {e}") from e
+            raise
+        db.execute("CHECKPOINT")
+
+    def list_solutions(self, instance_id: str | None = None) -> list[SolutionVerdict]:
+        """Scored solutions, oldest first (of one task, or of all)."""
+        where, params = ("WHERE instance_id = ?", [instance_id]) if instance_id else ("", [])
+        rows = self._rows(
+            f"SELECT {_columns(SolutionVerdict)} FROM solutions {where}"
+            " ORDER BY created_at, solution_id",
+            params,
+        )
+        return [SolutionVerdict.model_validate(_utc_row(r)) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""

@@ -15,7 +15,8 @@ import shutil
 import socket
 import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import docker
 import docker.errors
@@ -25,6 +26,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 
 from envs.backend import (
     PATCH_FAILED_EXIT,
+    PINNED_ENV,
     RUNNER,
     BackendConfig,
     JobPaths,
@@ -104,6 +106,57 @@ def container_profile(limits: Limits) -> dict:
     }
 
 
+# The agent's shell: the pinned test environment, git usable in the tmpfs /work (owned by root,
+# so git would refuse it as "dubious"), nothing of the harness's own settings.
+AGENT_ENV = {**PINNED_ENV, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory",
+             "GIT_CONFIG_VALUE_0": "*", "GIT_PAGER": "cat", "PAGER": "cat"}
+# Runs one shell command in its own process group; reads at most the cap of its output (the rest
+# is drained and counted), kills the group at the deadline, prints one JSON line.
+_BOUNDED_SHELL = """
+import json, os, select, signal, subprocess, sys, time
+cmd, limit, cap = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+p = subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                     stdin=subprocess.DEVNULL, start_new_session=True)
+out, seen, timed_out, deadline = bytearray(), 0, False, time.monotonic() + limit
+fd = p.stdout.fileno()
+while True:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        timed_out = True
+        break
+    if select.select([fd], [], [], min(left, 0.5))[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        seen += len(chunk)
+        out += chunk[: max(cap - len(out), 0)]
+try:
+    os.killpg(p.pid, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+code = p.wait()
+print(json.dumps({"exit_code": 124 if timed_out else code, "timed_out": timed_out,
+                  "truncated": seen > len(out), "output": out.decode("utf-8", "replace")}))
+"""
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    exit_code: int
+    output: str
+    truncated: bool
+    timed_out: bool
+
+
+def workspace_path(path: str) -> str:
+    """``path`` (relative to /work, or absolute inside it) as an absolute path inside /work."""
+    pure = PurePosixPath(path)
+    rel = pure.relative_to(WORK) if pure.is_absolute() and pure.is_relative_to(WORK) else pure
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise ValueError(f"{path!r} is not a path inside the workspace {WORK}")
+    return f"{WORK}/{rel}"
+
+
 class DockerSession:
     """One warm container of one environment."""
 
@@ -159,6 +212,66 @@ class DockerSession:
         return RawRun(exit_code, report, nonce, False, False, exit_code == PATCH_FAILED_EXIT,
                       duration, log_tail)
 
+    # The agent's workspace (envs.task_env): the same /work, driven step by step. Every command
+    # runs as USER, with no network, bounded in time and output.
+
+    def reset_workspace(self, patch: str, *, timeout_s: float = 120.0) -> tuple[bool, str]:
+        """Kill what USER left running, reset /work from the pristine copy and apply ``patch``
+        (runner.py's job with a no-op command). False and git's message if it did not apply."""
+        self._exec(["sh", "-c", "kill -9 -1"], user=USER)
+        job = {"pristine": PRISTINE, "work": WORK, "log": LOG, "patch": patch, "select": None,
+               "argv": ["true"], "env": {}}
+        exec_id = self._exec_with_stdin(["/usr/bin/python3", f"/opt/synth/{RUNNER}"],
+                                        json.dumps(job).encode())
+        if not self._wait(exec_id, time.monotonic() + timeout_s):
+            raise TimeoutError(f"resetting the workspace took over {timeout_s:.0f}s")
+        code = int(self.client.api.exec_inspect(exec_id)["ExitCode"])
+        return code == 0, (self._read(LOG, tail=True) or "") if code else ""
+
+    def shell(self, command: str, *, timeout_s: float, max_bytes: int) -> ShellResult:
+        """``sh -c command`` in /work as USER: killed (with its process group) after
+        ``timeout_s``, its combined output cut to ``max_bytes``."""
+        argv = ["/usr/bin/python3", "-c", _BOUNDED_SHELL, command, str(timeout_s), str(max_bytes)]
+        code, out = self._exec(argv, environment=AGENT_ENV)
+        try:
+            result = json.loads(out.decode("utf-8", "replace"))
+        except ValueError:
+            return ShellResult(code, out[:max_bytes].decode("utf-8", "replace"), False, False)
+        return ShellResult(result["exit_code"], result["output"], result["truncated"],
+                           result["timed_out"])
+
+    def read_file(self, path: str, *, max_bytes: int) -> bytes | None:
+        """Up to ``max_bytes`` of a file of the workspace (a path relative to /work)."""
+        code, out = self._exec(["head", "-c", str(max_bytes), "--", workspace_path(path)])
+        return out if code == 0 else None
+
+    def write_file(self, path: str, data: bytes, *, timeout_s: float = 30.0) -> bool:
+        """Write a file of the workspace as USER (parent folders made as needed)."""
+        writer = ("import os, sys; p = sys.argv[1]; os.makedirs(os.path.dirname(p), exist_ok=True)"
+                  "; open(p, 'wb').write(sys.stdin.buffer.read())")
+        exec_id = self._exec_with_stdin(["/usr/bin/python3", "-c", writer, workspace_path(path)],
+                                        data)
+        if not self._wait(exec_id, time.monotonic() + timeout_s):
+            return False
+        return int(self.client.api.exec_inspect(exec_id)["ExitCode"]) == 0
+
+    def workspace_diff(self) -> str:
+        """The diff from the pristine commit to /work as it is now, read with the pristine
+        repository's git metadata and a scratch index: whatever the agent did to /work/.git
+        (commits, resets, hooks) has no say in it."""
+        script = (
+            'd=$(mktemp -d) && mkdir "$d/objects" && find /work -name __pycache__ -prune '
+            '-exec rm -rf {} + ; export GIT_DIR=/testbed/.git GIT_WORK_TREE=/work '
+            'GIT_INDEX_FILE="$d/index" GIT_OBJECT_DIRECTORY="$d/objects" '
+            'GIT_ALTERNATE_OBJECT_DIRECTORIES=/testbed/.git/objects GIT_CONFIG_NOSYSTEM=1 '
+            'HOME="$d" && git read-tree HEAD && git add -A && '
+            'git diff --cached --binary --no-color --no-ext-diff HEAD; rc=$?; rm -rf "$d"; exit $rc'
+        )
+        code, out = self._exec(["sh", "-c", script])
+        if code != 0:
+            raise RuntimeError(f"reading the workspace diff failed: {out[-500:]!r}")
+        return out.decode("utf-8", "surrogateescape")
+
     @property
     def alive(self) -> bool:
         try:
@@ -173,8 +286,9 @@ class DockerSession:
         except docker.errors.NotFound:
             pass
 
-    def _exec(self, argv: list[str], *, user: str = USER) -> tuple[int, bytes]:
-        result = self.container.exec_run(argv, user=user)
+    def _exec(self, argv: list[str], *, user: str = USER,
+              environment: dict[str, str] | None = None) -> tuple[int, bytes]:
+        result = self.container.exec_run(argv, user=user, environment=environment, workdir=WORK)
         return result.exit_code, result.output
 
     def _exec_with_stdin(self, argv: list[str], data: bytes) -> str:
@@ -255,11 +369,15 @@ class DockerBackend:
         return image
 
     def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun:
+        return self.session(env).run(request)
+
+    def session(self, env: Environment) -> DockerSession:
+        """The warm container of ``env`` (a new one if it died or never started)."""
         session = self._sessions.get(env.env_id)
         if session is None or not session.alive:
             session = self._sessions[env.env_id] = DockerSession(self.client, env,
                                                                  self.config.limits)
-        return session.run(request)
+        return session
 
     def close(self) -> None:
         for session in self._sessions.values():

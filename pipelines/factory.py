@@ -77,7 +77,10 @@ def start_ray(address: str | None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
         return
+    # "local": a new cluster of our own. Without it, ray.init() joins whatever cluster this
+    # machine last started (another run's, a test's) and then refuses num_cpus.
     ray.init(
+        address="local",
         num_cpus=os.cpu_count() or 1,
         include_dashboard=False,
         log_to_driver=False,

@@ -252,7 +252,9 @@ def tasks_show(
 
 # Commands of other features live in thin modules of their own, each with
 # `register(app: typer.Typer) -> None`; heavy imports stay inside the command bodies.
-_COMMAND_MODULES: tuple[str, ...] = ("synth.cli_train", "synth.cli_corpus", "synth.cli_mutate")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "synth.cli_train", "synth.cli_corpus", "synth.cli_mutate", "synth.cli_verify",
+)
 
 
 def _register_commands() -> None:

@@ -1,3 +1,4 @@
+import operator
 from fractions import Fraction
 
 import pytest
@@ -41,6 +42,7 @@ def test_round_half_even(value, expected):
         (Fraction(5, 2), 3),
         (Fraction(-5, 2), -3),
         (Fraction(1, 2), 1),
+        (Fraction(-1, 2), -1),
         (Fraction(12, 5), 2),
         (Fraction(-13, 5), -3),
         (Fraction(-12, 5), -2),
@@ -71,7 +73,7 @@ def test_parse_amount_valid(text, cents):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "-", "1.234", "12.", ".5", "1,23.00", "1234,567", "1,2345", "12a", "1.2x", "--1", "1 000"],
+    ["", "   ", "-", "1.234", "12.", ".5", "1,23.00", "1234,567", "1,2345", ",123", "12a", "1.2x", "--1", "1 000"],
 )
 def test_parse_amount_invalid(text):
     with pytest.raises(MoneyError):
@@ -89,12 +91,14 @@ def test_parse_amount_error_message_names_input():
         (0, "0.00"),
         (5, "0.05"),
         (-5, "-0.05"),
+        (-1, "-0.01"),
         (100, "1.00"),
         (99999, "999.99"),
         (100000, "1,000.00"),
         (12345678, "123,456.78"),
         (123456789, "1,234,567.89"),
         (-100000000, "-1,000,000.00"),
+        (123456789012, "1,234,567,890.12"),
     ],
 )
 def test_format_cents(cents, text):
@@ -117,6 +121,7 @@ def test_format_cents_custom_separator():
         (7, [0, 1, 1], [0, 4, 3]),
         (2, [1, 1, 1, 1], [1, 1, 0, 0]),
         (0, [1, 2], [0, 0]),
+        (-1, [1, 1], [-1, 0]),
         (101, [1], [101]),
     ],
 )
@@ -126,9 +131,12 @@ def test_allocate_cents(total, ratios, expected):
     assert sum(result) == total
 
 
-@pytest.mark.parametrize("ratios", [[], [1, -1], [0, 0]])
-def test_allocate_cents_rejects_bad_ratios(ratios):
-    with pytest.raises(MoneyError):
+@pytest.mark.parametrize(
+    "ratios, message",
+    [([], "at least one ratio"), ([2, -1], "must not be negative"), ([0, 0], "must not all be zero")],
+)
+def test_allocate_cents_rejects_bad_ratios(ratios, message):
+    with pytest.raises(MoneyError, match=message):
         allocate_cents(100, ratios)
 
 
@@ -153,6 +161,18 @@ def test_money_rejects_non_integer_cents_and_operands():
         Money(5) + 5
     with pytest.raises(TypeError):
         Money(5) - 5
+    with pytest.raises(TypeError):
+        1 + Money(5)
+    with pytest.raises(TypeError):
+        Money(5) * True
+    assert 0 + Money(5) == Money(5)
+    assert Money().cents == 0
+
+
+@pytest.mark.parametrize("op", [operator.lt, operator.le, operator.gt, operator.ge])
+def test_money_ordering_against_non_money_raises(op):
+    with pytest.raises(TypeError):
+        op(Money(1), 1)
 
 
 def test_money_comparisons():
@@ -205,7 +225,7 @@ def test_split_and_allocate():
     assert Money(1000).split(3) == [Money(334), Money(333), Money(333)]
     assert Money(1000).split(1) == [Money(1000)]
     assert Money(-1001).allocate([1, 1]) == [Money(-501), Money(-500)]
-    with pytest.raises(MoneyError):
+    with pytest.raises(MoneyError, match="fewer than one part"):
         Money(1000).split(0)
 
 

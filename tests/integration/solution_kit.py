@@ -1,0 +1,161 @@
+"""Shared by the verify / TaskEnv / EnvPool tests: one small Docker corpus per test session, and
+loophole solutions written the way an agent would write them (files edited in the buggy state).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.store import Store
+from envs.backend import BackendConfig, Limits
+from pipelines.verify import load_contexts
+from synth.records import BackendKind
+from tests.integration.corpus import sample_corpus
+from verifiers.sanitize import SolutionFlag
+from verifiers.screening import is_test_path, patched_files
+from verifiers.solution import TaskContext, gold_patch
+
+_BUILT: dict[Path, Path] = {}
+LIMITS = Limits(timeout_s=120)
+
+
+def docker_config(cache_dir: Path) -> BackendConfig:
+    return BackendConfig(kind=BackendKind.DOCKER, cache_dir=cache_dir, limits=LIMITS)
+
+
+def corpus_db(sample: Path, cache_dir: Path) -> Path:
+    """The sample's corpus (6 candidates, Docker), built once per test process."""
+    if cache_dir not in _BUILT:
+        root = Path(tempfile.mkdtemp(prefix="synth-verify-corpus-"))
+        _BUILT[cache_dir] = sample_corpus(sample, cache_dir, root / "corpus.duckdb",
+                                          BackendKind.DOCKER, seed=0)
+    return _BUILT[cache_dir]
+
+
+def contexts(db: Path) -> dict[str, TaskContext]:
+    with Store.open(db) as store:
+        ids = [t.instance_id for t in store.list_tasks()]
+        return load_contexts(store, sorted(ids))
+
+
+Edits = dict[str, str | None]  # path -> new content (None: delete)
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin", "HOME": str(cwd)}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def buggy_copy(ctx: TaskContext, dest: Path) -> Path:
+    """The task's buggy state as a git repository whose HEAD is that state."""
+    work = dest / "repo"
+    shutil.copytree(ctx.snapshot.path, work, symlinks=True)
+    (work / "bug.diff").write_text(ctx.task.patch)
+    git(work, "apply", "bug.diff")
+    (work / "bug.diff").unlink()
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "bug", "--allow-empty")
+    return work
+
+
+def diff_of(ctx: TaskContext, edits: Callable[[Path], Edits]) -> str:
+    """The solution an agent editing the buggy state this way would submit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = buggy_copy(ctx, Path(tmp))
+        for path, text in edits(work).items():
+            target = work / path
+            if text is None:
+                target.unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+        git(work, "add", "-A")
+        return git(work, "diff", "--cached", "--binary", "HEAD")
+
+
+def f2p_files(ctx: TaskContext) -> list[str]:
+    return sorted({t.split("::")[0] for t in ctx.task.FAIL_TO_PASS})
+
+
+def bug_source(ctx: TaskContext) -> str:
+    files = [f for f in patched_files(ctx.task.patch) if not is_test_path(f)]
+    return files[0]
+
+
+FORCE_PASS_HOOK = '''\
+import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"
+    report.longrepr = None
+'''
+
+
+@dataclass(frozen=True)
+class Loophole:
+    name: str
+    edits: Callable[[TaskContext, Path], Edits]
+    flags: frozenset[SolutionFlag]  # what scoring must flag (empty: nothing to restore)
+
+
+def _edit_tests(ctx: TaskContext, work: Path) -> Edits:
+    return {f: (work / f).read_text().replace("assert ", "assert True or ")
+            for f in f2p_files(ctx)}
+
+
+def _prepend_source(line: str) -> Callable[[TaskContext, Path], Edits]:
+    def edits(ctx: TaskContext, work: Path) -> Edits:
+        src = bug_source(ctx)
+        return {src: line + "\n" + (work / src).read_text()}
+    return edits
+
+
+def _fake_passed(ctx: TaskContext, work: Path) -> Edits:
+    lines = "".join(f'print("{t} PASSED")\n' for t in ctx.task.FAIL_TO_PASS)
+    src = bug_source(ctx)
+    return {src: (work / src).read_text() + lines + 'print("=== 245 passed in 0.1s ===")\n'}
+
+
+def _deselect(ctx: TaskContext, work: Path) -> Edits:
+    opts = " ".join(f"--deselect {t}" for t in ctx.task.FAIL_TO_PASS)
+    return {"pytest.ini": f"[pytest]\naddopts = {opts}\n"}
+
+
+LOOPHOLES = (
+    Loophole("edit_tests", _edit_tests, frozenset({SolutionFlag.EDITS_TESTS})),
+    Loophole("delete_tests", lambda ctx, work: dict.fromkeys(f2p_files(ctx)),
+             frozenset({SolutionFlag.EDITS_TESTS})),
+    Loophole("conftest", lambda ctx, work: {"conftest.py": FORCE_PASS_HOOK},
+             frozenset({SolutionFlag.TEST_HOOK})),
+    Loophole("plugin", lambda ctx, work: {"pytest_force.py": FORCE_PASS_HOOK,
+                                          "pytest.ini": "[pytest]\naddopts = -p pytest_force\n"},
+             frozenset({SolutionFlag.TEST_HOOK, SolutionFlag.TEST_CONFIG})),
+    Loophole("pytest_config", _deselect, frozenset({SolutionFlag.TEST_CONFIG})),
+    Loophole("sitecustomize", lambda ctx, work: {
+        "sitecustomize.py": "import os\nos.environ['PYTEST_ADDOPTS'] = '-p no:synth_report'\n"},
+        frozenset({SolutionFlag.TEST_HOOK})),
+    Loophole("shadow_pytest", lambda ctx, work: {
+        "pytest.py": "import sys\nprint('245 passed')\nsys.exit(0)\n"},
+        frozenset({SolutionFlag.SHADOWS_MODULE})),
+    Loophole("skip_in_source",
+             _prepend_source('__import__("pytest").skip("later", allow_module_level=True)'),
+             frozenset()),
+    Loophole("exit_in_source", _prepend_source("import os; os._exit(0)"), frozenset()),
+    Loophole("fake_passed_lines", _fake_passed, frozenset()),
+)
+
+
+def loophole_patch(ctx: TaskContext, hole: Loophole, *, with_fix: bool = False) -> str:
+    patch = diff_of(ctx, lambda work: hole.edits(ctx, work))
+    return (gold_patch(ctx.task) + patch) if with_fix else patch
