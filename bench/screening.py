@@ -15,7 +15,12 @@ import time
 from pathlib import Path
 
 from envs.backend import BackendChoice, RunRequest, build_backend, resolve_backend
-from pipelines.stages import build_environment, measure_environment, prepare_candidates
+from pipelines.stages import (
+    bug_run_config,
+    build_environment,
+    measure_environment,
+    prepare_candidates,
+)
 from synth.records import RunKind
 from verifiers.grading import broke_any
 from verifiers.runner import run_suite
@@ -28,7 +33,9 @@ def bench(source: str, n: int, backend_choice: BackendChoice, cache: Path) -> No
     measured = measure_environment(config, built)
     prepared = prepare_candidates(config, built, measured, max_candidates=n, seed=0)
     baseline = measured.baseline
-    runner = build_backend(config)
+    # The pipeline's bug-run timeout (a multiple of the clean suite's time): a mutant that
+    # loops forever costs the same in both modes.
+    runner = build_backend(bug_run_config(config, measured.baseline_runs))
     screen_s = full_s = 0.0
     uncovered = caught_full = caught_screen = missed = 0
     try:

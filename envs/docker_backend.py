@@ -304,7 +304,10 @@ class DockerSession:
 
     def _wait(self, exec_id: str, deadline: float) -> bool:
         while time.monotonic() < deadline:
-            if not self.client.api.exec_inspect(exec_id)["Running"]:
+            # Right after exec_start an exec can read "not running" with no exit code yet: it
+            # has not started. Only an exit code says it is over.
+            info = self.client.api.exec_inspect(exec_id)
+            if not info["Running"] and info["ExitCode"] is not None:
                 return True
             time.sleep(POLL_S)
         return False

@@ -71,7 +71,9 @@ class Progress:
     say: Callable[[str], None] = lambda text: None
 
 
-def start_ray(address: str | None) -> None:
+def start_ray(address: str | None, cpus: int | None = None) -> None:
+    """Join the cluster at ``address``, or start a local one with ``cpus`` workers (default:
+    one per core)."""
     if ray.is_initialized():
         return
     if address:
@@ -81,7 +83,7 @@ def start_ray(address: str | None) -> None:
     # machine last started (another run's, a test's) and then refuses num_cpus.
     ray.init(
         address="local",
-        num_cpus=os.cpu_count() or 1,
+        num_cpus=cpus or os.cpu_count() or 1,
         include_dashboard=False,
         log_to_driver=False,
         configure_logging=False,

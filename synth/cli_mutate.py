@@ -39,11 +39,15 @@ def funnel_table(
         left = col in (by, columns[-1])
         table.add_column(col, justify="left" if left else "right", no_wrap=col == by)
     for r in rows:
-        generated = tried.get(r.key, r.generated) if tried is not None else r.generated
-        losses = {**(dropped or {}).get(r.key, {}), **r.rejected_by_reason}
+        drops = (dropped or {}).get(r.key, {})
+        generated = parsed = r.generated
+        if tried is not None and r.key in tried:  # this run generated them: count from there
+            generated = tried[r.key]
+            parsed = generated - sum(drops.values())
+        losses = {**drops, **r.rejected_by_reason}
         cells = [
             r.key,
-            f"{r.generated} ({share(r.generated, generated)})" if tried else str(r.generated),
+            f"{parsed} ({share(parsed, generated)})" if tried else str(parsed),
             f"{r.broke} ({share(r.broke, generated)})",
             f"{r.validated} ({share(r.validated, generated)})",
             ", ".join(f"{k} {v}" for k, v in sorted(losses.items())) or "-",

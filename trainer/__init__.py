@@ -4,7 +4,7 @@
 - ``model`` / ``moe``: the byte-level decoder and its MoE block.
 - ``backends``: how routed experts run (``loop``, ``torch_gmm``, ``triton``), one interface.
 - ``kernels``: the hot paths, each Triton kernel beside its torch reference.
-- ``patches`` / ``dataset``: tasks into prompt/fix examples, packed rows, batches.
+- ``dataset``: tasks into prompt/fix examples, packed rows, batches (diffs: ``synth.patches``).
 - ``train`` / ``checkpoint`` / ``run``: the loop, safetensors checkpoints, a run over a store.
 
 torch and triton are imported only inside this package (and its tests and benchmarks).

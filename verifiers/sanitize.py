@@ -169,7 +169,7 @@ def _new_top_level(parts: tuple[str, ...], source_root: str, top_level: Collecti
             rest = parts[len(root):]
             if len(rest) == 1 and rest[0].endswith(".py"):
                 return True  # a module file right on sys.path
-            if len(rest) > 1 and rest[0] not in top_level:
+            if len(rest) > 1 and top_level and rest[0] not in top_level:
                 return True  # a new directory right on sys.path: a new package
     return False
 
@@ -180,6 +180,7 @@ def sanitize(patch: str, *, test_paths: Sequence[str] = (), source_root: str = "
 
     ``top_level`` names the entries of the clean repository's root and source root: a file
     created inside one of them is ordinary code; one that starts a new top-level package is not.
+    Empty (the snapshot is not on this machine), only new top-level module files are caught.
     """
     kept: list[str] = []
     dropped: list[str] = []

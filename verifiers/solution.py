@@ -31,7 +31,7 @@ from synth.records import (
     utcnow,
 )
 from verifiers.grading import passed, status_of
-from verifiers.runner import run_suite
+from verifiers.runner import patch_hash, run_suite
 from verifiers.sanitize import Sanitized, SolutionFlag, combine, sanitize
 
 
@@ -129,7 +129,7 @@ def score(task: Task, solution: str, runs: Sequence[TestRun], *,
     common = dict(
         solution_id=solution_id(task.instance_id, solution),
         instance_id=task.instance_id,
-        patch_hash=content_hash("patch", solution) if solution else "",
+        patch_hash=patch_hash(solution),
         fail_to_pass_total=len(task.FAIL_TO_PASS),
         pass_to_pass_total=len(task.PASS_TO_PASS),
         flags=kept.flags,

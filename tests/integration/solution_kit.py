@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.store import Store
-from envs.backend import BackendConfig, Limits
+from envs.backend import BackendConfig, Limits, harness_digest
+from pipelines.factory import run_factory
 from pipelines.verify import load_contexts
-from synth.records import BackendKind
-from tests.integration.corpus import sample_corpus
+from synth.records import HARNESS_VERSION, BackendKind
 from verifiers.sanitize import SolutionFlag
 from verifiers.screening import is_test_path, patched_files
 from verifiers.solution import TaskContext, gold_patch
@@ -30,10 +30,17 @@ def docker_config(cache_dir: Path) -> BackendConfig:
 
 def corpus_db(sample: Path, cache_dir: Path) -> Path:
     """The sample's corpus (6 candidates, Docker), built once per test process."""
+    # Kept in the cache: a rerun of the same factory command on it adds nothing and measures
+    # nothing again (ids are content hashes), so a warm cache makes this a few seconds.
     if cache_dir not in _BUILT:
-        root = Path(tempfile.mkdtemp(prefix="synth-verify-corpus-"))
-        _BUILT[cache_dir] = sample_corpus(sample, cache_dir, root / "corpus.duckdb",
-                                          BackendKind.DOCKER, seed=0)
+        # Named by the harness: a changed harness builds a new environment, never mixed in.
+        db = cache_dir / f"verify-corpus-{HARNESS_VERSION}-{harness_digest()}.duckdb"
+        summary = run_factory([str(sample)], db, docker_config(cache_dir), max_candidates=6,
+                              seed=0)
+        assert summary.failures == [], summary
+        with Store.open(db) as store:
+            assert store.counts()["tasks"] >= 2
+        _BUILT[cache_dir] = db
     return _BUILT[cache_dir]
 
 
@@ -156,6 +163,13 @@ LOOPHOLES = (
 )
 
 
-def loophole_patch(ctx: TaskContext, hole: Loophole, *, with_fix: bool = False) -> str:
-    patch = diff_of(ctx, lambda work: hole.edits(ctx, work))
+def loophole_patch(ctx: TaskContext, *holes: Loophole, with_fix: bool = False) -> str:
+    """One solution making every edit of ``holes`` (later edits of a file win)."""
+    def edits(work: Path) -> Edits:
+        out: Edits = {}
+        for hole in holes:
+            out.update(hole.edits(ctx, work))
+        return out
+
+    patch = diff_of(ctx, edits)
     return (gold_patch(ctx.task) + patch) if with_fix else patch

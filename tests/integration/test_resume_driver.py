@@ -111,3 +111,29 @@ def test_a_writer_killed_mid_commit_keeps_exactly_the_acknowledged_commits(
         ((rows,),) = store.query("SELECT count(*) FROM repos")
     # Every acknowledged commit is there; at most the one in flight when it died is too.
     assert rows in (acked + 1, acked + 2)
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_the_containers_of_a_killed_run_are_removed_when_the_next_run_starts(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    from envs.docker_backend import run_containers
+
+    db = tmp_path / "docker.duckdb"
+    argv = [*synth_run_argv(db, cache_dir), "--backend", "docker", "--max-candidates", "4"]
+    before = set(run_containers())
+    driver = subprocess.Popen(argv, env=run_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not (set(run_containers()) - before) and driver.poll() is None:
+        assert time.monotonic() < deadline, "no test container started"
+        time.sleep(0.5)
+    driver.kill()
+    driver.wait()
+    left = set(run_containers()) - before
+    assert left, "the run ended before it could be killed"
+
+    resumed = subprocess.run(argv, env=run_env(), capture_output=True, text=True, timeout=300)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert not left & set(run_containers())

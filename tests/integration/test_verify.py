@@ -55,14 +55,21 @@ def one(ctxs: dict[str, TaskContext]) -> TaskContext:
 
 
 def test_gold_fixes_resolve_every_task_and_empty_patches_none(
-    backend: Backend, ctxs: dict[str, TaskContext]
+    db: Path, ctxs: dict[str, TaskContext], cache_dir: Path
 ) -> None:
-    for ctx in ctxs.values():
-        gold = verify_solution(backend, ctx, gold_patch(ctx.task))
-        assert gold.outcome is Outcome.RESOLVED, gold
-        assert gold.flags == () and gold.pass_to_pass_passed == len(ctx.task.PASS_TO_PASS)
-        empty = verify_solution(backend, ctx, "")
-        assert empty.outcome is Outcome.UNRESOLVED and empty.fail_to_pass_passed == 0, empty
+    """The whole sample corpus, scored as a batch on Ray, every verdict stored."""
+    subs = [Submission(i, gold_patch(c.task)) for i, c in ctxs.items()]
+    subs += [Submission(i, "") for i in ctxs]
+    verdicts = verify_many(db, subs, docker_config(cache_dir), workers=2)
+    gold, empty = verdicts[: len(ctxs)], verdicts[len(ctxs):]
+    assert [v.outcome for v in gold] == [Outcome.RESOLVED] * len(ctxs), gold
+    assert [v.outcome for v in empty] == [Outcome.UNRESOLVED] * len(ctxs), empty
+    for v in gold:
+        assert v.flags == () and v.pass_to_pass_passed == v.pass_to_pass_total
+    assert all(v.fail_to_pass_passed == 0 for v in empty)
+    with Store.open(db) as store:
+        stored = {v.solution_id for v in store.list_solutions()}
+    assert {v.solution_id for v in verdicts} <= stored
 
 
 def test_a_loophole_would_work_without_restoring_the_tests(backend: Backend,
@@ -75,21 +82,33 @@ def test_a_loophole_would_work_without_restoring_the_tests(backend: Backend,
     assert run.verdict is Verdict.PASS, "the attack is real: scoring must be what stops it"
 
 
-@pytest.mark.parametrize("hole", LOOPHOLES, ids=lambda h: h.name)
-def test_a_loophole_alone_gains_nothing_and_is_flagged(backend: Backend, one: TaskContext,
-                                                       hole: Loophole) -> None:
-    verdict = verify_solution(backend, one, loophole_patch(one, hole))
-    assert verdict.outcome is not Outcome.RESOLVED and verdict.fail_to_pass_passed == 0, verdict
-    assert set(verdict.flags) == hole.flags
+FLAGGED = [h for h in LOOPHOLES if h.flags]  # fully covered by restoring files: one run
 
 
-@pytest.mark.parametrize("hole", [h for h in LOOPHOLES if h.flags], ids=lambda h: h.name)
-def test_a_real_fix_with_a_loophole_is_scored_on_the_original_tests(
-    backend: Backend, one: TaskContext, hole: Loophole
+def test_every_restorable_loophole_gains_nothing_and_is_flagged(backend: Backend,
+                                                                 one: TaskContext) -> None:
+    """Test edits, deleted tests, conftest.py, a pytest plugin, pytest config, sitecustomize and
+    a shadowing pytest.py, all in one solution (each one's flag is unit-tested on its own)."""
+    verdict = verify_solution(backend, one, loophole_patch(one, *FLAGGED))
+    assert verdict.outcome is Outcome.UNRESOLVED and verdict.fail_to_pass_passed == 0, verdict
+    assert set(verdict.flags) == set().union(*(h.flags for h in FLAGGED))
+
+
+def test_a_real_fix_with_every_loophole_is_scored_on_the_original_tests(
+    backend: Backend, one: TaskContext
 ) -> None:
-    verdict = verify_solution(backend, one, loophole_patch(one, hole, with_fix=True))
+    verdict = verify_solution(backend, one, loophole_patch(one, *FLAGGED, with_fix=True))
     assert verdict.outcome is Outcome.RESOLVED, verdict
-    assert set(verdict.flags) == hole.flags and verdict.dropped
+    assert "conftest.py" in verdict.dropped and "pytest.ini" in verdict.dropped
+
+
+@pytest.mark.parametrize("hole", [h for h in LOOPHOLES if not h.flags], ids=lambda h: h.name)
+def test_a_loophole_inside_the_source_gains_nothing(backend: Backend, one: TaskContext,
+                                                   hole: Loophole) -> None:
+    """Skipping, exiting early, printing PASSED lines: code changes the report sees through."""
+    verdict = verify_solution(backend, one, loophole_patch(one, hole))
+    assert verdict.outcome in (Outcome.UNRESOLVED, Outcome.ERROR), verdict
+    assert verdict.fail_to_pass_passed == 0 and verdict.flags == ()
 
 
 def test_cli_verify_single_json_and_exit_codes(db: Path, one: TaskContext, cache_dir: Path,
@@ -106,23 +125,16 @@ def test_cli_verify_single_json_and_exit_codes(db: Path, one: TaskContext, cache
     out = runner.invoke(app, ["verify", iid, "--patch", str(empty), *common])
     assert out.exit_code == 1 and "unresolved" in out.output
     bad = runner.invoke(app, ["verify", iid, "--patch", str(tmp_path / "nope"), *common])
-    assert bad.exit_code == 2 and "no such file" in bad.output
+    assert bad.exit_code == 2 and "no such file" in " ".join(bad.output.split())
 
 
-def test_batch_verify_on_ray_stores_every_verdict(db: Path, ctxs: dict[str, TaskContext],
-                                                  cache_dir: Path, tmp_path: Path) -> None:
-    subs = [Submission(i, gold_patch(c.task)) for i, c in ctxs.items()]
-    subs += [Submission(i, "") for i in ctxs]
-    verdicts = verify_many(db, subs, docker_config(cache_dir), workers=2)
-    assert [v.outcome for v in verdicts] == (
-        [Outcome.RESOLVED] * len(ctxs) + [Outcome.UNRESOLVED] * len(ctxs))
-    with Store.open(db) as store:
-        stored = {v.solution_id for v in store.list_solutions()}
-    assert {v.solution_id for v in verdicts} <= stored
+def test_cli_verify_batch_reads_swebench_style_predictions(
+    db: Path, one: TaskContext, cache_dir: Path, tmp_path: Path
+) -> None:
     jsonl = tmp_path / "preds.jsonl"
-    jsonl.write_text("".join(json.dumps({"instance_id": s.instance_id, "model_patch": s.patch})
-                             + "\n" for s in subs[: len(ctxs)]))
+    jsonl.write_text(json.dumps({"instance_id": one.task.instance_id,
+                                 "model_patch": gold_patch(one.task)}) + "\n")
     out = CliRunner().invoke(app, ["verify", "--patches", str(jsonl), "--db", str(db),
-                                   "--cache-dir", str(cache_dir)])
+                                   "--cache-dir", str(cache_dir), "--workers", "1"])
     assert out.exit_code == 0, out.output
-    assert f"resolved {len(ctxs)}/{len(ctxs)}" in out.output
+    assert "resolved 1/1" in out.output

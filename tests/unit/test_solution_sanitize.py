@@ -114,3 +114,10 @@ def test_the_empty_patch_stays_empty() -> None:
 
 def test_combine_puts_the_solution_after_the_bug() -> None:
     assert combine("bug\n", "", "fix") == "bug\nfix\n"
+
+
+def test_without_the_top_level_listing_new_packages_are_kept_but_new_modules_are_not() -> None:
+    """A worker without the snapshot on disk must not drop every new file of a fix."""
+    pkg = sanitize(file_diff("pkg/helpers.py", new=True))
+    mod = sanitize(file_diff("json.py", new=True))
+    assert pkg.flags == () and mod.flags == (SolutionFlag.SHADOWS_MODULE,)

@@ -326,3 +326,9 @@ def test_a_reverted_changelog_entry_is_a_hint_not_a_leak() -> None:
         hint="Fix: totals of bulk orders are right again.",
     )
     assert "totals of bulk orders are right again" in text and leaks(text, patch) == []
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_every_style_carries_the_hint(style: Style) -> None:
+    hint = "Totals of bulk orders are wrong."
+    assert hint in render_statement("pricing", FAILING, PATCH, style=style, hint=hint)
