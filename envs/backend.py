@@ -110,8 +110,6 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str) ->
     env = {
         **PINNED_ENV,
         "PYTHONPATH": f"{source}:{paths.plugin_dir}",
-        "SYNTH_REPORT": paths.report,
-        "SYNTH_NONCE": nonce,
         "SYNTH_ORDER": request.order if request.order != "default" else "",
         "SYNTH_COVERAGE": "1" if request.coverage else "",
         "SYNTH_SOURCE": source,
@@ -121,6 +119,10 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str) ->
         "work": paths.work,
         "log": paths.log,
         "patch": request.patch,
+        # Never in the environment: /proc/self/environ keeps a process's initial environment
+        # whatever the plugin removes. runner.py puts these in a private file that the plugin
+        # reads and deletes when it loads, before any code of the repository runs.
+        "secret": {"report": paths.report, "nonce": nonce},
         "select": list(request.select) if request.select is not None else None,
         "argv": pytest_command(spec, python=paths.python),
         "env": env,

@@ -218,7 +218,7 @@ class DockerSession:
     def reset_workspace(self, patch: str, *, timeout_s: float = 120.0) -> tuple[bool, str]:
         """Kill what USER left running, reset /work from the pristine copy and apply ``patch``
         (runner.py's job with a no-op command). False and git's message if it did not apply."""
-        self._exec(["sh", "-c", "kill -9 -1"], user=USER)
+        self.kill_user_processes()
         job = {"pristine": PRISTINE, "work": WORK, "log": LOG, "patch": patch, "select": None,
                "argv": ["true"], "env": {}}
         exec_id = self._exec_with_stdin(["/usr/bin/python3", f"/opt/synth/{RUNNER}"],
@@ -227,6 +227,12 @@ class DockerSession:
             raise TimeoutError(f"resetting the workspace took over {timeout_s:.0f}s")
         code = int(self.client.api.exec_inspect(exec_id)["ExitCode"])
         return code == 0, (self._read(LOG, tail=True) or "") if code else ""
+
+    def kill_user_processes(self) -> None:
+        """Kill everything USER runs (twice: a process forking during the first sweep). Before
+        scoring an agent's work: a daemon it left could read the run's nonce from the test
+        process's /proc/PID/environ and replace the report."""
+        self._exec(["sh", "-c", "kill -9 -1; sleep 0.05; kill -9 -1"], user=USER)
 
     def shell(self, command: str, *, timeout_s: float, max_bytes: int) -> ShellResult:
         """``sh -c command`` in /work as USER: killed (with its process group) after

@@ -156,7 +156,9 @@ class TaskEnv:
         ctx = self._ctx
         assert ctx is not None
         self._done = True
-        diff = self._backend.session(ctx.environment).workspace_diff()
+        session = self._backend.session(ctx.environment)
+        session.kill_user_processes()  # nothing the agent started may watch the scoring run
+        diff = session.workspace_diff()
         verdict = self.verify(diff, from_clean=True)
         obs = obs or Observation(instance_id=ctx.task.instance_id, problem_statement="",
                                  tree=(), step=self._steps)

@@ -32,6 +32,7 @@ from verifiers.screening import _TEST_CONFIG, is_test_path
 
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _HOOK_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py"}
+_PROBE = re.compile(r"synth_report|SYNTH_|/proc\b|_SETTINGS|sys\.modules|gc\.get_objects")
 
 
 class SolutionFlag(StrEnum):
@@ -42,6 +43,10 @@ class SolutionFlag(StrEnum):
     TEST_HOOK = "test_hook"  # conftest.py, a pytest plugin, sitecustomize, a .pth file
     SHADOWS_MODULE = "shadows_module"  # a new top-level module that could shadow an import
     GIT_METADATA = "git_metadata"  # files under .git
+    # Added code that names the harness's secrets (the report plugin, its SYNTH_* settings,
+    # /proc, sys.modules): code under test runs inside pytest's process, so it could read the
+    # run's nonce and write a report of its own. Nothing can be restored: the solution is refused.
+    HARNESS_PROBE = "harness_probe"
 
 
 @dataclass(frozen=True)
@@ -194,10 +199,19 @@ def sanitize(patch: str, *, test_paths: Sequence[str] = (), source_root: str = "
             flags += why
         else:
             kept.append(block.text)
+            if probes(block.text):
+                flags.append(SolutionFlag.HARNESS_PROBE)
     text = "".join(kept)
     if text and not text.endswith("\n"):
         text += "\n"
     return Sanitized(text, tuple(dict.fromkeys(dropped)), tuple(dict.fromkeys(flags)))
+
+
+def probes(block: str) -> bool:
+    """Whether lines a file diff adds name the harness's internals. A heuristic: it stops the
+    plain forgery (read the nonce, write a report, exit 0), not an obfuscated one."""
+    return any(_PROBE.search(line) for line in block.splitlines()
+               if line.startswith("+") and not line.startswith("+++"))
 
 
 def combine(*patches: str) -> str:

@@ -162,6 +162,19 @@ def score(task: Task, solution: str, runs: Sequence[TestRun], *,
                            tests=tests, **common)
 
 
+def refused(task: Task, solution: str, kept: Sanitized) -> SolutionVerdict:
+    """An ERROR verdict without a run: the solution reaches for the harness's secrets."""
+    return SolutionVerdict(
+        solution_id=solution_id(task.instance_id, solution), instance_id=task.instance_id,
+        patch_hash=patch_hash(solution), outcome=Outcome.ERROR,
+        reason="the solution's code reaches into the test harness (its report plugin, SYNTH_* "
+               "settings, /proc or sys.modules); refused unrun",
+        fail_to_pass_passed=0, fail_to_pass_total=len(task.FAIL_TO_PASS), pass_to_pass_passed=0,
+        pass_to_pass_total=len(task.PASS_TO_PASS), tests=(), flags=kept.flags,
+        dropped=kept.dropped, runs=0, duration_s=0.0,
+    )
+
+
 def reward(verdict: SolutionVerdict, *, partial_credit: bool = False) -> float:
     """1.0 for a resolved task, else 0.0; with ``partial_credit`` the fraction of FAIL_TO_PASS
     tests fixed, scaled by the fraction of PASS_TO_PASS tests kept (breaking others costs)."""
@@ -178,6 +191,8 @@ def verify_solution(backend: Backend, ctx: TaskContext, solution: str, *, runs: 
                     from_clean: bool = False) -> SolutionVerdict:
     """Apply and run ``solution`` in the task's environment ``runs`` times, and score it."""
     patch, kept = scored_patch(ctx, solution, from_clean=from_clean)
+    if SolutionFlag.HARNESS_PROBE in kept.flags:
+        return refused(ctx.task, solution, kept)
     request = RunRequest(patch=patch, select=selection(ctx.task))
     test_runs = [
         run_suite(backend, ctx.environment, ctx.snapshot, kind=RunKind.SOLUTION,

@@ -2,8 +2,9 @@
 
 Loaded with ``-p synth_report`` inside an environment; it imports nothing from this project (it is
 copied into images as a single file). Its settings arrive in SYNTH_* environment variables, which
-it removes from ``os.environ`` when it is imported — before any conftest.py or test module runs —
-so the code under test cannot learn where the report goes or the nonce that authenticates it.
+it removes from ``os.environ`` when it is imported — before any conftest.py or test module runs;
+the report path and the nonce that authenticates it come in a private file that it deletes on
+reading (not in the environment: /proc/self/environ would keep them for the code under test).
 The report lies in a directory the test user may write to but not list.
 
 Node ids are pytest's own, so nothing is reconstructed from class names as a junit reader must.
@@ -18,8 +19,25 @@ import time
 
 _SETTINGS = {
     key: os.environ.pop(f"SYNTH_{key.upper()}", "")
-    for key in ("report", "nonce", "select", "order", "coverage", "source")
+    for key in ("select", "order", "coverage", "source")
 }
+
+
+def _take_secret() -> dict:
+    """The report path and nonce, from a file deleted as soon as it is read (at plugin load,
+    before any conftest.py or test module is imported)."""
+    path = os.environ.pop("SYNTH_SECRET", "")
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            secret = json.load(fh)
+    finally:
+        os.unlink(path)
+    return {"report": str(secret.get("report", "")), "nonce": str(secret.get("nonce", ""))}
+
+
+_SETTINGS.update({"report": "", "nonce": ""}, **_take_secret())
 IMPORT_CONTEXT = "<import>"
 _results: dict = {}
 _order: list = []

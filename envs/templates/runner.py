@@ -51,6 +51,12 @@ def main() -> int:
             return PATCH_FAILED
     env = dict(os.environ)
     env.update(job.get("env", {}))
+    if job.get("secret"):
+        secret_file = os.path.join(scratch, "secret.json")
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(job["secret"], fh)
+        env["SYNTH_SECRET"] = secret_file
     if job.get("select") is not None:
         select_file = os.path.join(scratch, "select.txt")
         with open(select_file, "w", encoding="utf-8") as fh:

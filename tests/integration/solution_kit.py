@@ -173,3 +173,34 @@ def loophole_patch(ctx: TaskContext, *holes: Loophole, with_fix: bool = False) -
 
     patch = diff_of(ctx, edits)
     return (gold_patch(ctx.task) + patch) if with_fix else patch
+
+
+# Source code that forges the run's report from inside pytest's process: the nonce and report
+# path are in the process's initial environment (/proc/self/environ), whatever the plugin pops.
+FORGE = """
+def _forge():
+    import json, os
+    text = open("/proc/self/environ").read()
+    env = dict(kv.split("=", 1) for kv in text.split("\\0") if "=" in kv)
+    if "SYNTH_NONCE" not in env:
+        return
+    tests = [t for t in open(env["SYNTH_SELECT"]).read().splitlines() if t]
+    results = [{"test_id": t, "status": "passed", "duration_s": 0.0, "message": ""}
+               for t in tests]
+    with open(env["SYNTH_REPORT"], "w") as fh:
+        json.dump({"format": 2, "nonce": env["SYNTH_NONCE"], "exitstatus": 0,
+                   "collected": len(tests), "deselected": 0, "executed": len(tests),
+                   "order": "default", "finished_at": 0, "results": results}, fh)
+    os._exit(0)
+
+
+_forge()
+"""
+
+
+def _forge(ctx: TaskContext, work: Path) -> Edits:
+    src = bug_source(ctx)
+    return {src: (work / src).read_text() + FORGE}
+
+
+FORGE_REPORT = Loophole("forge_report", _forge, frozenset({SolutionFlag.HARNESS_PROBE}))

@@ -16,6 +16,7 @@ from pipelines.verify import Submission, verify_many
 from synth.cli import app
 from synth.records import RunKind, Verdict
 from tests.integration.solution_kit import (
+    FORGE_REPORT,
     LOOPHOLES,
     Loophole,
     contexts,
@@ -24,7 +25,7 @@ from tests.integration.solution_kit import (
     loophole_patch,
 )
 from verifiers.runner import run_suite
-from verifiers.sanitize import combine
+from verifiers.sanitize import SolutionFlag, combine
 from verifiers.solution import Outcome, TaskContext, gold_patch, selection, verify_solution
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
@@ -109,6 +110,23 @@ def test_a_loophole_inside_the_source_gains_nothing(backend: Backend, one: TaskC
     verdict = verify_solution(backend, one, loophole_patch(one, hole))
     assert verdict.outcome in (Outcome.UNRESOLVED, Outcome.ERROR), verdict
     assert verdict.fail_to_pass_passed == 0 and verdict.flags == ()
+
+
+def test_a_report_forged_from_inside_the_tests_process_is_refused(backend: Backend,
+                                                                   one: TaskContext) -> None:
+    """Regression: run raw, this source-only change read the nonce from /proc/self/environ,
+    wrote an all-passed report, exited 0, and was scored resolved. The nonce no longer enters
+    any environment (a private file the plugin deletes on load), so the bare harness sees
+    through it too; the refusal stays, because code in pytest's process can still reach the
+    plugin's memory."""
+    patch = loophole_patch(one, FORGE_REPORT)
+    raw = run_suite(backend, one.environment, one.snapshot, kind=RunKind.SOLUTION,
+                    request=RunRequest(patch=combine(one.task.patch, patch),
+                                       select=selection(one.task)))
+    assert raw.verdict is not Verdict.PASS, "the /proc/self/environ forgery must not work"
+    verdict = verify_solution(backend, one, patch)
+    assert verdict.outcome is Outcome.ERROR and verdict.runs == 0
+    assert verdict.flags == (SolutionFlag.HARNESS_PROBE,)
 
 
 def test_cli_verify_single_json_and_exit_codes(db: Path, one: TaskContext, cache_dir: Path,

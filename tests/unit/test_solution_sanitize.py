@@ -121,3 +121,21 @@ def test_without_the_top_level_listing_new_packages_are_kept_but_new_modules_are
     pkg = sanitize(file_diff("pkg/helpers.py", new=True))
     mod = sanitize(file_diff("json.py", new=True))
     assert pkg.flags == () and mod.flags == (SolutionFlag.SHADOWS_MODULE,)
+
+
+@pytest.mark.parametrize("line", [
+    "env = open('/proc/self/environ').read()",
+    "import synth_report",
+    "nonce = os.environ.get('SYNTH_NONCE')",
+    "plugin = sys.modules['synth_report']",
+])
+def test_code_that_reaches_for_the_harness_secrets_is_flagged(line: str) -> None:
+    """The forgery this guards against was real: source code read the nonce and report path
+    from /proc/self/environ, wrote an all-passed report and exited 0 — scored resolved."""
+    kept = clean(SRC + file_diff("pkg/core2.py", body=f"+{line}\n"))
+    assert kept.flags == (SolutionFlag.HARNESS_PROBE,)
+
+
+def test_removed_lines_and_ordinary_code_do_not_probe() -> None:
+    removed = SRC.replace("-    return x - 1", "-    return '/proc' and x - 1")
+    assert clean(removed).flags == ()
