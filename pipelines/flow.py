@@ -290,7 +290,10 @@ class StrategyFlow:
         validated = _validated_procedural(store, prepared)
         if len(validated) < 2:
             return {}
-        known = [c.patch for c in store.list_candidates(snapshot_id)]
+        # Known patches keep a merge from repeating a single bug; the merges an earlier run made
+        # are not "known" — they must come out again, identical, so a rerun skips them.
+        known = [c.patch for c in store.list_candidates(snapshot_id)
+                 if c.strategy is not Strategy.COMBINE]
         ref = self._combine.remote(
             prepared.built.snapshot,
             validated,
