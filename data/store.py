@@ -18,7 +18,8 @@ environments`` work directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC
 from enum import Enum
 from pathlib import Path
@@ -376,6 +377,21 @@ class Store:
                     ) from e
                 raise
 
+    @contextmanager
+    def _batch(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One explicit transaction: all of the block's writes, or (on any error) none."""
+        db = self._db
+        db.execute("BEGIN TRANSACTION")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException as e:
+            _rollback(db)
+            if isinstance(e, duckdb.Error):
+                raise StoreError(f"nothing was written to {self.path}: {e}") from e
+            raise
+        db.execute("CHECKPOINT")
+
     def write(
         self,
         repo: RepoRef | None = None,
@@ -402,18 +418,9 @@ class Store:
             ("test_runs", [_plain(r) for r in test_runs]),
             ("tasks", [_plain(t) for t in tasks]),
         ]
-        db = self._db
-        db.execute("BEGIN TRANSACTION")
-        try:
+        with self._batch() as db:
             for table, rows in batches:
                 _insert(db, table, rows)
-            db.execute("COMMIT")
-        except BaseException as e:
-            _rollback(db)
-            if isinstance(e, duckdb.Error):
-                raise StoreError(f"nothing was written to {self.path}: {e}") from e
-            raise
-        db.execute("CHECKPOINT")
 
     def list_repos(self) -> list[RepoRef]:
         rows = self._rows(f"SELECT {_columns(RepoRef)} FROM repos ORDER BY name, repo_id")
@@ -497,9 +504,7 @@ class Store:
     def write_coverage(self, coverage: CoverageMap) -> None:
         """Replace the coverage map of one environment, in one transaction."""
         rows = [[coverage.env_id, e.test_id, e.file, list(e.lines)] for e in coverage.entries]
-        db = self._db
-        db.execute("BEGIN TRANSACTION")
-        try:
+        with self._batch() as db:
             db.execute("DELETE FROM coverage WHERE env_id = ?", [coverage.env_id])
             for start in range(0, len(rows), _CHUNK_ROWS):
                 chunk = rows[start : start + _CHUNK_ROWS]
@@ -507,13 +512,6 @@ class Store:
                     "INSERT INTO coverage VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(chunk)),
                     [value for row in chunk for value in row],
                 )
-            db.execute("COMMIT")
-        except BaseException as e:
-            _rollback(db)
-            if isinstance(e, duckdb.Error):
-                raise StoreError(f"nothing was written to {self.path}: {e}") from e
-            raise
-        db.execute("CHECKPOINT")
 
     def get_coverage(self, env_id: str) -> CoverageMap | None:
         """The stored coverage map of ``env_id``, or None if it was never measured."""
@@ -529,17 +527,8 @@ class Store:
     def write_audits(self, audits: Iterable[TaskAudit]) -> None:
         """Store one audit batch in one transaction (an audit id already stored is kept)."""
         rows = [_plain(a) for a in audits]
-        db = self._db
-        db.execute("BEGIN TRANSACTION")
-        try:
+        with self._batch() as db:
             _insert(db, "audits", rows)
-            db.execute("COMMIT")
-        except BaseException as e:
-            _rollback(db)
-            if isinstance(e, duckdb.Error):
-                raise StoreError(f"nothing was written to {self.path}: {e}") from e
-            raise
-        db.execute("CHECKPOINT")
 
     def list_audits(self, audit_run: str | None = None) -> list[TaskAudit]:
         """Audit results, oldest first (of one audit run, or of all)."""
@@ -553,17 +542,8 @@ class Store:
     def write_solutions(self, scored: Iterable[tuple[SolutionVerdict, str]]) -> None:
         """Store (verdict, patch) pairs in one transaction; a solution id already stored is kept."""
         rows = [{**_plain(v), "patch": patch} for v, patch in scored]
-        db = self._db
-        db.execute("BEGIN TRANSACTION")
-        try:
+        with self._batch() as db:
             _insert(db, "solutions", rows)
-            db.execute("COMMIT")
-        except BaseException as e:
-            _rollback(db)
-            if isinstance(e, duckdb.Error):
-                raise StoreError(f"nothing was written to {self.path}: {e}") from e
-            raise
-        db.execute("CHECKPOINT")
 
     def list_solutions(self, instance_id: str | None = None) -> list[SolutionVerdict]:
         """Scored solutions, oldest first (of one task, or of all)."""
