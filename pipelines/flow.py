@@ -292,8 +292,11 @@ class StrategyFlow:
             return {}
         # Known patches keep a merge from repeating a single bug; the merges an earlier run made
         # are not "known" — they must come out again, identical, so a rerun skips them.
-        known = [c.patch for c in store.list_candidates(snapshot_id)
-                 if c.strategy is not Strategy.COMBINE]
+        known = [
+            c.patch
+            for c in store.list_candidates(snapshot_id)
+            if c.strategy is not Strategy.COMBINE
+        ]
         ref = self._combine.remote(
             prepared.built.snapshot,
             validated,

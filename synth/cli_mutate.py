@@ -44,13 +44,14 @@ def funnel_table(
         if tried is not None and r.key in tried:  # this run generated them: count from there
             generated = tried[r.key]
             parsed = generated - sum(drops.values())
-        losses = {**drops, **r.rejected_by_reason}
+        losses = [f"dropped {k} {v}" for k, v in sorted(drops.items())]
+        losses += [f"{k} {v}" for k, v in sorted(r.rejected_by_reason.items())]
         cells = [
             r.key,
             f"{parsed} ({share(parsed, generated)})" if tried else str(parsed),
             f"{r.broke} ({share(r.broke, generated)})",
             f"{r.validated} ({share(r.validated, generated)})",
-            ", ".join(f"{k} {v}" for k, v in sorted(losses.items())) or "-",
+            ", ".join(losses) or "-",
         ]
         if tried is not None:
             cells.insert(1, str(generated))

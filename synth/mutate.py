@@ -31,7 +31,7 @@ import libcst as cst
 
 from synth.operators import OPERATORS, REGISTRY, Operator, Scope
 from synth.records import Candidate, Strategy
-from synth.targeting import keep_entities
+from synth.targeting import keep_entities, runs_under_tests
 
 __all__ = [
     "OPERATORS",
@@ -64,6 +64,7 @@ class Drop(StrEnum):
     UNPARSEABLE = "unparseable"  # CPython rejects the mutated file
     IDENTICAL = "identical"  # the mutated file is byte-identical to the original
     DUPLICATE = "duplicate"  # another candidate already has this very patch
+    UNCOVERED = "uncovered"  # no test runs a line it changes (with a coverage map only)
 
 
 @dataclass(frozen=True)
@@ -441,11 +442,12 @@ def generate(
 
     ``files`` maps repo-relative paths to source text; test files, non-Python files and files
     that libcst or CPython cannot parse are skipped. ``covered`` (file → executed line numbers)
-    keeps only functions the tests ran; ``min_statements`` leaves out functions with fewer
-    statements (see ``synth.targeting``). Operators take turns (in a seeded order), each drawing
-    from its own seeded shuffle of sites until one yields a new patch that compiles, so the
-    output is a pure function of the arguments. Mutations that do not compile, change nothing
-    or repeat another candidate's patch are dropped and counted.
+    keeps only functions the tests ran, and mutations of lines they ran; ``min_statements``
+    leaves out functions with fewer statements (see ``synth.targeting``). Operators take turns
+    (in a seeded order), each drawing from its own seeded shuffle of sites until one yields a
+    new patch, so the output is a pure function of the arguments. Mutations that do not
+    compile, change nothing, repeat another candidate's patch or change no line a test ran are
+    dropped and counted.
     """
     if max_candidates < 0:
         raise ValueError(f"max_candidates must be >= 0, got {max_candidates}")
@@ -473,6 +475,9 @@ def generate(
                 patch = make_patch(site.rel_path, before, after) if drop is None else ""
                 if drop is None and patch in seen:
                     drop = Drop.DUPLICATE
+                if drop is None and covered is not None:
+                    if not runs_under_tests(patch, site.rel_path, before, covered):
+                        drop = Drop.UNCOVERED
                 if drop is not None:
                     dropped[op][drop.value] += 1
                     continue

@@ -142,3 +142,37 @@ def widen_to_bodies(
             for lo, hi in headers.get(number, ()):
                 out[path].update(range(lo, hi + 1))
     return out
+
+
+def changed_old_lines(patch: str) -> set[int]:
+    """The lines of the original file a one-file patch removes, or inserts next to (either
+    neighbour running means the inserted code would have run)."""
+    lines: set[int] = set()
+    old = 0
+    replacing = False  # the current run of changes removed lines: its additions replace them
+    for row in patch.split("\n"):
+        if row.startswith("@@"):
+            start, _, count = row.split()[1][1:].partition(",")
+            old = int(start) if count != "0" else int(start) + 1
+        elif not old or row.startswith(("--- ", "+++ ", "\\")):
+            continue
+        elif row.startswith("-"):
+            lines.add(old)
+            old += 1
+            replacing = True
+        elif row.startswith("+"):
+            if not replacing:
+                lines.update({max(old - 1, 1), old})
+        else:
+            old += 1
+            replacing = False
+    return lines
+
+
+def runs_under_tests(
+    patch: str, path: str, source: str, covered: Mapping[str, frozenset[int]]
+) -> bool:
+    """Whether a test executes a line that ``patch`` changes in ``source`` (definition-time
+    lines count through the bodies they define, see ``widen_to_bodies``)."""
+    lines = widen_to_bodies({path: changed_old_lines(patch)}, {path: source})[path]
+    return not lines.isdisjoint(covered.get(path, frozenset()))

@@ -24,6 +24,7 @@ from synth.mutate import (
 )
 from synth.operators import REGISTRY, Scope
 from synth.records import Candidate, Strategy
+from synth.targeting import changed_old_lines
 
 BODY_OPERATORS = [name for name, op in REGISTRY.items() if op.scope is Scope.BODY]
 
@@ -529,3 +530,29 @@ def test_definition_lines_widen_to_the_bodies_that_show_them_in_use() -> None:
     assert widen_to_bodies({"m.py": {6}}, {"m.py": source}) == {"m.py": {6, 9}}
     assert widen_to_bodies({"m.py": {5, 9}}, {"m.py": source}) == {"m.py": {5, 9}}  # bodies stay
     assert widen_to_bodies({"m.py": {1}}, {}) == {"m.py": {1}}
+
+
+def test_mutations_of_lines_no_test_ran_are_dropped_as_uncovered() -> None:
+    source = (
+        "import functools\n"  # 1
+        "@functools.cache\n"  # 2
+        "def f(x, k=2):\n"  # 3
+        "    if x > 0:\n"  # 4
+        "        return x * k\n"  # 5
+        "    return x - k\n"  # 6  never ran
+    )
+    ran = {"m.py": frozenset({4, 5})}
+    result = generate("s", {"m.py": source}, max_candidates=100, seed=0, covered=ran)
+    changed = {frozenset(changed_old_lines(c.patch)): c.operator for c in result.candidates}
+    assert all(not lines & {6} or lines & {4, 5} for lines in changed)
+    assert result.dropped["arith_swap"] == {"uncovered": 1}  # `x - k`; `x * k` stays
+    # Definition-time lines count through the body they define, which ran.
+    assert {"remove_decorator", "change_default"} <= set(changed.values())
+
+
+def test_changed_old_lines_of_removals_replacements_and_insertions() -> None:
+    before = "a = 1\nb = 2\nc = 3\nd = 4\n"
+    assert changed_old_lines(make_patch("m.py", before, before.replace("b = 2\n", ""))) == {2}
+    assert changed_old_lines(make_patch("m.py", before, before.replace("c = 3", "c = 4"))) == {3}
+    inserted = before.replace("c = 3\n", "c = 3\nx = 0\n")
+    assert changed_old_lines(make_patch("m.py", before, inserted)) == {3, 4}

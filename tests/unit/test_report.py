@@ -304,7 +304,10 @@ def test_tests_deselected_by_the_repos_own_addopts_still_give_a_trusted_run(
     )
     report = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SYNTH_"))}
-    env.update(PYTHONPATH=str(VERIFIERS), SYNTH_REPORT=str(report), SYNTH_NONCE=NONCE)
+    # The plugin takes its report path and nonce from a private file it deletes on load.
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"report": str(report), "nonce": NONCE}))
+    env.update(PYTHONPATH=str(VERIFIERS), SYNTH_SECRET=str(secret))
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "synth_report", "-p", "no:cacheprovider", "-q",
          f"--rootdir={tmp_path}", "test_k.py"],
@@ -313,3 +316,4 @@ def test_tests_deselected_by_the_repos_own_addopts_still_give_a_trusted_run(
     assert done.returncode == 0, done.stdout + done.stderr
     read = read_report(report.read_text(), exit_code=done.returncode, nonce=NONCE)
     assert read.verdict is Verdict.PASS, read.reason
+    assert not secret.exists(), "the secret must be gone before any test code runs"
