@@ -14,8 +14,10 @@ computed once per file with the stdlib ``ast`` (cheap next to libcst):
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 
 
 @dataclass
@@ -99,7 +101,8 @@ def keep_entities(
     )
 
 
-def header_lines(source: str) -> dict[int, list[tuple[int, int]]]:
+@lru_cache(maxsize=32)  # generation asks again for every candidate of a file
+def header_lines(source: str) -> Mapping[int, Sequence[tuple[int, int]]]:
     """Lines that run only when a function or class is *defined* (decorators, the ``def`` or
     ``class`` lines, parameter defaults), each mapped to the body spans whose execution shows
     the definition in use: the function's body, or every method body of the class.
@@ -111,7 +114,7 @@ def header_lines(source: str) -> dict[int, list[tuple[int, int]]]:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError):
-        return out
+        return MappingProxyType(out)
     for node in ast.walk(tree):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
@@ -127,7 +130,7 @@ def header_lines(source: str) -> dict[int, list[tuple[int, int]]]:
             spans = [(body[0].lineno, node.end_lineno or body[-1].lineno)]
         for line in range(first, body[0].lineno):
             out.setdefault(line, []).extend(spans)
-    return out
+    return MappingProxyType(out)  # shared by the cache: read-only
 
 
 def widen_to_bodies(

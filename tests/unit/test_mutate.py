@@ -10,6 +10,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import libcst as cst
 import pytest
 
 from synth.mutate import (
@@ -22,6 +23,7 @@ from synth.mutate import (
     is_test_file,
     make_patch,
 )
+from synth.mutate import _apply as whole_file_apply
 from synth.operators import REGISTRY, Scope
 from synth.records import Candidate, Strategy
 from synth.targeting import changed_old_lines
@@ -367,8 +369,9 @@ def test_generated_patches_are_exactly_those_of_apply_site() -> None:
         "    def late(x):\n"
         "        return x < 1 or x > 9\n"
     )
+    module = cst.parse_module(source)  # apply_site's whole-file walk, without a parse per site
     expected = {
-        make_patch("pkg/mod.py", source, apply_site(source, site))
+        make_patch("pkg/mod.py", source, whole_file_apply(module, site))
         for site in find_sites(source, "pkg/mod.py")
     }
     expected.discard("")

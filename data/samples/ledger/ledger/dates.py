@@ -60,7 +60,7 @@ def add_months(day: date, months: int) -> date:
 def roll_months(day: date, months: int) -> date:
     """Like :func:`add_months`, but a month-end date stays on the month end."""
     if is_month_end(day):
-        return month_end(add_months(day.replace(day=1), months))
+        return month_end(add_months(day, months))
     return add_months(day, months)
 
 
@@ -115,8 +115,6 @@ def next_business_day(day: date, holidays: Collection[date] = ()) -> date:
 
 class DateRange:
     """An inclusive range of calendar days."""
-
-    __slots__ = ("start", "end")
 
     def __init__(self, start: date, end: date):
         if end < start:

@@ -55,11 +55,8 @@ def progressive_tax(income: Money, brackets: Sequence[Bracket]) -> Money:
     owed = Fraction(0)
     lower = 0
     for bracket in brackets:
-        upper = income.cents if bracket.upper is None else bracket.upper
-        taxable = min(income.cents, upper) - lower
-        if taxable <= 0:
-            break
-        owed += Fraction(taxable * bracket.rate_bp, 10000)
+        upper = income.cents if bracket.upper is None else min(bracket.upper, income.cents)
+        owed += Fraction(max(upper - lower, 0) * bracket.rate_bp, 10000)
         lower = upper
     return Money(round_half_even(owed))
 
@@ -165,8 +162,4 @@ def budget_overruns(
 def clamp(value: Money, low: Money, high: Money) -> Money:
     if low > high:
         raise ValueError("low must not exceed high")
-    if value < low:
-        return low
-    if value > high:
-        return high
-    return value
+    return max(low, min(value, high))

@@ -43,6 +43,11 @@ def test_days_in_month(year, month, days):
     assert days_in_month(year, month) == days
 
 
+def test_days_in_every_month():
+    assert [days_in_month(2023, m) for m in range(1, 13)] == [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    assert [days_in_month(2024, m) for m in range(1, 13)] == [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+
 @pytest.mark.parametrize("month", [0, 13])
 def test_days_in_month_rejects_bad_month(month):
     with pytest.raises(ValueError):
@@ -54,6 +59,7 @@ def test_parse_date_valid():
     assert parse_date("2024-04-30") == date(2024, 4, 30)
     assert parse_date(" 2024-01-05 ") == date(2024, 1, 5)
     assert parse_date("0001-01-01") == date(1, 1, 1)
+    assert parse_date("2023-12-31") == date(2023, 12, 31)
 
 
 @pytest.mark.parametrize(
@@ -154,6 +160,11 @@ def test_next_business_day():
     assert next_business_day(SAT, holidays={NEXT_MON}) == date(2024, 6, 11)
 
 
+def _r(a, b):
+    """A range of January 2024 days, inclusive."""
+    return DateRange(date(2024, 1, a), date(2024, 1, b))
+
+
 def test_date_range_basics():
     jan = DateRange(date(2024, 1, 1), date(2024, 1, 31))
     assert jan.days == 31
@@ -165,12 +176,23 @@ def test_date_range_basics():
     assert DateRange.for_month(2024, 2) == DateRange(date(2024, 2, 1), date(2024, 2, 29))
     assert list(DateRange(FRI, NEXT_MON)) == [FRI, SAT, date(2024, 6, 9), NEXT_MON]
     assert repr(jan) == "DateRange(2024-01-01, 2024-01-31)"
-    with pytest.raises(ValueError):
+
+
+def test_date_range_equality_and_hashing():
+    assert _r(1, 2) == _r(1, 2)
+    assert _r(1, 2) != _r(1, 3)
+    assert _r(1, 3) != _r(2, 3)
+    assert _r(1, 2) != "2024-01-01..2024-01-02"
+    assert not (_r(1, 2) == None)  # noqa: E711
+    assert len({_r(1, 2), _r(1, 2), _r(1, 3)}) == 2
+    assert {_r(1, 2): "a"}[DateRange(date(2024, 1, 1), date(2024, 1, 2))] == "a"
+
+
+def test_date_range_validation():
+    single = DateRange(date(2024, 1, 2), date(2024, 1, 2))
+    assert (single.start, single.end) == (date(2024, 1, 2), date(2024, 1, 2))
+    with pytest.raises(ValueError, match="ends"):
         DateRange(date(2024, 1, 2), date(2024, 1, 1))
-
-
-def _r(a, b):
-    return DateRange(date(2024, 1, a), date(2024, 1, b))
 
 
 def test_overlap_and_intersection():

@@ -46,6 +46,8 @@ def test_round_half_even(value, expected):
         (Fraction(12, 5), 2),
         (Fraction(-13, 5), -3),
         (Fraction(-12, 5), -2),
+        (2.5, 3),
+        (-0.25, 0),
         (0, 0),
     ],
 )
@@ -167,6 +169,15 @@ def test_money_rejects_non_integer_cents_and_operands():
         Money(5) * True
     assert 0 + Money(5) == Money(5)
     assert Money().cents == 0
+
+
+def test_money_is_immutable():
+    m = Money(5)
+    with pytest.raises(AttributeError):
+        m.cents = 6
+    with pytest.raises(AttributeError):
+        m.note = "no extra attributes"
+    assert m == Money(5)
 
 
 @pytest.mark.parametrize("op", [operator.lt, operator.le, operator.gt, operator.ge])

@@ -58,6 +58,9 @@ def test_progressive_tax_rounds_half_even():
 
 def test_single_open_bracket():
     assert progressive_tax(Money(12345), [Bracket(None, 2000)]) == Money(2469)
+    # a loss is never taxed, not even at 100 %
+    assert progressive_tax(Money(-500), [Bracket(None, 10000)]) == Money(0)
+    assert progressive_tax(Money(-1), [Bracket(None, 10000)]) == Money(0)
 
 
 @pytest.mark.parametrize(
