@@ -54,7 +54,8 @@ LAYOUT = """\
 instances.jsonl           one instance per line
 export.json               what was exported, from which store, when
 repos/NAME-COMMIT.bundle  git bundle: branch main (the clean commit) + one branch per task
-environments/ENV_ID/      Dockerfile, lock.txt, environment.json, runner.py, synth_report.py
+environments/ENV_ID/      Dockerfile, lock.txt, environment.json, runner.py, forkserver.py,
+                          synth_report.py
 tasks/INSTANCE_ID/        (swebench) Dockerfile + bug.patch: the environment with the bug
 """
 LOG_PARSER = "parse_log_pytest"  # SWE-bench's parser of `pytest -rA` output
@@ -285,7 +286,7 @@ def swesmith_instance(task: Task, image_name: str) -> SWEsmithInstance:
 
 def environment_files(env: Environment, snapshot: Snapshot) -> dict[str, str]:
     """The build context of an environment, less the wheels and the repository (see README)."""
-    from envs.backend import RUNNER, plugin_source, template_dir
+    from envs.backend import FORKSERVER, RUNNER, plugin_source, template_dir
     from envs.base_image import base_image_tag
     from envs.docker_backend import render_dockerfile
     from envs.wheelhouse import render_lock
@@ -304,6 +305,7 @@ def environment_files(env: Environment, snapshot: Snapshot) -> dict[str, str]:
         "lock.txt": render_lock(env.lock),
         "environment.json": json.dumps(record, indent=2, sort_keys=True) + "\n",
         RUNNER: (template_dir() / RUNNER).read_text(),
+        FORKSERVER: (template_dir() / FORKSERVER).read_text(),
         "synth_report.py": plugin_source().read_text(),
     }
 

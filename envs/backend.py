@@ -8,18 +8,20 @@ into a TestRun is the verifier's job (verifiers.runner), so both backends are gr
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from synth.records import BackendKind, Environment, EnvSpec, Snapshot
 
 PATCH_FAILED_EXIT = 97  # runner.py's code for "the patch did not apply"
 PLUGIN = "synth_report"
 RUNNER = "runner.py"
+FORKSERVER = "forkserver.py"
 PINNED_ENV = {
     "LANG": "C.UTF-8",
     "LC_ALL": "C.UTF-8",
@@ -47,6 +49,34 @@ class Limits(BaseModel):
     work_mb: int = 1024  # the working copy's tmpfs
 
 
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_HOST = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY = re.compile(rf"(?P<host>{_HOST})(?P<prefix>(?:/{_PATH})+)")
+
+
+def check_registry(value: str) -> str:
+    """``value`` if it reads HOST[:PORT]/PREFIX as Docker parses an image reference, else a
+    ValueError that says what is wrong and how to write it."""
+    example = "e.g. 10.0.0.5:5000/synth"
+    if "://" in value:
+        raise ValueError(f"--registry {value!r}: drop the scheme, Docker adds it ({example})")
+    if value != value.lower():
+        raise ValueError(f"--registry {value!r}: image references are lowercase ({example})")
+    host, slash, _ = value.partition("/")
+    if not slash:
+        raise ValueError(f"--registry {value!r}: add a prefix for the images after the host "
+                         f"({value}/synth)")
+    if not (host == "localhost" or "." in host or ":" in host):
+        # Docker reads a first part without a dot or a port as a Docker Hub user.
+        raise ValueError(f"--registry {value!r}: {host!r} is not a registry host; name it with "
+                         f"a dot or a port, or localhost ({example})")
+    if not _REGISTRY.fullmatch(value):
+        raise ValueError(f"--registry {value!r}: not HOST[:PORT]/PREFIX with PREFIX made of "
+                         f"letters, digits and . _ - between slashes ({example})")
+    return value
+
+
 class BackendConfig(BaseModel):
     """Everything a worker needs to rebuild the backend on its own side of a Ray cluster."""
 
@@ -58,6 +88,13 @@ class BackendConfig(BaseModel):
     # Audit mode: build everything again from scratch (no image or venv reuse, no layer cache),
     # under a name of its own, so it can be compared with the environment in use.
     rebuild: bool = False
+    # HOST[:PORT]/PREFIX: push each environment image there once; other nodes pull it.
+    registry: str | None = None
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_is_host_and_prefix(cls, value: str | None) -> str | None:
+        return None if value is None else check_registry(value)
 
 
 @dataclass(frozen=True)
@@ -68,6 +105,10 @@ class RunRequest:
     select: tuple[str, ...] | None = None  # node ids; None runs everything
     order: str = "default"  # "default" | "reverse" | "random:SEED"
     coverage: bool = False
+    # May run in a process that collected the clean suite once, with the changed functions'
+    # code swapped in (envs/templates/forkserver.py): only for patches confined to function
+    # bodies no test runs at import; the server checks that itself and otherwise runs exactly.
+    hot: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,10 +201,16 @@ def resolve_backend(
     cache_dir: Path,
     base_image: str | None = None,
     limits: Limits | None = None,
+    registry: str | None = None,
 ) -> tuple[BackendConfig, str]:
     """Pick the backend; the note tells the user which one and why."""
     limits = limits or Limits()
+    on_docker = BackendConfig(kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image,
+                              limits=limits, registry=registry)
     if choice is BackendChoice.LOCAL:
+        if registry:
+            raise BackendUnavailable("--registry holds Docker images: use it with --backend "
+                                     "docker (or auto on a machine with a Docker engine)")
         return BackendConfig(
             kind=BackendKind.LOCAL, cache_dir=cache_dir, limits=limits
         ), "local backend (asked for)"
@@ -174,13 +221,12 @@ def resolve_backend(
                 f"--backend docker: no Docker engine answers ({why}); start dockerd "
                 "or use --backend local"
             )
-        return BackendConfig(
-            kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image, limits=limits
-        ), "docker backend (asked for)"
+        return on_docker, "docker backend (asked for)"
     if ok:
-        return BackendConfig(
-            kind=BackendKind.DOCKER, cache_dir=cache_dir, base_image=base_image, limits=limits
-        ), "docker backend (a Docker engine answered)"
+        return on_docker, "docker backend (a Docker engine answered)"
+    if registry:
+        raise BackendUnavailable(f"--registry needs a Docker engine and none answers ({why}); "
+                                 "start dockerd or drop --registry")
     return (
         BackendConfig(kind=BackendKind.LOCAL, cache_dir=cache_dir, limits=limits),
         f"local backend: no Docker engine answered ({why})",
@@ -216,12 +262,23 @@ def environment_id(
                         HARNESS_VERSION, harness_digest())
 
 
+def environment_key(kind: BackendKind, snapshot_id: str, spec: EnvSpec, base: str) -> str:
+    """What ``environment_id`` hashes, less the lock: known before any wheel is resolved, so a
+    node can look an environment up in a registry without resolving (or even reaching) the index.
+    The image found under it carries its lock, and with it the full environment id."""
+    from synth.records import HARNESS_VERSION, content_hash
+
+    return content_hash("env-key", kind.value, snapshot_id, spec.spec_id,
+                        wheel_requirements(spec), base, HARNESS_VERSION, harness_digest())
+
+
 @functools.cache
 def harness_digest() -> str:
     """Hash of the files the harness puts into every environment: change one, rebuild them all."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in (template_dir() / "Dockerfile.j2", template_dir() / RUNNER, plugin_source()):
+    for path in (template_dir() / "Dockerfile.j2", template_dir() / RUNNER,
+                 template_dir() / FORKSERVER, plugin_source()):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -25,6 +25,7 @@ from jinja2 import Environment as Jinja
 from jinja2 import FileSystemLoader, StrictUndefined
 
 from envs.backend import (
+    FORKSERVER,
     PATCH_FAILED_EXIT,
     PINNED_ENV,
     RUNNER,
@@ -34,15 +35,23 @@ from envs.backend import (
     RawRun,
     RunRequest,
     environment_id,
+    environment_key,
     make_job,
     new_nonce,
     plugin_source,
     template_dir,
     wheel_requirements,
 )
-from envs.base_image import ensure_base_image
+from envs.base_image import base_image_tag, ensure_base_image
 from envs.wheelhouse import ensure_wheelhouse
-from synth.records import HARNESS_VERSION, BackendKind, Environment, EnvSpec, Snapshot
+from synth.records import (
+    HARNESS_VERSION,
+    BackendKind,
+    Environment,
+    EnvSpec,
+    Requirement,
+    Snapshot,
+)
 
 USER, UID = "synth", 1000
 PRISTINE = "/testbed"
@@ -52,6 +61,8 @@ LOG = "/tmp/synth-run.log"
 RUN_LABEL = "synth.run"
 OWNER_LABEL = "synth.owner"  # host:pid of the process that started the container
 POLL_S = 0.05
+SERVER_START_S = 60.0
+SERVER_GRACE_S = 30.0  # past the run's own limit, which the server enforces itself
 
 
 class DockerBuildFailed(RuntimeError):
@@ -157,8 +168,74 @@ def workspace_path(path: str) -> str:
     return f"{WORK}/{rel}"
 
 
+class ServerGone(RuntimeError):
+    pass
+
+
+class TestServer:
+    """forkserver.py running in a session's container, driven over one ``docker exec``: a JSON
+    job line in, a JSON reply line out. No exec per run, no interpreter or pytest start-up."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, client: docker.DockerClient, container) -> None:
+        api = client.api
+        self.api = api
+        self.exec_id = api.exec_create(
+            container.id, ["/opt/venv/bin/python", f"/opt/synth/{FORKSERVER}"], user=USER,
+            stdin=True, stdout=True, stderr=True, workdir=WORK, environment=dict(PINNED_ENV),
+        )["Id"]
+        self._sock = api.exec_start(self.exec_id, socket=True)
+        self._raw = getattr(self._sock, "_sock", self._sock)
+        self._frames = b""
+        self._out = b""
+        hello = self._line(time.monotonic() + SERVER_START_S)
+        if not hello.get("ready"):
+            raise ServerGone(f"the test server did not start: {hello}")
+
+    def running(self) -> bool:
+        try:
+            return bool(self.api.exec_inspect(self.exec_id)["Running"])
+        except docker.errors.APIError:
+            return False
+
+    def call(self, job: dict, deadline: float) -> dict:
+        self._raw.sendall((json.dumps(job) + "\n").encode())
+        return self._line(deadline)
+
+    def _line(self, deadline: float) -> dict:
+        """The next line of the server's stdout (exec streams come in 8-byte-headed frames)."""
+        while b"\n" not in self._out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ServerGone("no answer before the deadline")
+            self._raw.settimeout(left)
+            try:
+                chunk = self._raw.recv(1 << 16)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise ServerGone("its stream ended")
+            self._frames += chunk
+            while len(self._frames) >= 8:
+                size = int.from_bytes(self._frames[4:8], "big")
+                if len(self._frames) < 8 + size:
+                    break
+                if self._frames[0] == 1:  # stdout; stderr (2) is the server's own log
+                    self._out += self._frames[8 : 8 + size]
+                self._frames = self._frames[8 + size :]
+        line, self._out = self._out.split(b"\n", 1)
+        return json.loads(line)
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
 class DockerSession:
-    """One warm container of one environment."""
+    """One warm container of one environment; its test server (forkserver.py) runs the tests."""
 
     def __init__(self, client: docker.DockerClient, env: Environment, limits: Limits) -> None:
         self.client, self.env, self.limits = client, env, limits
@@ -174,6 +251,8 @@ class DockerSession:
         )
         self.container.start()
         self._oom_seen = self._oom_kills()
+        self._server: TestServer | None = None
+        self.last_mode = ""  # how the last run ran: "exact" or "hot" (forkserver.py)
 
     def _oom_kills(self) -> int:
         """The container's OOM-kill count (cgroup v1 memory.oom_control, or v2 memory.events)."""
@@ -189,28 +268,38 @@ class DockerSession:
         nonce = new_nonce()
         paths = JobPaths(pristine=PRISTINE, work=WORK, report=f"{OUT}/{nonce}.json", log=LOG,
                          python="/opt/venv/bin/python", plugin_dir="/opt/synth")
-        job = json.dumps(make_job(self.env.spec, request, paths, nonce)).encode()
+        job = make_job(self.env.spec, request, paths, nonce)
+        job.update(mode="hot" if request.hot and not request.coverage else "exact",
+                   timeout_s=self.limits.timeout_s)
         start = time.monotonic()
-        exec_id = self._exec_with_stdin(["/usr/bin/python3", f"/opt/synth/{RUNNER}"], job)
-        timed_out = not self._wait(exec_id, start + self.limits.timeout_s)
+        try:
+            reply = self._test_server().call(job, start + self.limits.timeout_s + SERVER_GRACE_S)
+            failure = "" if reply.get("exit_code") is not None else reply.get("error", "?")
+        except (OSError, ServerGone) as exc:
+            reply, failure = {}, f"the test server stopped: {exc}"
         duration = time.monotonic() - start
-        if timed_out:
-            self.close()
-            return RawRun(-9, None, nonce, True, False, False, duration, "")
-        exit_code = int(self.client.api.exec_inspect(exec_id)["ExitCode"])
-        report = self._read(paths.report)
-        if report is None or exit_code >= 128:
-            # The kernel OOM-kills a process inside the cgroup (pytest, usually), not the
-            # container: its memory cgroup counts the kills, so compare with the last count.
+        if failure:
+            # The server is gone (killed by the memory limit, by a test, or hung): so is this
+            # container; the next run starts a fresh one.
             kills = self._oom_kills()
-            oom, self._oom_seen = kills > self._oom_seen or not self.alive, kills
-            if oom:
-                self.close()
-                return RawRun(exit_code, None, nonce, False, True, False, duration, "")
-        log_tail = self._read(LOG, tail=True) or ""
-        self._exec(["sh", "-c", f"kill -9 -1; rm -f {OUT}/{nonce}.json"], user=USER)
-        return RawRun(exit_code, report, nonce, False, False, exit_code == PATCH_FAILED_EXIT,
-                      duration, log_tail)
+            oom = kills > self._oom_seen
+            timed_out = not oom and duration >= self.limits.timeout_s
+            self.close()
+            return RawRun(-9, None, nonce, timed_out, oom, False, duration, failure)
+        if reply["oom"]:
+            self._oom_seen = self._oom_kills()
+        exit_code = int(reply["exit_code"])
+        self.last_mode = reply.get("mode", "exact")
+        return RawRun(exit_code, reply.get("report"), nonce, bool(reply["timed_out"]),
+                      bool(reply["oom"]), exit_code == PATCH_FAILED_EXIT,
+                      float(reply.get("duration_s", duration)), reply.get("log_tail", ""))
+
+    def _test_server(self) -> TestServer:
+        if self._server is None or not self._server.running():
+            if self._server is not None:
+                self._server.close()
+            self._server = TestServer(self.client, self.container)
+        return self._server
 
     # The agent's workspace (envs.task_env): the same /work, driven step by step. Every command
     # runs as USER, with no network, bounded in time and output.
@@ -287,6 +376,9 @@ class DockerSession:
         return self.container.status == "running"
 
     def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         try:
             self.container.remove(force=True)
         except docker.errors.NotFound:
@@ -334,6 +426,12 @@ class DockerBackend:
 
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment:
         self.config.cache_dir.mkdir(parents=True, exist_ok=True)
+        # An audit rebuilds from scratch: it neither pulls nor pushes.
+        registry = None if self.config.rebuild else self.config.registry
+        if registry:
+            shared = self._shared(registry, snapshot, spec)
+            if shared is not None:
+                return shared
         base = self.config.base_image or ensure_base_image(
             self.client, work_dir=self.config.cache_dir
         )
@@ -343,11 +441,36 @@ class DockerBackend:
         name = image_name(snapshot) + ("-rebuild" if self.config.rebuild else "")
         image = None if self.config.rebuild else self._existing(name, env_id)
         if image is None:
-            image = self._build(name, base, snapshot, spec, env_id, wheels)
+            image = self._build(name, base, snapshot, spec, env_id, wheels, lock)
+        if registry:
+            key = environment_key(self.kind, snapshot.snapshot_id, spec, base)
+            push_image(self.client, image, remote_ref(registry, snapshot.repo.name, key))
         return Environment(
             env_id=env_id, snapshot_id=snapshot.snapshot_id, backend=self.kind,
             image_name=name, image_digest=image.id, base_image=base, lock=lock, spec=spec,
         )
+
+    def _shared(self, registry: str, snapshot: Snapshot, spec: EnvSpec) -> Environment | None:
+        """The environment as built before, here or on another node, found by its key (no wheel
+        resolved, no base image built): the local image, pushed if it is not yet, else the
+        registry's, tagged under the local name. None: build it."""
+        key = environment_key(self.kind, snapshot.snapshot_id, spec,
+                              self.config.base_image or base_image_tag())
+        name, ref = image_name(snapshot), remote_ref(registry, snapshot.repo.name, key)
+        try:
+            local = self.client.images.get(name)
+            env = environment_of(local, name, snapshot, spec, key)
+        except docker.errors.ImageNotFound:
+            env = None
+        if env is not None:
+            if not pushed_to(local, ref):
+                push_image(self.client, local, ref)
+            return env
+        pulled = pull_image(self.client, ref)
+        env = None if pulled is None else environment_of(pulled, name, snapshot, spec, key)
+        if env is not None:
+            pulled.tag(*name.rsplit(":", 1))
+        return env
 
     def _existing(self, name: str, env_id: str):
         try:
@@ -357,12 +480,13 @@ class DockerBackend:
         return image if image.labels.get("synth.env_id") == env_id else None
 
     def _build(self, name: str, base: str, snapshot: Snapshot, spec: EnvSpec, env_id: str,
-               wheels: Path):
+               wheels: Path, lock: tuple[Requirement, ...]):
         with tempfile.TemporaryDirectory(dir=self.config.cache_dir, prefix=".ctx-") as tmp:
             ctx = Path(tmp)
             shutil.copytree(wheels, ctx / "wheels")
             shutil.copytree(snapshot.path, ctx / "repo", symlinks=True)
             shutil.copy(template_dir() / RUNNER, ctx / RUNNER)
+            shutil.copy(template_dir() / FORKSERVER, ctx / FORKSERVER)
             shutil.copy(plugin_source(), ctx / "synth_report.py")
             (ctx / "Dockerfile").write_text(
                 render_dockerfile(base_image=base, snapshot=snapshot, spec=spec, env_id=env_id)
@@ -371,6 +495,7 @@ class DockerBackend:
                 image, _ = self.client.images.build(
                     path=str(ctx), tag=name, rm=True, forcerm=True, pull=False,
                     nocache=self.config.rebuild, network_mode="none",
+                    labels=environment_labels(self.kind, snapshot, spec, base, lock),
                 )
             except docker.errors.BuildError as exc:
                 log = "".join(str(c.get("stream", c.get("error", ""))) for c in exc.build_log)
@@ -384,6 +509,8 @@ class DockerBackend:
         """The warm container of ``env`` (a new one if it died or never started)."""
         session = self._sessions.get(env.env_id)
         if session is None or not session.alive:
+            # A worker on another node than the one that prepared ``env``: pull, don't rebuild.
+            ensure_environment_image(self.client, env, self.config.registry)
             session = self._sessions[env.env_id] = DockerSession(self.client, env,
                                                                  self.config.limits)
         return session
@@ -432,3 +559,103 @@ def run_containers(env_id: str | None = None) -> list[str]:
         return [c.id for c in client.containers.list(all=True, filters={"label": labels})]
     finally:
         client.close()
+
+
+# Pushing environment images to a registry (--registry) and pulling them on other nodes. The
+# remote tag is the environment key (envs.backend.environment_key): a node computes it from the
+# snapshot and spec alone, before resolving any wheel. The image's labels carry what the key
+# leaves out (the lock), so a pulled image yields the very Environment its builder recorded.
+KEY_LABEL, LOCK_LABEL, BASE_LABEL = "synth.env_key", "synth.lock", "synth.base_image"
+
+
+class RegistryError(RuntimeError):
+    pass
+
+
+def remote_ref(registry: str, repo_name: str, key: str) -> str:
+    return f"{registry}/{repo_name}:{key[:16]}"
+
+
+def environment_labels(kind: BackendKind, snapshot: Snapshot, spec: EnvSpec, base: str,
+                       lock: tuple[Requirement, ...]) -> dict[str, str]:
+    return {
+        KEY_LABEL: environment_key(kind, snapshot.snapshot_id, spec, base),
+        LOCK_LABEL: json.dumps([r.model_dump() for r in lock], sort_keys=True),
+        BASE_LABEL: base,
+    }
+
+
+def environment_of(image, name: str, snapshot: Snapshot, spec: EnvSpec,
+                   key: str) -> Environment | None:
+    """The Environment an image's labels describe, if it is the environment ``key`` names and its
+    lock hashes to the env id it carries; else None (an image of an older harness, say)."""
+    labels = image.labels or {}
+    if labels.get(KEY_LABEL) != key or LOCK_LABEL not in labels or BASE_LABEL not in labels:
+        return None
+    lock = tuple(Requirement(**entry) for entry in json.loads(labels[LOCK_LABEL]))
+    base = labels[BASE_LABEL]
+    env_id = environment_id(BackendKind.DOCKER, snapshot, spec, [r.sha256 for r in lock], base)
+    if labels.get("synth.env_id") != env_id:
+        return None
+    return Environment(env_id=env_id, snapshot_id=snapshot.snapshot_id, backend=BackendKind.DOCKER,
+                       image_name=name, image_digest=image.id, base_image=base, lock=lock,
+                       spec=spec)
+
+
+def pushed_to(image, ref: str) -> bool:
+    repository = ref.rsplit(":", 1)[0]
+    return any(d.startswith(f"{repository}@") for d in image.attrs.get("RepoDigests") or ())
+
+
+def _registry_hint(ref: str) -> str:
+    host = ref.split("/", 1)[0]
+    return (f"check that the registry answers from this machine (`curl http://{host}/v2/` prints "
+            "{}); a plain-HTTP registry outside 127.0.0.0/8 must be listed under "
+            "\"insecure-registries\" in /etc/docker/daemon.json on every node (then restart "
+            "dockerd)")
+
+
+def pull_image(client: docker.DockerClient, ref: str):
+    """The image ``ref`` names, pulled; None if the registry does not have it."""
+    repository, _, tag = ref.rpartition(":")
+    try:
+        return client.images.pull(repository, tag=tag)
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as exc:
+        raise RegistryError(f"pulling {ref} failed: {exc.explanation or exc}; "
+                            f"{_registry_hint(ref)}") from exc
+
+
+def push_image(client: docker.DockerClient, image, ref: str) -> None:
+    repository, _, tag = ref.rpartition(":")
+    image.tag(repository, tag)
+    try:
+        for line in client.images.push(repository, tag=tag, stream=True, decode=True):
+            if "error" in line:
+                raise RegistryError(f"pushing {ref} failed: {line['error']}; "
+                                    f"{_registry_hint(ref)}")
+    except docker.errors.APIError as exc:
+        raise RegistryError(f"pushing {ref} failed: {exc.explanation or exc}; "
+                            f"{_registry_hint(ref)}") from exc
+
+
+def ensure_environment_image(client: docker.DockerClient, env: Environment,
+                             registry: str | None) -> None:
+    """Pull ``env``'s image from the registry onto a node whose engine lacks it (a worker that
+    runs the tests of an environment another node prepared)."""
+    try:
+        client.images.get(env.image_digest)
+        return
+    except docker.errors.ImageNotFound:
+        if registry is None:
+            raise
+    repo_name = env.image_name.rsplit(":", 1)[0].split("/", 1)[1]  # synth-env/<repo>:<commit>
+    ref = remote_ref(registry, repo_name,
+                     environment_key(env.backend, env.snapshot_id, env.spec, env.base_image))
+    image = pull_image(client, ref)
+    if image is None or image.id != env.image_digest:
+        raise RegistryError(f"{ref} is {'missing' if image is None else 'another image'}: the "
+                            f"registry does not hold environment {env.env_id} (image "
+                            f"{env.image_digest}); prepare it again with --registry {registry}")
+    image.tag(*env.image_name.rsplit(":", 1))

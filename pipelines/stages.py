@@ -230,23 +230,30 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     # decorator, a base class; most mirrored fixes) affects every test: straight to the full
     # suite. So does a combined bug, whose parents were each screened already.
     touched = changed_lines(cand.patch)
-    if (measured.coverage is not None and cand.strategy is Strategy.PROCEDURAL
-            and screenable(measured.coverage, touched)):
+    # Hot runs (a process that collected the clean suite once, the changed functions swapped in)
+    # stand only for patches no test runs at import; the test server checks the code itself too.
+    hot = measured.coverage is not None and screenable(measured.coverage, touched)
+    if hot and cand.strategy is Strategy.PROCEDURAL:
         covering = tests_covering(measured.coverage, touched, baseline.passing)
         if not covering:
             return reject(Rejection.UNCOVERED)
         screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN,
-                           request=RunRequest(patch=cand.patch, select=tuple(sorted(covering))))
+                           request=RunRequest(patch=cand.patch, select=tuple(sorted(covering)),
+                                              hot=True))
         runs.append(screen)
         if (why := rejection_for(screen)) is not None:
             return reject(why, runs)
         if not broke_any(baseline, screen, covering):
             return reject(Rejection.NO_TEST_FAILED, runs)
-    bug = [run_suite(runner, env, snapshot, kind=RunKind.BUG, request=RunRequest(patch=cand.patch),
-                     attempt=0)]
+    # The full suite twice: the first run may be hot, the last is always a fresh pytest process
+    # reading the patched files, as an exported task's harness will run it.
+    bug = [run_suite(runner, env, snapshot, kind=RunKind.BUG,
+                     request=RunRequest(patch=cand.patch, hot=hot and bug_runs > 1), attempt=0)]
     if rejection_for(bug[0]) is None and broke_any(baseline, bug[0]):
         bug += [run_suite(runner, env, snapshot, kind=RunKind.BUG,
-                          request=RunRequest(patch=cand.patch), attempt=attempt)
+                          request=RunRequest(patch=cand.patch,
+                                             hot=hot and attempt < bug_runs - 1),
+                          attempt=attempt)
                 for attempt in range(1, bug_runs)]
     runs += bug
     verdict = grade(baseline, bug)

@@ -49,6 +49,12 @@ def run(
     address: Annotated[
         str | None, typer.Option(help="Join this Ray cluster instead of starting one.")
     ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST[:PORT]/PREFIX: push environment images there once; other nodes pull them."
+        ),
+    ] = None,
     base_image: Annotated[
         str | None,
         typer.Option(
@@ -86,7 +92,13 @@ def run(
     """Mine SOURCES into validated tasks and store them in the DuckDB file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from envs.backend import BackendChoice, BackendUnavailable, Limits, resolve_backend
+    from envs.backend import (
+        BackendChoice,
+        BackendUnavailable,
+        Limits,
+        check_registry,
+        resolve_backend,
+    )
     from pipelines.factory import Progress as Hooks
     from pipelines.factory import run_factory
     from synth.cli_mutate import strategy_options
@@ -114,10 +126,16 @@ def run(
             parse_source(source)
         except IntakeError as exc:
             raise fail(str(exc)) from None
+    try:
+        if registry is not None:
+            check_registry(registry)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     cache = (cache_dir or default_cache_dir()).resolve()
     cache.mkdir(parents=True, exist_ok=True)
     try:
-        config, note = resolve_backend(choice, cache, base_image, Limits(timeout_s=timeout))
+        config, note = resolve_backend(choice, cache, base_image, Limits(timeout_s=timeout),
+                                       registry)
     except BackendUnavailable as exc:
         raise fail(str(exc)) from None
     console.print(f"[bold]backend:[/] {note}")

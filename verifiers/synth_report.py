@@ -17,10 +17,13 @@ import os
 import random
 import time
 
-_SETTINGS = {
-    key: os.environ.pop(f"SYNTH_{key.upper()}", "")
-    for key in ("select", "order", "coverage", "source")
-}
+
+def _settings_from_environ() -> dict:
+    return {key: os.environ.pop(f"SYNTH_{key.upper()}", "")
+            for key in ("select", "order", "coverage", "source")}
+
+
+_SETTINGS = _settings_from_environ()
 
 
 def _take_secret() -> dict:
@@ -67,6 +70,10 @@ def _message(report) -> str:
 
 def pytest_collection_modifyitems(session, config, items):
     _counts["collected"] = len(items)
+    _select_and_order(config, items)
+
+
+def _select_and_order(config, items) -> None:
     if _SETTINGS["select"]:
         with open(_SETTINGS["select"], encoding="utf-8") as fh:
             wanted = {line.strip() for line in fh if line.strip()}
@@ -81,6 +88,19 @@ def pytest_collection_modifyitems(session, config, items):
         items.reverse()
     elif order.startswith("random:"):
         random.Random(int(order.split(":", 1)[1])).shuffle(items)
+
+
+def rearm(session) -> None:
+    """Make a forked copy of a process that collected once (envs/templates/forkserver.py) report
+    one more run: settings and secret read again, results cleared, this run's selection and
+    order applied to the collected items. Coverage is not offered here."""
+    _SETTINGS.update(_settings_from_environ(), report="", nonce="")
+    _SETTINGS.update(_take_secret())
+    _results.clear()
+    _order.clear()
+    _counts["deselected"] = 0
+    _select_and_order(session.config, session.items)
+    pytest_collection_finish(session)
 
 
 def pytest_collection_finish(session):

@@ -42,24 +42,30 @@ def hostile(tmp_path_factory, listener) -> Snapshot:
     return take(parse_source(str(src)), tmp_path_factory.mktemp("hostile-snap"))
 
 
-@pytest.fixture(scope="module", params=[BackendKind.DOCKER, BackendKind.LOCAL],
-                ids=lambda k: k.value)
+# Docker runs each attack twice over: in a fresh pytest process ("exact") and in a fork of the
+# test server's collector, which collected the suite once before ("hot", forkserver.py).
+@pytest.fixture(scope="module", params=[(BackendKind.DOCKER, False), (BackendKind.DOCKER, True),
+                                        (BackendKind.LOCAL, False)],
+                ids=["docker-exact", "docker-hot", "local"])
 def sandbox(request, hostile: Snapshot, cache_dir: Path):
-    if request.param is BackendKind.DOCKER:
+    kind, hot = request.param
+    if kind is BackendKind.DOCKER:
         request.getfixturevalue("docker_engine")
-    config = BackendConfig(kind=request.param, cache_dir=cache_dir, limits=LIMITS)
+    config = BackendConfig(kind=kind, cache_dir=cache_dir, limits=LIMITS)
     backend = build_backend(config)
     tree = git.Repo(hostile.path).git.ls_files().splitlines()
     env = backend.prepare(hostile, infer_spec(read_config_files(Path(hostile.path)), tree))
-    yield config.kind, backend, env
+    yield config.kind, backend, env, hot
     backend.close()
 
 
 def attack(sandbox, hostile: Snapshot, marker: str):
-    kind, backend, env = sandbox
+    kind, backend, env, hot = sandbox
     start = time.monotonic()
     run = run_suite(backend, env, hostile, kind=RunKind.BUG,
-                    request=RunRequest(patch=marker_patch(marker)))
+                    request=RunRequest(patch=marker_patch(marker), hot=hot))
+    if hot and run.verdict in (Verdict.PASS, Verdict.FAIL):
+        assert backend.session(env).last_mode == "hot", "the attack did not run hot"
     return run, time.monotonic() - start
 
 
@@ -82,7 +88,7 @@ def status(run, name: str) -> TestStatus:
 
 
 def test_clean_repository_passes(sandbox, hostile) -> None:
-    kind, backend, env = sandbox
+    kind, backend, env, _ = sandbox
     run = run_suite(backend, env, hostile, kind=RunKind.BASELINE)
     assert run.verdict is Verdict.PASS, run.log_tail
 
@@ -163,7 +169,7 @@ def test_a_forged_report_is_never_a_pass(sandbox, hostile) -> None:
 
 
 def test_no_test_container_outlives_the_backend(sandbox, hostile) -> None:
-    kind, backend, env = sandbox
+    kind, backend, env, _ = sandbox
     if kind is not BackendKind.DOCKER:
         return
     from envs.docker_backend import run_containers

@@ -1,0 +1,597 @@
+"""A test server that lives as long as its warm container: pytest imported once, the suite
+collected once, one fork per run. Standard library and pytest only (it runs under the
+environment's venv). Started by envs/docker_backend.py with ``docker exec -i`` as the test user;
+it speaks JSON lines on the exec's stdin and stdout, which it moves off fds 0-2 at once so that
+nothing a test prints can reach the channel.
+
+Every job: reset the working copy from the pristine one, apply the patch, run, reset again (so
+between runs the working copy is byte-identical to the base commit), kill every process of the
+test user that is not the server's own, and answer with the run's raw facts. Two modes:
+
+- ``exact``: a child forked from the server (pytest already imported, nothing of the project)
+  runs ``pytest.main`` from scratch: collection and imports read the patched files, as a fresh
+  ``python -m pytest`` would.
+- ``hot``: a *collector* process collected the clean suite once and waits inside
+  ``pytest_runtestloop``; each job forks it, swaps the code objects of the functions the patch
+  changed into the live function objects (mutmut's idea, without its trampolines) and runs the
+  selected items. Only patches whose every change lies in function bodies qualify: module and
+  class bodies (defaults, decorators, class attributes, module-level comprehensions) must compile
+  to the same code, and every changed function must be found alive. Anything else answers
+  ``unsafe`` and the server runs the job in exact mode instead.
+
+The server and the collector are not dumpable (PR_SET_DUMPABLE 0): a test cannot ptrace them or
+open their file descriptors, so it cannot reach the channel or outlive its run in their memory.
+"""
+
+import ctypes
+import gc
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+import pytest
+
+PATCH_FAILED = 97  # as runner.py
+UNSAFE = 98  # hot mode cannot stand for this patch: run it exactly
+SERVER_LOG = "/tmp/.synth-server.log"
+COLLECTOR_LOG = "/tmp/.synth-collector.log"
+KEEP_IN_TMP = {os.path.basename(SERVER_LOG), os.path.basename(COLLECTOR_LOG)}
+COMPREHENSIONS = {"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"}
+CO_NEWLOCALS = 0x2
+LINE_ATTRS = ("co_firstlineno", "co_linetable", "co_exceptiontable", "co_lnotab", "co_positions")
+
+
+def set_dumpable(flag: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, flag, 0, 0, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        pass
+
+
+def reset(pristine: str, work: str) -> None:
+    for name in os.listdir(work):
+        path = os.path.join(work, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    for name in os.listdir(pristine):
+        src, dst = os.path.join(pristine, name), os.path.join(work, name)
+        if os.path.isdir(src) and not os.path.islink(src):
+            shutil.copytree(src, dst, symlinks=True)
+        else:
+            shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def apply_patch(patch: str, work: str, log: str) -> bool:
+    if not patch:
+        return True
+    with tempfile.NamedTemporaryFile("w", suffix=".patch", delete=False) as fh:
+        fh.write(patch)
+    try:
+        done = subprocess.run(["git", "apply", "--whitespace=nowarn", fh.name], cwd=work,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    finally:
+        os.unlink(fh.name)
+    if done.returncode != 0:
+        with open(log, "wb") as out:
+            out.write(done.stdout)
+    return done.returncode == 0
+
+
+def sweep(keep: set) -> None:
+    """SIGKILL every process of this user but ``keep``, until none is left (a forking process
+    can outrun one pass). Ownership is read from /proc/PID/status, which a process that made
+    itself non-dumpable cannot hide."""
+    uid = str(os.getuid())
+    for _ in range(50):
+        victims = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in keep:
+                continue
+            try:
+                with open(f"/proc/{name}/status") as fh:
+                    uids = next(line for line in fh if line.startswith("Uid:")).split()[1:]
+            except (OSError, StopIteration):
+                continue
+            if uid in uids:
+                victims.append(int(name))
+        if not victims:
+            return
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
+def clean_tmp() -> None:
+    for name in os.listdir("/tmp"):
+        if name in KEEP_IN_TMP:
+            continue
+        path = os.path.join("/tmp", name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def oom_kills() -> int:
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def read_tail(path: str, size: int = 4000) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(fh.tell() - size, 0))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def read_text(path: str):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def wait_child(pid: int, deadline: float):
+    """(exit code, timed out). The child leads its own process group: all of it dies."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), False
+        if time.monotonic() >= deadline:
+            for target in (-pid, pid):
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except OSError:
+                    pass
+            os.waitpid(pid, 0)
+            return -9, True
+        time.sleep(0.002)
+
+
+def child_environment(job: dict, scratch: str) -> None:
+    """This process's environment for one run: the job's, the secret in a private file."""
+    os.environ.update(job.get("env", {}))
+    secret = os.path.join(scratch, "secret.json")
+    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(job["secret"], fh)
+    os.environ["SYNTH_SECRET"] = secret
+    if job.get("select") is not None:
+        path = os.path.join(scratch, "select.txt")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(job["select"]) + "\n")
+        os.environ["SYNTH_SELECT"] = path
+
+
+def become_run(job: dict, log_fd: int) -> str:
+    """In a freshly forked child: own process group, dumpable again (it is the test process),
+    output to the log, no descriptor of the server's left open."""
+    os.setpgid(0, 0)
+    set_dumpable(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.closerange(3, 1 << 16)
+    os.chdir(job["work"])
+    return tempfile.mkdtemp(prefix="synth-job-")
+
+
+# --- hot mode: the collector and the code swap ---------------------------------------------
+
+
+def _same_but_lines(a: types.CodeType, b: types.CodeType) -> bool:
+    """Equal code objects once line information is left aside (nested code compared apart)."""
+    if a.co_code != b.co_code or a.co_names != b.co_names or a.co_varnames != b.co_varnames:
+        return False
+    if (a.co_freevars, a.co_cellvars, a.co_flags, a.co_argcount, a.co_kwonlyargcount,
+            a.co_posonlyargcount, a.co_name) != (b.co_freevars, b.co_cellvars, b.co_flags,
+                                                 b.co_argcount, b.co_kwonlyargcount,
+                                                 b.co_posonlyargcount, b.co_name):
+        return False
+    if len(a.co_consts) != len(b.co_consts):
+        return False
+    return all(
+        isinstance(x, types.CodeType) and isinstance(y, types.CodeType)
+        or (type(x) is type(y) and x == y)
+        for x, y in zip(a.co_consts, b.co_consts, strict=True)
+    )
+
+
+def swap_plan(old: types.CodeType, new: types.CodeType, at_import: bool, out: list) -> bool:
+    """Pair up the function code objects that differ (``out``: (old, new, made at import));
+    False when code that runs at import differs beyond its line numbers."""
+    if at_import:
+        if not _same_but_lines(old, new):
+            return False
+    elif old != new:
+        out.append((old, new))
+    nested_old = [c for c in old.co_consts if isinstance(c, types.CodeType)]
+    nested_new = [c for c in new.co_consts if isinstance(c, types.CodeType)]
+    if len(nested_old) != len(nested_new):
+        return False
+    for a, b in zip(nested_old, nested_new, strict=False):
+        if a.co_name != b.co_name:
+            return False
+        # A class body runs at import (no CO_NEWLOCALS), and so does a comprehension in code
+        # that runs at import; a function body runs when it is called.
+        runs = at_import and (not a.co_flags & CO_NEWLOCALS or a.co_name in COMPREHENSIONS)
+        if at_import and not runs and a != b:
+            out.append((a, b, True))
+            if not swap_plan(a, b, False, []):
+                return False
+            collect_nested(a, b, out)
+        elif not swap_plan(a, b, runs, out):
+            return False
+    return True
+
+
+def collect_nested(old: types.CodeType, new: types.CodeType, out: list) -> None:
+    """Functions made inside a changed function: live ones (a decorator's wrapper made at
+    import) are swapped too; the rest are made from the new code when their parent runs."""
+    nested_old = [c for c in old.co_consts if isinstance(c, types.CodeType)]
+    nested_new = [c for c in new.co_consts if isinstance(c, types.CodeType)]
+    for a, b in zip(nested_old, nested_new, strict=False):
+        if a != b:
+            out.append((a, b, False))
+            collect_nested(a, b, out)
+
+
+def changed_files(patch: str) -> set:
+    files = set()
+    for line in patch.splitlines():
+        if line.startswith("diff --git "):
+            parts = line.split(" ")
+            files |= {part[2:] for part in parts[2:4] if part[:2] in ("a/", "b/")}
+    return files
+
+
+def hot_swap(job: dict) -> str:
+    """Swap the patch's changed functions into this (forked) process. '' when done, else why
+    hot mode cannot stand for the patch."""
+    work, pristine = job["work"], job["pristine"]
+    by_file = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path:
+            by_file[os.path.realpath(path)] = module
+    for rel in sorted(changed_files(job.get("patch", ""))):
+        path = os.path.realpath(os.path.join(work, rel))
+        if path not in by_file:
+            continue  # never imported by the collection: a run reads the patched file
+        if not rel.endswith(".py") or not os.path.exists(path):
+            return f"{rel} was imported and is not a Python file left in place"
+        try:
+            with open(os.path.join(pristine, rel), encoding="utf-8") as fh:
+                before = compile(fh.read(), path, "exec", dont_inherit=True)
+            with open(path, encoding="utf-8") as fh:
+                after = compile(fh.read(), path, "exec", dont_inherit=True)
+        except (OSError, SyntaxError, ValueError) as exc:
+            return f"{rel}: {type(exc).__name__}"
+        pairs = []
+        if not swap_plan(before, after, True, pairs):
+            return f"{rel}: code run at import changed"
+        live = {}
+        for obj in gc.get_objects():
+            if isinstance(obj, types.FunctionType) and obj.__code__.co_filename == path:
+                live.setdefault(obj.__code__, []).append(obj)
+        for old, new, made_at_import in pairs:
+            functions = live.get(old, [])  # code objects compare by value
+            if made_at_import and not functions:
+                return f"{rel}: {old.co_qualname} is not alive in the collected session"
+            for fn in functions:
+                try:
+                    fn.__code__ = new
+                except ValueError:
+                    return f"{rel}: {old.co_qualname} changed its closure"
+    return ""
+
+
+class Collector:
+    """A pytest plugin: after collection, serve hot jobs instead of running the loop."""
+
+    def __init__(self, rx: int, tx: int, log_fd: int) -> None:
+        self.rx, self.tx, self.log_fd = rx, tx, log_fd
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        if session.testsfailed:
+            send(self.tx, {"ready": False, "why": "collection errors"})
+            return True
+        import synth_report
+
+        send(self.tx, {"ready": True, "collected": len(session.items)})
+        items = list(session.items)
+        for line in lines(self.rx):
+            job = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                self.child(session, items, job, synth_report)
+            code, timed_out = wait_child(pid, time.monotonic() + job["timeout_s"])
+            send(self.tx, {"exit_code": code, "timed_out": timed_out})
+        return True
+
+    def child(self, session, items, job, synth_report) -> None:
+        status = 3
+        try:
+            # pytest holds descriptors of its own here (capture files, the terminal): leave
+            # them, drop only the channel. The log is shared with the collector: start it over.
+            os.setpgid(0, 0)
+            set_dumpable(1)
+            os.close(self.rx)
+            os.close(self.tx)
+            os.lseek(self.log_fd, 0, os.SEEK_SET)
+            os.ftruncate(self.log_fd, 0)
+            scratch = tempfile.mkdtemp(prefix="synth-job-")
+            why = hot_swap(job)
+            if why:
+                print(f"synth forkserver: exact mode instead: {why}", flush=True)
+                os._exit(UNSAFE)
+            child_environment(job, scratch)
+            session.items[:] = items
+            session.testsfailed = 0
+            session.shouldfail = session.shouldstop = False
+            synth_report.rearm(session)
+            hook = session.config.hook
+            run = session.items
+            for i, item in enumerate(run):
+                hook.pytest_runtest_protocol(item=item, nextitem=run[i + 1] if i + 1 < len(run)
+                                             else None)
+                if session.shouldfail or session.shouldstop:
+                    break
+            status = (pytest.ExitCode.TESTS_FAILED if session.testsfailed else
+                      pytest.ExitCode.NO_TESTS_COLLECTED if not run else pytest.ExitCode.OK)
+            hook.pytest_sessionfinish(session=session, exitstatus=status)
+        except BaseException as exc:  # noqa: BLE001 - the child must never return
+            try:
+                print(f"synth forkserver: hot run failed: {exc!r}", flush=True)
+            finally:
+                os._exit(3)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(status))
+
+
+def lines(fd: int):
+    buf = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.strip():
+                yield line
+
+
+def send(fd: int, message: dict) -> None:
+    data = (json.dumps(message) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def recv(fd: int, deadline: float):
+    """One JSON line from a pipe, or None at EOF or past the deadline."""
+    buf = b""
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return None
+        buf += chunk
+    return json.loads(buf.split(b"\n", 1)[0])
+
+
+class Server:
+    def __init__(self, channel_in: int, channel_out: int) -> None:
+        self.rx, self.tx = channel_in, channel_out
+        self.collector = None  # (pid, to_collector, from_collector)
+
+    def serve(self) -> None:
+        send(self.tx, {"ready": True, "pid": os.getpid()})
+        for line in lines(self.rx):
+            job = json.loads(line)
+            try:
+                reply = self.job(job)
+            except Exception as exc:  # noqa: BLE001 - one bad job must not end the server
+                reply = {"exit_code": -1, "error": repr(exc)}
+            reply["id"] = job.get("id")
+            send(self.tx, reply)
+        self.stop_collector()
+
+    def keep(self) -> set:
+        return {os.getpid()} | ({self.collector[0]} if self.collector else set())
+
+    def job(self, job: dict) -> dict:
+        work, pristine = job["work"], job["pristine"]
+        t0 = time.monotonic()
+        reset(pristine, work)
+        kills = oom_kills()
+        start = time.monotonic()
+        mode = job.get("mode", "exact")
+        if not apply_patch(job.get("patch", ""), work, job["log"]):
+            reset(pristine, work)
+            return {"exit_code": PATCH_FAILED, "report": None, "timed_out": False, "oom": False,
+                    "duration_s": time.monotonic() - start, "mode": mode,
+                    "log_tail": read_tail(job["log"])}
+        deadline = start + job["timeout_s"]
+        code = timed_out = None
+        log = job["log"]
+        if mode == "hot":
+            code, timed_out = self.hot(job)
+            if code == UNSAFE or code is None:
+                why = read_tail(COLLECTOR_LOG, 300).strip() or "no collector"
+                mode = "exact"  # the collector could not stand for this patch
+                job = {**job, "fallback": why}
+                sweep(self.keep())
+                reset(pristine, work)
+                apply_patch(job.get("patch", ""), work, job["log"])
+            else:
+                log = COLLECTOR_LOG
+        if mode == "exact":
+            code, timed_out = self.exact(job, deadline)
+        t1 = time.monotonic()
+        sweep(self.keep())
+        report = read_text(job["secret"]["report"])
+        try:
+            os.unlink(job["secret"]["report"])
+        except OSError:
+            pass
+        now_kills = oom_kills()
+        reply = {"exit_code": code, "report": report, "timed_out": timed_out,
+                 "oom": now_kills > kills and (report is None or code >= 128 or code < 0),
+                 "duration_s": time.monotonic() - start, "mode": mode,
+                 "fallback": job.get("fallback", ""), "log_tail": read_tail(log)}
+        reset(pristine, work)
+        clean_tmp()
+        reply["phases"] = {"reset": round(start - t0, 4), "run": round(t1 - start, 4),
+                           "after": round(time.monotonic() - t1, 4)}
+        return reply
+
+    def exact(self, job: dict, deadline: float):
+        log_fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                scratch = become_run(job, log_fd)
+                child_environment(job, scratch)
+                argv = job["argv"]
+                args = argv[3:] if argv[1:3] == ["-m", "pytest"] else argv[1:]
+                sys.argv = ["pytest", *args]
+                sys.path[0] = os.getcwd()  # as `python -m pytest` has it
+                code = int(pytest.main(args))
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+        os.close(log_fd)
+        return wait_child(pid, deadline)
+
+    def hot(self, job: dict):
+        if self.collector is None and not self.start_collector(job):
+            return None, False
+        pid, to_collector, from_collector = self.collector
+        send(to_collector, {**job, "timeout_s": job["timeout_s"]})
+        reply = recv(from_collector, time.monotonic() + job["timeout_s"] + 30)
+        if reply is None:
+            self.stop_collector()
+            return None, False
+        return reply["exit_code"], reply["timed_out"]
+
+    def start_collector(self, job: dict) -> bool:
+        """Fork the collector on the clean working copy (the patch is taken off and put back)."""
+        reset(job["pristine"], job["work"])
+        down_r, down_w = os.pipe()
+        up_r, up_w = os.pipe()
+        log_fd = os.open(COLLECTOR_LOG, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setpgid(0, 0)
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.dup2(log_fd, 1)
+                os.dup2(log_fd, 2)
+                keep = {down_r, up_w, log_fd}
+                for fd in range(3, 1 << 10):
+                    if fd not in keep:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                os.chdir(job["work"])
+                os.environ.update(job.get("env", {}))
+                for key in ("SYNTH_SELECT", "SYNTH_SECRET", "SYNTH_ORDER", "SYNTH_COVERAGE"):
+                    os.environ.pop(key, None)
+                argv = job["argv"]
+                args = argv[3:] if argv[1:3] == ["-m", "pytest"] else argv[1:]
+                sys.path[0] = os.getcwd()
+                pytest.main(args, plugins=[Collector(down_r, up_w, log_fd)])
+            finally:
+                os._exit(0)
+        for fd in (down_r, up_w, log_fd):
+            os.close(fd)
+        hello = recv(up_r, time.monotonic() + job["timeout_s"] + 30)
+        self.collector = (pid, down_w, up_r)
+        ok = bool(hello and hello.get("ready"))
+        if not ok:
+            self.stop_collector()
+        reset(job["pristine"], job["work"])
+        apply_patch(job.get("patch", ""), job["work"], job["log"])
+        return ok
+
+    def stop_collector(self) -> None:
+        if self.collector is None:
+            return
+        pid, to_collector, from_collector = self.collector
+        self.collector = None
+        for fd in (to_collector, from_collector):
+            os.close(fd)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def warm_imports() -> None:
+    """What every run imports before it reaches the project: pytest's own plugins."""
+    from _pytest.config import default_plugins
+
+    for name in default_plugins:
+        try:
+            importlib.import_module(f"_pytest.{name}")
+        except ImportError:
+            pass
+
+
+def main() -> None:
+    channel_in, channel_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    log_fd = os.open(SERVER_LOG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    set_dumpable(0)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    warm_imports()
+    Server(channel_in, channel_out).serve()
+
+
+if __name__ == "__main__":
+    main()

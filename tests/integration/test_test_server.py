@@ -1,0 +1,84 @@
+"""The warm container's test server (envs/templates/forkserver.py): hot runs agree with fresh
+pytest processes on real mutants, patches it cannot stand for run exactly, and after every run the
+working copy is byte-identical to the base commit."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from envs.backend import BackendChoice, Limits, RunRequest, build_backend, resolve_backend
+from pipelines.stages import build_environment, measure_environment, prepare_candidates
+from synth.records import RunKind, Verdict
+from verifiers.runner import run_suite
+from verifiers.screening import changed_lines, screenable
+
+# Every entry of a tree (type, mode, path, link target) and every file's sha256, in one digest.
+TREE_DIGEST = (
+    "cd {root} && {{ find . -mindepth 1 -printf '%y %m %p %l\\n' | LC_ALL=C sort; "
+    "find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; }} | sha256sum"
+)
+
+
+@pytest.fixture(scope="module")
+def ledger(sample_path: Path, cache_dir: Path, docker_engine):
+    config, _ = resolve_backend(BackendChoice.DOCKER, cache_dir, limits=Limits(timeout_s=60))
+    built = build_environment(str(sample_path), config)
+    measured = measure_environment(config, built)
+    prepared = prepare_candidates(config, built, measured, max_candidates=10, seed=3)
+    backend = build_backend(config)
+    yield backend, built, measured, prepared
+    backend.close()
+
+
+def tree_digest(session, root: str) -> str:
+    out = session.shell(TREE_DIGEST.format(root=root), timeout_s=30, max_bytes=4096)
+    assert out.exit_code == 0, out.output
+    return out.output.strip()
+
+
+def test_hot_runs_agree_with_fresh_pytest_processes(ledger) -> None:
+    backend, built, measured, prepared = ledger
+    env, snapshot = built.environment, built.snapshot
+    session = backend.session(env)
+    modes = []
+    for cand in prepared.candidates:
+        exact = run_suite(backend, env, snapshot, kind=RunKind.BUG,
+                          request=RunRequest(patch=cand.patch))
+        assert session.last_mode == "exact"
+        hot = run_suite(backend, env, snapshot, kind=RunKind.BUG,
+                        request=RunRequest(patch=cand.patch, hot=True))
+        modes.append(session.last_mode)
+        assert hot.verdict is exact.verdict, (cand.operator, hot.reason, exact.reason)
+        assert hot.status_map() == exact.status_map(), cand.operator
+        # A patch outside function bodies (code run at import) never runs hot.
+        if not screenable(measured.coverage, changed_lines(cand.patch)):
+            assert session.last_mode == "exact", cand.operator
+    assert modes.count("hot") >= len(modes) // 2, modes
+    assert any(run_suite(backend, env, snapshot, kind=RunKind.BUG,
+                         request=RunRequest(patch=c.patch, hot=True)).verdict is Verdict.FAIL
+               for c in prepared.candidates)
+
+
+def test_the_working_copy_is_reset_exactly_after_every_run(ledger) -> None:
+    backend, built, _, prepared = ledger
+    env, snapshot = built.environment, built.snapshot
+    session = backend.session(env)
+    pristine = tree_digest(session, "/testbed")
+    # A patch whose import leaves litter in the working copy, and one that changes a file.
+    litter = _append_patch(snapshot.path, "ledger/__init__.py", "open('litter.txt', 'w').write("
+                           "'x'); __import__('os').makedirs('junk/deep', exist_ok=True)")
+    for request in (RunRequest(patch=litter), RunRequest(patch=litter, hot=True),
+                    RunRequest(patch=prepared.candidates[0].patch, hot=True), RunRequest()):
+        run = run_suite(backend, env, snapshot, kind=RunKind.BUG, request=request)
+        assert run.verdict in (Verdict.PASS, Verdict.FAIL), run.reason
+        assert tree_digest(session, "/work") == pristine, request
+
+
+def _append_patch(root: str, rel: str, line: str) -> str:
+    before = (Path(root) / rel).read_text().splitlines(keepends=True)
+    after = [*before, line + "\n"]
+    body = "".join(difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"))
+    return f"diff --git a/{rel} b/{rel}\n{body}"
