@@ -1,27 +1,36 @@
-"""`synth train`: fine-tune the bundled MoE model on the tasks of a store.
+"""`synth train`: fine-tune the bundled MoE model on the tasks of a store; `synth train eval`:
+sample fixes from a checkpoint for held-out tasks and score them as `synth verify` does.
 
 Thin, like the rest of the CLI: it checks its arguments, imports torch and the trainer only
-when the command runs, and delegates to ``trainer.run.run_training``.
+when the command runs, and delegates to ``trainer.run.run_training`` / ``trainer.evaluate``.
+`train` is a group whose callback trains when no subcommand follows, so `synth train --db ...`
+works as it always did.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from synth.cli import DEFAULT_DB, DbOption, console, fail
+from synth.cli import DEFAULT_DB, DbOption, console, default_cache_dir, fail
 
 if TYPE_CHECKING:
+    from trainer.evaluate import EvalReport, Generated
     from trainer.train import StepMetrics, Trainer
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train")(train)
+    group = typer.Typer(pretty_exceptions_enable=False)
+    group.callback(invoke_without_command=True)(train)
+    group.command("eval")(evaluate)
+    app.add_typer(group, name="train")
 
 
 def train(
+    ctx: typer.Context,
     db: DbOption = DEFAULT_DB,
     config: Annotated[str, typer.Option(help="Named trainer config: tiny | 100m.")] = "tiny",
     steps: Annotated[int, typer.Option(min=1, help="Optimizer steps in the whole run.")] = 100,
@@ -30,6 +39,10 @@ def train(
     ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
+    held_out_fraction: Annotated[
+        float | None,
+        typer.Option(help="Override the share of tasks kept out for `synth train eval`."),
+    ] = None,
     checkpoint_dir: Annotated[
         Path, typer.Option(help="Checkpoints go to DIR/RUN_ID/step-N/.")
     ] = Path("checkpoints"),
@@ -37,7 +50,10 @@ def train(
         bool, typer.Option(help="Continue this run from its latest checkpoint.")
     ] = False,
 ) -> None:
-    """Train the MoE model on the store's tasks; metrics go to its training_steps table."""
+    """Train the MoE model on the store's tasks; metrics go to its training_steps table.
+    `synth train eval` scores a checkpoint on the tasks training held out."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from data.store import Store, StoreError
@@ -50,7 +66,7 @@ def train(
     if not db.exists():
         raise fail(f"{db} does not exist; run `synth run SOURCE --db {db}` first or pass --db")
     try:
-        cfg = with_overrides(get_config(config), backend, seed)
+        cfg = with_overrides(get_config(config), backend, seed, held_out_fraction)
         dev = pick_device(device)
     except (ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -101,3 +117,106 @@ def train(
             f"aux {m[-1].aux_loss:.3f}, expert load max/mean {m[-1].load_max_over_mean:.2f}"
         )
     console.print(f"[bold]checkpoint:[/] {summary.checkpoint}")
+
+
+def evaluate(
+    db: DbOption = DEFAULT_DB,
+    checkpoint: Annotated[
+        Path, typer.Option(help="A checkpoint (DIR/RUN_ID/step-N) or a run folder (its latest).")
+    ] = Path("checkpoints"),
+    sample: Annotated[int, typer.Option(min=1, help="Held-out tasks to sample, by id.")] = 10,
+    max_new_bytes: Annotated[int, typer.Option(min=1, help="Bytes to generate at most.")] = 512,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
+    top_k: Annotated[int, typer.Option(min=0, help="Sample among the k likeliest; 0: all.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling.")] = 0,
+    backend: Annotated[
+        str, typer.Option(help="auto (the environments' own) | docker | local")
+    ] = "auto",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    workers: Annotated[int, typer.Option(min=1, help="Parallel Ray workers scoring fixes.")] = 2,
+    timeout: Annotated[float, typer.Option(help="Seconds per test run.")] = 300.0,
+    cache_dir: Annotated[Path | None, typer.Option(help="As for `synth run`.")] = None,
+    address: Annotated[str | None, typer.Option(help="Join this Ray cluster.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")] = False,
+) -> None:
+    """Score a checkpoint: sample a fix per held-out task, verify each.
+
+    Fixes are scored as `synth verify --patches` scores them (verdicts go to the solutions
+    table). Exit 0 whenever the loop ran, resolved or not."""
+    from data.store import StoreError
+    from envs.backend import BackendChoice
+    from pipelines.verify import SubmissionError
+    from synth.records import BackendKind
+    from trainer.backends import BackendError
+    from trainer.checkpoint import CheckpointError
+    from trainer.config import ConfigError
+    from trainer.evaluate import EvalError
+    from trainer.evaluate import evaluate as run_eval
+    from trainer.sample import SampleConfig
+    from trainer.train import pick_device
+
+    if not db.exists():
+        raise fail(f"{db} does not exist; pass --db with a store made by `synth run`")
+    if not checkpoint.exists():
+        raise fail(f"--checkpoint {checkpoint}: no such folder; pass one `synth train` printed")
+    try:
+        choice = BackendChoice(backend)
+    except ValueError:
+        raise fail(f"--backend {backend!r}: choose auto, docker or local") from None
+    kind = None if choice is BackendChoice.AUTO else BackendKind(choice.value)
+    try:
+        dev = pick_device(device)
+        sampling = SampleConfig(max_new_bytes, temperature, top_k, seed)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+    def sampled(g: Generated) -> None:
+        if not as_json:
+            console.print(f"sampled {g.instance_id}: {g.sample.num_bytes} bytes "
+                          f"(stop: {g.sample.stop})", highlight=False)
+
+    try:
+        report = run_eval(db, checkpoint, sample, sampling, device=dev,
+                          cache_dir=cache_dir or default_cache_dir(), kind=kind,
+                          timeout_s=timeout, workers=workers, address=address, on_sample=sampled)
+    except (EvalError, CheckpointError, ConfigError, BackendError, StoreError,
+            SubmissionError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(_report_json(report), indent=2))
+    else:
+        _show_report(report)
+
+
+def _report_json(report: EvalReport) -> dict[str, object]:
+    return {
+        "checkpoint": str(report.checkpoint), "run_id": report.run_id, "step": report.step,
+        "held_out": report.held_out, "evaluated": len(report.items),
+        "resolved": report.resolved, "resolve_rate": report.resolve_rate,
+        "tasks": [
+            {"instance_id": i.generated.instance_id, "outcome": i.verdict.outcome.value,
+             "solution_id": i.verdict.solution_id, "is_diff": i.generated.is_diff,
+             "bytes": i.generated.sample.num_bytes, "stop": i.generated.sample.stop,
+             "reason": i.verdict.reason}
+            for i in report.items
+        ],
+    }
+
+
+def _show_report(report: EvalReport) -> None:
+    from rich.table import Column, Table
+
+    task = Column("task", overflow="fold")  # an id is no use cut short
+    table = Table(task, "verdict", "diff?", "bytes", "F2P", "P2P", "reason")
+    for i in report.items:
+        v = i.verdict
+        table.add_row(v.instance_id, v.outcome.value, "yes" if i.generated.is_diff else "no",
+                      str(i.generated.sample.num_bytes),
+                      f"{v.fail_to_pass_passed}/{v.fail_to_pass_total}",
+                      f"{v.pass_to_pass_passed}/{v.pass_to_pass_total}", v.reason[:60])
+    console.print(table)
+    console.print(
+        f"[bold]checkpoint[/] {report.checkpoint} (run {report.run_id}, step {report.step}): "
+        f"evaluated {len(report.items)} of {report.held_out} held-out tasks, resolved "
+        f"{report.resolved}, resolve rate {report.resolve_rate:.1%}", highlight=False
+    )

@@ -6,6 +6,8 @@
 - ``kernels``: the hot paths, each Triton kernel beside its torch reference.
 - ``dataset``: tasks into prompt/fix examples, packed rows, batches (diffs: ``synth.patches``).
 - ``train`` / ``checkpoint`` / ``run``: the loop, safetensors checkpoints, a run over a store.
+- ``sample`` / ``evaluate``: fixes sampled from a checkpoint for held-out tasks, then scored
+  as `synth verify` scores them (`synth train eval`).
 
 torch and triton are imported only inside this package (and its tests and benchmarks).
 """

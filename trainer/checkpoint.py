@@ -69,6 +69,40 @@ def read_meta(path: Path) -> Meta:
         raise CheckpointError(f"{path} is not a readable checkpoint ({e})") from e
 
 
+def find_checkpoint(path: Path) -> Path:
+    """``path`` itself when it is a checkpoint, else the latest checkpoint in it (a run's
+    folder, ``DIR/RUN_ID``)."""
+    if (path / "meta.json").is_file():
+        return path
+    latest = latest_checkpoint(path) if path.is_dir() else None
+    if latest is None and path.is_dir():
+        # The --checkpoint-dir of `synth train` itself: fine when it holds a single run.
+        runs = sorted(p for p in path.iterdir() if p.is_dir() and latest_checkpoint(p))
+        if len(runs) == 1:
+            return latest_checkpoint(runs[0])  # type: ignore[return-value]
+        if runs:
+            raise CheckpointError(
+                f"{path} holds {len(runs)} runs ({', '.join(r.name for r in runs)}); pass one "
+                f"of them, e.g. {runs[-1]}"
+            )
+    if latest is None:
+        raise CheckpointError(
+            f"{path} is neither a checkpoint (step-N/ with meta.json) nor a run folder holding "
+            "one; pass a path that `synth train` printed"
+        )
+    return latest
+
+
+def load_weights(path: Path, model: torch.nn.Module, device: torch.device) -> Meta:
+    """Only the weights, for inference: the optimizer and the global RNG are left alone."""
+    meta = read_meta(path)
+    try:
+        model.load_state_dict(load_file(str(path / "model.safetensors"), device=str(device)))
+    except (OSError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: cannot load its weights ({e})") from e
+    return meta
+
+
 def load_checkpoint(
     path: Path, model: torch.nn.Module, device: torch.device
 ) -> tuple[Meta, dict[str, torch.Tensor]]:

@@ -89,6 +89,15 @@ class DataConfig:
     seq_len: int  # tokens per packed row
     batch_size: int  # packed rows per optimizer step
     max_prompt_bytes: int = 4096  # longer prompts lose their beginning
+    # Tasks kept out of training for `synth train eval` (``trainer.dataset.held_out``). 0 by
+    # default so a hand-built config trains on everything; the named configs hold out 20%.
+    held_out_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.held_out_fraction < 1.0:
+            raise ConfigError(
+                f"data.held_out_fraction={self.held_out_fraction} must lie in [0, 1)"
+            )
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,7 @@ TINY = TrainConfig(
             z_loss_coef=1e-3,
         ),
     ),
-    data=DataConfig(seq_len=1024, batch_size=4, max_prompt_bytes=1024),
+    data=DataConfig(seq_len=1024, batch_size=4, max_prompt_bytes=1024, held_out_fraction=0.2),
     optim=OptimConfig(lr=3e-3, warmup_steps=5),
 )
 
@@ -156,11 +165,32 @@ GPU_100M = TrainConfig(
             z_loss_coef=1e-3,
         ),
     ),
-    data=DataConfig(seq_len=2048, batch_size=16, max_prompt_bytes=6144),
+    data=DataConfig(seq_len=2048, batch_size=16, max_prompt_bytes=6144, held_out_fraction=0.2),
     optim=OptimConfig(lr=1e-3, warmup_steps=100),
 )
 
 CONFIGS: dict[str, TrainConfig] = {c.name: c for c in (TINY, GPU_100M)}
+
+
+def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
+    """The inverse of ``TrainConfig.to_dict`` (as a checkpoint's JSON reads back); a field
+    missing from an older checkpoint takes its default."""
+    try:
+        model = dict(raw["model"])
+        model["moe"] = MoEConfig(**model["moe"])
+        optim = dict(raw.get("optim", {}))
+        if "betas" in optim:
+            optim["betas"] = tuple(optim["betas"])
+        return TrainConfig(
+            **{
+                **raw,
+                "model": ModelConfig(**model),
+                "data": DataConfig(**raw["data"]),
+                "optim": OptimConfig(**optim),
+            }
+        )
+    except (KeyError, TypeError) as e:
+        raise ConfigError(f"not a trainer config ({e!r})") from e
 
 
 def get_config(name: str) -> TrainConfig:

@@ -56,7 +56,9 @@ def run_training(
 ) -> RunSummary:
     from data.training_runs import TrainingRun, TrainingStep, write_run, write_steps
 
-    examples = load_examples(store)
+    examples = load_examples(
+        store, split="train", held_out_fraction=cfg.data.held_out_fraction
+    )  # never a held-out task: `synth train eval` samples those
     if not examples:
         raise TrainingError(
             f"{store.path} holds no tasks to train on; run `synth run SOURCE --db {store.path}`"
@@ -113,9 +115,13 @@ def run_training(
     )
 
 
-def with_overrides(cfg: TrainConfig, backend: str | None, seed: int | None) -> TrainConfig:
+def with_overrides(
+    cfg: TrainConfig, backend: str | None, seed: int | None, held_out_fraction: float | None = None
+) -> TrainConfig:
     if backend is not None:
         cfg = cfg.with_backend(backend)
     if seed is not None:
         cfg = replace(cfg, seed=seed)
+    if held_out_fraction is not None:
+        cfg = replace(cfg, data=replace(cfg.data, held_out_fraction=held_out_fraction))
     return cfg

@@ -43,10 +43,12 @@ def unsupported_reason(x_TD: torch.Tensor, w_EFD: torch.Tensor) -> str | None:
 def _probe(device: torch.device, dtype: torch.dtype) -> str | None:
     assert _GROUPED_MM is not None
     try:
-        a = torch.zeros(32, 16, device=device, dtype=dtype, requires_grad=True)
-        b = torch.zeros(2, 16, 16, device=device, dtype=dtype, requires_grad=True)
-        offs = torch.tensor([16, 32], device=device, dtype=torch.int32)
-        _grouped(a, b, offs).sum().backward()  # sum(): a stride-0 gradient, as in real use
+        # Grad on even when the first call comes under no_grad (sampling): the verdict is cached.
+        with torch.enable_grad():
+            a = torch.zeros(32, 16, device=device, dtype=dtype, requires_grad=True)
+            b = torch.zeros(2, 16, 16, device=device, dtype=dtype, requires_grad=True)
+            offs = torch.tensor([16, 32], device=device, dtype=torch.int32)
+            _grouped(a, b, offs).sum().backward()  # sum(): stride-0 gradient, as in real use
     except (RuntimeError, NotImplementedError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         return f"grouped_mm fails for {dtype} on {device.type} ({first})"
