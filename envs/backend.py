@@ -90,6 +90,9 @@ class BackendConfig(BaseModel):
     rebuild: bool = False
     # HOST[:PORT]/PREFIX: push each environment image there once; other nodes pull it.
     registry: str | None = None
+    # Set by a factory run: its test containers carry it, stay warm across the run's batches on
+    # each worker (pipelines.stages.warm_backend), and are removed by it when it ends.
+    run_id: str | None = None
 
     @field_validator("registry")
     @classmethod
@@ -109,6 +112,8 @@ class RunRequest:
     # code swapped in (envs/templates/forkserver.py): only for patches confined to function
     # bodies no test runs at import; the server checks that itself and otherwise runs exactly.
     hot: bool = False
+    # Stop at the first failing test (a screen asks only whether one fails).
+    first_failure: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str) ->
         "PYTHONPATH": f"{source}:{paths.plugin_dir}",
         "SYNTH_ORDER": request.order if request.order != "default" else "",
         "SYNTH_COVERAGE": "1" if request.coverage else "",
+        "SYNTH_FIRST_FAILURE": "1" if request.first_failure else "",
         "SYNTH_SOURCE": source,
     }
     return {

@@ -60,6 +60,8 @@ OUT = "/opt/synth-out"  # tmpfs, mode 1733: the test user may create files here 
 LOG = "/tmp/synth-run.log"
 RUN_LABEL = "synth.run"
 OWNER_LABEL = "synth.owner"  # host:pid of the process that started the container
+RUN_ID_LABEL = "synth.run_id"  # the factory run whose worker holds it warm
+WARM_SESSIONS = 4  # warm containers one backend keeps, least recently used closed first
 POLL_S = 0.05
 SERVER_START_S = 60.0
 SERVER_GRACE_S = 30.0  # past the run's own limit, which the server enforces itself
@@ -237,7 +239,8 @@ class TestServer:
 class DockerSession:
     """One warm container of one environment; its test server (forkserver.py) runs the tests."""
 
-    def __init__(self, client: docker.DockerClient, env: Environment, limits: Limits) -> None:
+    def __init__(self, client: docker.DockerClient, env: Environment, limits: Limits,
+                 run_id: str | None = None) -> None:
         self.client, self.env, self.limits = client, env, limits
         # The container's own process (and so its life) belongs to root; tests run as USER,
         # who can therefore kill everything it started without stopping the container.
@@ -245,7 +248,8 @@ class DockerSession:
             env.image_digest,
             command=["sleep", "infinity"],
             user="root",
-            labels={RUN_LABEL: "1", "synth.env_id": env.env_id, OWNER_LABEL: owner()},
+            labels={RUN_LABEL: "1", "synth.env_id": env.env_id, OWNER_LABEL: owner(),
+                    RUN_ID_LABEL: run_id or ""},
             detach=True,
             **container_profile(limits),
         )
@@ -507,12 +511,16 @@ class DockerBackend:
 
     def session(self, env: Environment) -> DockerSession:
         """The warm container of ``env`` (a new one if it died or never started)."""
-        session = self._sessions.get(env.env_id)
+        session = self._sessions.pop(env.env_id, None)
         if session is None or not session.alive:
+            if session is not None:
+                session.close()
             # A worker on another node than the one that prepared ``env``: pull, don't rebuild.
             ensure_environment_image(self.client, env, self.config.registry)
-            session = self._sessions[env.env_id] = DockerSession(self.client, env,
-                                                                 self.config.limits)
+            session = DockerSession(self.client, env, self.config.limits, self.config.run_id)
+        self._sessions[env.env_id] = session  # most recently used last
+        while len(self._sessions) > WARM_SESSIONS:
+            self._sessions.pop(next(iter(self._sessions))).close()
         return session
 
     def close(self) -> None:
@@ -547,6 +555,21 @@ def remove_stale_containers() -> int:
         for container in stale:
             container.remove(force=True)
         return len(stale)
+    finally:
+        client.close()
+
+
+def remove_run_containers(run_id: str) -> int:
+    """Remove the test containers a factory run's workers kept warm (on this engine)."""
+    client = docker.from_env(timeout=60)
+    try:
+        mine = client.containers.list(all=True, filters={"label": f"{RUN_ID_LABEL}={run_id}"})
+        for container in mine:
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        return len(mine)
     finally:
         client.close()
 

@@ -9,6 +9,7 @@ skipped, so rerunning the same command (or resuming a killed one) adds no duplic
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,10 +106,21 @@ def run_factory(
     start_ray(address)
     options = options or StrategyOptions()
     if backend.kind is BackendKind.DOCKER:
-        from envs.docker_backend import remove_stale_containers
+        from envs.docker_backend import remove_run_containers, remove_stale_containers
 
         if removed := remove_stale_containers():
             progress.say(f"removed {removed} test container(s) left by an earlier, dead run")
+    backend = backend.model_copy(update={"run_id": backend.run_id or secrets.token_hex(8)})
+    try:
+        return _run(sources, db, backend, max_candidates=max_candidates, seed=seed,
+                    progress=progress, options=options)
+    finally:
+        if backend.kind is BackendKind.DOCKER:
+            remove_run_containers(backend.run_id or "")
+
+
+def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candidates: int,
+         seed: int, progress: Progress, options: StrategyOptions) -> RunSummary:
     build = ray.remote(max_retries=2)(build_environment)
     prepare = ray.remote(max_retries=2)(prepare_candidates)
     # Validation is retried by the driver, candidate by candidate and within a bound (see

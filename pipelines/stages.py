@@ -205,7 +205,14 @@ def validate_batch(
     *,
     bug_runs: int = BUG_RUNS,
 ) -> BatchResult:
-    runner = build_backend(bug_run_config(backend, measured.baseline_runs))
+    config = bug_run_config(backend, measured.baseline_runs)
+    if config.run_id is not None:  # a factory run: the container stays warm for its next batch
+        runner = warm_backend(config)
+        return BatchResult(tuple(
+            validate_one(runner, env, snapshot, measured, cand, bug_runs=bug_runs)
+            for cand in candidates
+        ))
+    runner = build_backend(config)
     try:
         return BatchResult(tuple(
             validate_one(runner, env, snapshot, measured, cand, bug_runs=bug_runs)
@@ -213,6 +220,23 @@ def validate_batch(
         ))
     finally:
         runner.close()
+
+
+# This worker process's backends, kept across the batches of one factory run (environment
+# locality: a worker that validated an environment's batch holds its warm container and test
+# server for the next). A batch of another run closes them; the run removes its own at the end.
+_WARM: dict[BackendConfig, Backend] = {}
+WARM_BACKENDS = 2
+
+
+def warm_backend(config: BackendConfig) -> Backend:
+    for key in [k for k in _WARM if k.run_id != config.run_id]:
+        _WARM.pop(key).close()
+    runner = _WARM.pop(config, None) or build_backend(config)
+    _WARM[config] = runner
+    while len(_WARM) > WARM_BACKENDS:
+        _WARM.pop(next(iter(_WARM))).close()
+    return runner
 
 
 def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured: Measured,
@@ -239,7 +263,7 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
             return reject(Rejection.UNCOVERED)
         screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN,
                            request=RunRequest(patch=cand.patch, select=tuple(sorted(covering)),
-                                              hot=True))
+                                              hot=True, first_failure=True))
         runs.append(screen)
         if (why := rejection_for(screen)) is not None:
             return reject(why, runs)

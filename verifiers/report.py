@@ -84,6 +84,8 @@ def read_report(
         return ReadReport(Verdict.INFRA, results, "exit code 0 with failing tests in the report")
     if exit_code == EXIT_TESTS_FAILED and not failing:
         return ReadReport(Verdict.INFRA, results, "exit code 1 with no failing test in the report")
+    if payload.get("stopped_early") and not failing:
+        return ReadReport(Verdict.INFRA, results, "stopped early with no failing test")
     verdict = Verdict.FAIL if failing else Verdict.PASS
     return ReadReport(verdict, results, "", coverage)
 

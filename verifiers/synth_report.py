@@ -20,7 +20,7 @@ import time
 
 def _settings_from_environ() -> dict:
     return {key: os.environ.pop(f"SYNTH_{key.upper()}", "")
-            for key in ("select", "order", "coverage", "source")}
+            for key in ("select", "order", "coverage", "source", "first_failure")}
 
 
 _SETTINGS = _settings_from_environ()
@@ -45,6 +45,7 @@ IMPORT_CONTEXT = "<import>"
 _results: dict = {}
 _order: list = []
 _counts = {"collected": 0, "deselected": 0, "executed": 0}
+_session: list = []  # the session, for stopping at the first failure
 _coverage = {"cov": None}
 
 if _SETTINGS["coverage"]:
@@ -106,6 +107,7 @@ def rearm(session) -> None:
 def pytest_collection_finish(session):
     # After every filter (ours, -m/-k, a conftest's deselection): what will really run.
     _counts["executed"] = len(session.items)
+    _session[:] = [session]
 
 
 def pytest_runtest_protocol(item, nextitem):
@@ -132,6 +134,10 @@ def pytest_runtest_logreport(report):
         status = "failed" if report.when == "call" else "error"
         if entry["status"] not in ("failed", "error"):
             entry.update(status=status, message=_message(report))
+        if _SETTINGS["first_failure"] and _session:
+            # A screen only asks whether some test fails: the first failure answers it. pytest
+            # stops after this test (as under -x) and exits 1.
+            _session[0].shouldfail = "stopped at the first failure (synth screen)"
     elif report.skipped and entry["status"] == "passed":
         entry.update(status="skipped", message=_message(report))
 
@@ -153,6 +159,10 @@ def _coverage_map() -> dict:
     return out
 
 
+def _stopped(session) -> bool:
+    return bool(_SETTINGS["first_failure"]) and bool(getattr(session, "shouldfail", False))
+
+
 def pytest_sessionfinish(session, exitstatus):
     path = _SETTINGS["report"]
     if not path:
@@ -163,7 +173,9 @@ def pytest_sessionfinish(session, exitstatus):
         "exitstatus": int(exitstatus),
         "collected": _counts["collected"],
         "deselected": _counts["deselected"],
-        "executed": _counts["executed"],
+        # Stopped at the first failure: what ran is what was executed.
+        "executed": len(_order) if _stopped(session) else _counts["executed"],
+        "stopped_early": _stopped(session),
         "order": _SETTINGS["order"] or "default",
         "finished_at": time.time(),
         "results": [dict(test_id=node, **_results[node]) for node in _order],

@@ -274,24 +274,56 @@ def changed_files(patch: str) -> set:
     return files
 
 
-def hot_swap(job: dict) -> str:
+def live_functions(root: str) -> dict:
+    """file → {code object: [function objects]} for every function alive in this process whose
+    code comes from under ``root``: taken once, after collection (what a run makes anew is made
+    from the swapped code)."""
+    index = {}
+    prefix = os.path.realpath(root) + os.sep
+    for obj in gc.get_objects():
+        if isinstance(obj, types.FunctionType):
+            path = obj.__code__.co_filename
+            if path.startswith(prefix):
+                index.setdefault(path, {}).setdefault(obj.__code__, []).append(obj)
+    return index
+
+
+class Collected:
+    """What the collector knows before its first fork, shared by all of them: the files its
+    modules were imported from, their clean code, and the functions alive in it."""
+
+    def __init__(self, work: str, pristine: str) -> None:
+        self.work, self.pristine = work, pristine
+        self.imported = {
+            os.path.realpath(path)
+            for module in list(sys.modules.values())
+            if isinstance(path := getattr(module, "__file__", None), str)
+        }
+        self.functions = live_functions(work)
+        self.clean = {}
+        for path in self.functions:
+            rel = os.path.relpath(path, os.path.realpath(work))
+            try:
+                with open(os.path.join(pristine, rel), encoding="utf-8") as fh:
+                    self.clean[path] = compile(fh.read(), path, "exec", dont_inherit=True)
+            except (OSError, SyntaxError, ValueError):
+                pass
+
+
+def hot_swap(job: dict, known: Collected) -> str:
     """Swap the patch's changed functions into this (forked) process. '' when done, else why
     hot mode cannot stand for the patch."""
-    work, pristine = job["work"], job["pristine"]
-    by_file = {}
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if path:
-            by_file[os.path.realpath(path)] = module
+    work = job["work"]
     for rel in sorted(changed_files(job.get("patch", ""))):
         path = os.path.realpath(os.path.join(work, rel))
-        if path not in by_file:
+        if path not in known.imported:
             continue  # never imported by the collection: a run reads the patched file
         if not rel.endswith(".py") or not os.path.exists(path):
             return f"{rel} was imported and is not a Python file left in place"
+        before = known.clean.get(path)
+        if before is None:
+            return f"{rel}: no clean code of it was compiled"
         try:
-            with open(os.path.join(pristine, rel), encoding="utf-8") as fh:
-                before = compile(fh.read(), path, "exec", dont_inherit=True)
             with open(path, encoding="utf-8") as fh:
                 after = compile(fh.read(), path, "exec", dont_inherit=True)
         except (OSError, SyntaxError, ValueError) as exc:
@@ -299,10 +331,7 @@ def hot_swap(job: dict) -> str:
         pairs = []
         if not swap_plan(before, after, True, pairs):
             return f"{rel}: code run at import changed"
-        live = {}
-        for obj in gc.get_objects():
-            if isinstance(obj, types.FunctionType) and obj.__code__.co_filename == path:
-                live.setdefault(obj.__code__, []).append(obj)
+        live = known.functions.get(path, {})
         for old, new, made_at_import in pairs:
             functions = live.get(old, [])  # code objects compare by value
             if made_at_import and not functions:
@@ -318,8 +347,8 @@ def hot_swap(job: dict) -> str:
 class Collector:
     """A pytest plugin: after collection, serve hot jobs instead of running the loop."""
 
-    def __init__(self, rx: int, tx: int, log_fd: int) -> None:
-        self.rx, self.tx, self.log_fd = rx, tx, log_fd
+    def __init__(self, rx: int, tx: int, log_fd: int, pristine: str) -> None:
+        self.rx, self.tx, self.log_fd, self.pristine = rx, tx, log_fd, pristine
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
@@ -330,16 +359,20 @@ class Collector:
 
         send(self.tx, {"ready": True, "collected": len(session.items)})
         items = list(session.items)
+        known = Collected(os.getcwd(), self.pristine)
+        # What exists now is shared by every fork: keep the collector's garbage collections
+        # (and the page copies their traversals cause) out of the runs.
+        gc.freeze()
         for line in lines(self.rx):
             job = json.loads(line)
             pid = os.fork()
             if pid == 0:
-                self.child(session, items, job, synth_report)
+                self.child(session, items, known, job, synth_report)
             code, timed_out = wait_child(pid, time.monotonic() + job["timeout_s"])
             send(self.tx, {"exit_code": code, "timed_out": timed_out})
         return True
 
-    def child(self, session, items, job, synth_report) -> None:
+    def child(self, session, items, known, job, synth_report) -> None:
         status = 3
         try:
             # pytest holds descriptors of its own here (capture files, the terminal): leave
@@ -351,7 +384,7 @@ class Collector:
             os.lseek(self.log_fd, 0, os.SEEK_SET)
             os.ftruncate(self.log_fd, 0)
             scratch = tempfile.mkdtemp(prefix="synth-job-")
-            why = hot_swap(job)
+            why = hot_swap(job, known)
             if why:
                 print(f"synth forkserver: exact mode instead: {why}", flush=True)
                 os._exit(UNSAFE)
@@ -440,7 +473,9 @@ class Server:
         kills = oom_kills()
         start = time.monotonic()
         mode = job.get("mode", "exact")
-        if not apply_patch(job.get("patch", ""), work, job["log"]):
+        patched = apply_patch(job.get("patch", ""), work, job["log"])
+        t_patch = time.monotonic()
+        if not patched:
             reset(pristine, work)
             return {"exit_code": PATCH_FAILED, "report": None, "timed_out": False, "oom": False,
                     "duration_s": time.monotonic() - start, "mode": mode,
@@ -475,7 +510,8 @@ class Server:
                  "fallback": job.get("fallback", ""), "log_tail": read_tail(log)}
         reset(pristine, work)
         clean_tmp()
-        reply["phases"] = {"reset": round(start - t0, 4), "run": round(t1 - start, 4),
+        reply["phases"] = {"reset": round(start - t0, 4), "patch": round(t_patch - start, 4),
+                           "run": round(t1 - t_patch, 4),
                            "after": round(time.monotonic() - t1, 4)}
         return reply
 
@@ -533,12 +569,12 @@ class Server:
                             pass
                 os.chdir(job["work"])
                 os.environ.update(job.get("env", {}))
-                for key in ("SYNTH_SELECT", "SYNTH_SECRET", "SYNTH_ORDER", "SYNTH_COVERAGE"):
-                    os.environ.pop(key, None)
+                for key in [k for k in os.environ if k.startswith("SYNTH_")]:
+                    os.environ.pop(key)  # each run's own settings come with its job
                 argv = job["argv"]
                 args = argv[3:] if argv[1:3] == ["-m", "pytest"] else argv[1:]
                 sys.path[0] = os.getcwd()
-                pytest.main(args, plugins=[Collector(down_r, up_w, log_fd)])
+                pytest.main(args, plugins=[Collector(down_r, up_w, log_fd, job["pristine"])])
             finally:
                 os._exit(0)
         for fd in (down_r, up_w, log_fd):
