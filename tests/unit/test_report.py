@@ -317,3 +317,38 @@ def test_tests_deselected_by_the_repos_own_addopts_still_give_a_trusted_run(
     read = read_report(report.read_text(), exit_code=done.returncode, nonce=NONCE)
     assert read.verdict is Verdict.PASS, read.reason
     assert not secret.exists(), "the secret must be gone before any test code runs"
+
+
+def _run_plugin(tmp_path: Path, tests: str, **settings: str) -> tuple[int, str]:
+    (tmp_path / "test_k.py").write_text(tests)
+    report = tmp_path / "report.json"
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"report": str(report), "nonce": NONCE}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SYNTH_"))}
+    env.update(PYTHONPATH=str(VERIFIERS), SYNTH_SECRET=str(secret), **settings)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "synth_report", "-p", "no:cacheprovider", "-q",
+         f"--rootdir={tmp_path}", "test_k.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    return done.returncode, report.read_text()
+
+
+THREE_TESTS = "def test_a():\n    pass\n\ndef test_b():\n    assert 0\n\ndef test_c():\n    pass\n"
+
+
+def test_a_screen_stops_at_the_first_failure_and_its_report_is_trusted(tmp_path: Path) -> None:
+    code, text = _run_plugin(tmp_path, THREE_TESTS, SYNTH_FIRST_FAILURE="1")
+    read = read_report(text, exit_code=code, nonce=NONCE)
+    assert code == 1 and read.verdict is Verdict.FAIL, read.reason
+    assert [r.test_id for r in read.results] == ["test_k.py::test_a", "test_k.py::test_b"]
+    assert json.loads(text)["stopped_early"] is True
+    # Without the setting, all three run.
+    code, text = _run_plugin(tmp_path, THREE_TESTS)
+    assert len(read_report(text, exit_code=code, nonce=NONCE).results) == 3
+
+
+def test_a_report_stopped_early_without_a_failure_is_infra() -> None:
+    payload = json.loads(_report(0, test_a="passed"))
+    payload.update(stopped_early=True)
+    assert _read(json.dumps(payload), 0).verdict is Verdict.INFRA

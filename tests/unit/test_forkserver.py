@@ -1,0 +1,127 @@
+"""Which patches a hot run (a fork of a process that collected the suite once, with the changed
+functions' code swapped in) may stand for: only changes confined to function bodies. Pure: two
+versions of a module compiled and compared, as envs/templates/forkserver.py does."""
+
+from __future__ import annotations
+
+import importlib.util
+import types
+from pathlib import Path
+
+import pytest
+
+SPEC = importlib.util.spec_from_file_location(
+    "forkserver", Path(__file__).resolve().parents[2] / "envs" / "templates" / "forkserver.py")
+forkserver = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(forkserver)  # type: ignore[union-attr]
+
+BASE = '''
+import functools
+
+LIMIT = 10
+TABLE = {k: k * 2 for k in range(3)}
+
+
+def clamp(x, low=0):
+    if x < low:
+        return low
+    return min(x, LIMIT)
+
+
+def traced(fn):
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return fn(*args)
+    return wrapper
+
+
+@traced
+def double(x):
+    return x * 2
+
+
+class Account:
+    rate = 5
+
+    def fee(self, amount):
+        return amount * self.rate // 100
+
+    def helper(self):
+        def inner(v):
+            return v + 1
+        return inner(1)
+'''
+
+
+def plan(after: str) -> tuple[bool, list]:
+    pairs: list = []
+    ok = forkserver.swap_plan(compile(BASE, "m.py", "exec"), compile(after, "m.py", "exec"), True,
+                              pairs)
+    return ok, pairs
+
+
+def names(pairs: list) -> set[str]:
+    return {old.co_qualname for old, _, _ in pairs}
+
+
+@pytest.mark.parametrize("old,new,changed", [
+    ("    return min(x, LIMIT)", "    return max(x, LIMIT)", {"clamp"}),
+    ("        return amount * self.rate // 100", "        return amount * self.rate // 10",
+     {"Account.fee"}),
+    ("    return x * 2", "    return x * 3", {"double"}),
+    # A nested function: its parent is swapped, and it is paired too (no live object needed).
+    ("            return v + 1", "            return v - 1",
+     {"Account.helper", "Account.helper.<locals>.inner"}),
+    # The decorator's wrapper, alive since import: swapped wherever it lives.
+    ("        return fn(*args)", "        return fn(*args[:1])",
+     {"traced", "traced.<locals>.wrapper"}),
+])
+def test_changes_inside_function_bodies_are_swapped(old: str, new: str, changed: set) -> None:
+    assert old in BASE
+    ok, pairs = plan(BASE.replace(old, new))
+    assert ok
+    assert names(pairs) == changed
+    made_at_import = {p[0].co_qualname for p in pairs if p[2]}
+    assert made_at_import == {n for n in changed if "<locals>" not in n}
+
+
+def test_a_change_that_moves_lines_swaps_the_moved_functions_too() -> None:
+    ok, pairs = plan(BASE.replace("    if x < low:\n        return low\n", ""))
+    assert ok
+    assert "clamp" in names(pairs) and "Account.fee" in names(pairs)  # fee only moved up
+
+
+@pytest.mark.parametrize("old,new", [
+    ("def clamp(x, low=0):", "def clamp(x, low=1):"),  # a default: evaluated at import
+    ("LIMIT = 10", "LIMIT = 11"),  # module level
+    ("    rate = 5", "    rate = 6"),  # class body
+    ("TABLE = {k: k * 2 for k in range(3)}", "TABLE = {k: k * 3 for k in range(3)}"),
+    ("@traced\ndef double", "def double"),  # a decorator removed
+    ("class Account:", "class Account(dict):"),  # a base class
+    ("    def helper(self):", "    def helper(self, extra=None):"),  # a signature
+])
+def test_changes_to_code_run_at_import_are_refused(old: str, new: str) -> None:
+    assert old in BASE
+    ok, _ = plan(BASE.replace(old, new))
+    assert not ok
+
+
+def test_an_unchanged_module_needs_no_swap() -> None:
+    assert plan(BASE) == (True, [])
+
+
+def test_changed_files_reads_both_sides_of_each_diff_header() -> None:
+    patch = ("diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n"
+             "diff --git a/old.py b/new.py\n")
+    assert forkserver.changed_files(patch) == {"pkg/m.py", "old.py", "new.py"}
+
+
+def test_the_live_index_finds_functions_by_their_code(tmp_path: Path) -> None:
+    path = tmp_path / "live_mod.py"
+    path.write_text("def f():\n    return 1\n")
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    index = forkserver.live_functions(str(tmp_path))
+    code = compile(path.read_text(), str(path), "exec")
+    f_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    assert index[str(path)][f_code] == [namespace["f"]]
