@@ -1,13 +1,20 @@
 """The factory's throughput, measured side by side in one run on the same candidates.
 
-1. Validated tasks per CPU-second: the optimized pipeline (one warm container per environment,
-   coverage screening, the full suite twice only for bugs the screen caught) vs a naive mode (a
+1. Validated tasks per CPU-second: the optimized pipeline (one warm container per environment
+   whose test server collected the suite once; coverage screening in forks of it; the full suite
+   twice only for bugs the screen caught, once hot and once in a fresh pytest process) vs a naive
+   mode (a
    fresh container and the full suite once for every candidate: the SWE-smith method). Both run
    serially on one worker whose container is capped at one CPU, so CPU-seconds are the wall
    seconds times that one allotted CPU.
 2. Candidate (mutant) evaluations per second vs mutmut 3 on the same package: mutmut mutates
-   every function of the package's source (ours: the sampled candidates of the same files); each
-   side's time counts candidate evaluation only, not building or the clean-suite measurement.
+   every function of the package's source (ours: the sampled candidates of the same files). An
+   evaluation is what mutmut does per mutant: run the tests that cover it until one fails. Ours
+   is the pipeline's screen: no run when no test covers the change, else the covering tests in a
+   fork of the warm container's test server (hot), or the whole suite in a fresh pytest process
+   when the change is in code run at import; both stop at the first failure. Each side's time
+   counts candidate evaluation only, not building or the clean-suite measurement; ours includes
+   starting the container and its test server. The full validation's rate is printed beside it.
 3. The whole factory (`run_factory`) with 1 vs 2 local Ray workers, on a fresh store each.
 
     .venv/bin/pip install -e '.[bench]'        # mutmut, for ratio 2 only
@@ -34,6 +41,7 @@ from pipelines.stages import (
     Built,
     Measured,
     Prepared,
+    bug_run_config,
     build_environment,
     measure_environment,
     prepare_candidates,
@@ -43,6 +51,7 @@ from synth.proc import run as run_process
 from synth.records import RunKind
 from verifiers.grading import broke_any, rejection_for
 from verifiers.runner import run_suite
+from verifiers.screening import changed_lines, screenable, tests_covering
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,53 @@ def optimized(config: BackendConfig, prepared: Prepared) -> Mode:
     seconds = time.monotonic() - start
     tasks = sum(v.task is not None for v in result.validated)
     return Mode(tasks, len(result.validated), seconds)
+
+
+@dataclass(frozen=True)
+class Screens:
+    setup_s: float  # the container, its test server and the collector: once per environment
+    body: Mode  # candidates inside function bodies: the kind mutmut generates
+    at_import: Mode  # candidates in code run at import (decorators, defaults, class bodies)
+
+    @property
+    def all(self) -> Mode:
+        return Mode(self.body.tasks + self.at_import.tasks,
+                    self.body.evaluated + self.at_import.evaluated,
+                    self.body.seconds + self.at_import.seconds)
+
+
+def screens(config: BackendConfig, prepared: Prepared) -> Screens:
+    """The mutate-and-test inner loop alone: each candidate's screen (see ratio 2 above)."""
+    built, measured = prepared.built, prepared.measured
+    env, snapshot, coverage = built.environment, built.snapshot, measured.coverage
+    tally = {True: [0, 0, 0.0], False: [0, 0, 0.0]}  # in a body? -> killed, evaluated, seconds
+    runner = build_backend(bug_run_config(config, measured.baseline_runs))
+    try:
+        start = time.monotonic()  # set-up, as mutmut's own is left out of its figure
+        run_suite(runner, env, snapshot, kind=RunKind.SCREEN,
+                  request=RunRequest(select=(), hot=True))
+        setup_s = time.monotonic() - start
+        for cand in prepared.candidates:
+            start = time.monotonic()
+            touched = changed_lines(cand.patch)
+            body = coverage is not None and screenable(coverage, touched)
+            killed = False
+            if body:
+                covering = tests_covering(coverage, touched, measured.baseline.passing)
+                request = RunRequest(patch=cand.patch, select=tuple(sorted(covering)), hot=True,
+                                     first_failure=True)
+            else:  # code run at import: every test may see it, in a fresh pytest process
+                covering, request = None, RunRequest(patch=cand.patch, first_failure=True)
+            if covering != set():  # no covering test: rejected as uncovered without a run
+                run = run_suite(runner, env, snapshot, kind=RunKind.SCREEN, request=request)
+                killed = rejection_for(run) is None and broke_any(measured.baseline, run, covering)
+            entry = tally[body]
+            entry[0] += killed
+            entry[1] += 1
+            entry[2] += time.monotonic() - start
+    finally:
+        runner.close()
+    return Screens(setup_s, Mode(*tally[True]), Mode(*tally[False]))
 
 
 def naive(config: BackendConfig, built: Built, measured: Measured, prepared: Prepared) -> Mode:
@@ -124,30 +180,44 @@ def workers(source: str, cache: Path, choice: BackendChoice, n: int, cpus: int) 
     return Mode(summary.validated, summary.generated, seconds)
 
 
-def bench(source: str, n: int, choice: BackendChoice, cache: Path, mutmut_timeout: float) -> None:
+def bench(source: str, n: int, choice: BackendChoice, cache: Path, mutmut_timeout: float,
+          ratios: frozenset[int] = frozenset({1, 2, 3})) -> None:
     config, note = resolve_backend(choice, cache)
     built = build_environment(source, config)
     measured = measure_environment(config, built)
     prepared = prepare_candidates(config, built, measured, max_candidates=n, seed=0)
     print(f"{built.repo.name}: {len(prepared.candidates)} candidates, {note}")
 
-    fast, slow = optimized(config, prepared), naive(config, built, measured, prepared)
-    print(f"  1. optimized: {fast.tasks} tasks in {fast.seconds:.1f} CPU-s ({fast.per_s:.3f}/CPU-s)"
-          f" | naive: {slow.tasks} in {slow.seconds:.1f} CPU-s ({slow.per_s:.3f}/CPU-s)"
-          f" | ratio {fast.per_s / slow.per_s if slow.per_s else float('inf'):.2f}x")
+    fast = optimized(config, prepared)
+    if 1 in ratios:
+        slow = naive(config, built, measured, prepared)
+        print(f"  1. optimized: {fast.tasks} tasks in {fast.seconds:.1f} CPU-s "
+              f"({fast.per_s:.3f}/CPU-s)"
+              f" | naive: {slow.tasks} in {slow.seconds:.1f} CPU-s ({slow.per_s:.3f}/CPU-s)"
+              f" | ratio {fast.per_s / slow.per_s if slow.per_s else float('inf'):.2f}x")
 
     package = built.snapshot.repo.name
-    if (Path(built.snapshot.path) / package).is_dir() and "test" in "".join(
+    if 2 in ratios and (Path(built.snapshot.path) / package).is_dir() and "test" in "".join(
             built.environment.spec.test_paths):
         theirs = mutmut(Path(built.snapshot.path), package,
                         built.environment.spec.test_paths[0], mutmut_timeout)
-        ours = fast.evaluated / fast.seconds
+        screened = screens(config, prepared)
         if theirs is not None:
             rate = theirs.evaluated / theirs.seconds
-            print(f"  2. evaluations/s: ours {ours:.2f} ({fast.evaluated} in {fast.seconds:.1f} s,"
-                  f" Docker-isolated) | mutmut {rate:.2f} ({theirs.evaluated} in "
-                  f"{theirs.seconds:.1f} s, in-process) | ratio {ours / rate:.2f}x")
+            body, every = screened.body, screened.all
+            print(f"  2. evaluations/s: ours {body.evaluated / body.seconds:.2f} on the "
+                  f"{body.evaluated} candidates in function bodies ({body.seconds:.1f} s, "
+                  f"{body.tasks} broke a test, Docker-isolated) | mutmut {rate:.2f} "
+                  f"({theirs.evaluated} in {theirs.seconds:.1f} s, {theirs.tasks} killed, "
+                  f"in-process) | ratio {body.evaluated / body.seconds / rate:.2f}x")
+            print(f"     with the {screened.at_import.evaluated} candidates in code run at import"
+                  f" (which mutmut does not make): {every.evaluated / every.seconds:.2f}/s, ratio"
+                  f" {every.evaluated / every.seconds / rate:.2f}x; set-up {screened.setup_s:.1f} "
+                  f"s once per environment (left out, as mutmut's); full validations/s "
+                  f"{fast.evaluated / fast.seconds:.2f}")
 
+    if 3 not in ratios:
+        return
     one = workers(source, cache, choice, n, cpus=1)
     two = workers(source, cache, choice, n, cpus=2)
     print(f"  3. run_factory: 1 worker {one.tasks} tasks in {one.seconds:.1f} s | 2 workers "
@@ -161,9 +231,11 @@ def main() -> None:
     parser.add_argument("--backend", default="docker", choices=[c.value for c in BackendChoice])
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "synth")
     parser.add_argument("--mutmut-timeout", type=float, default=600.0)
+    parser.add_argument("--ratios", default="1,2,3", help="which of the three to measure")
     args = parser.parse_args()
     for source in args.sources:
-        bench(source, args.n, BackendChoice(args.backend), args.cache_dir, args.mutmut_timeout)
+        bench(source, args.n, BackendChoice(args.backend), args.cache_dir, args.mutmut_timeout,
+              frozenset(int(r) for r in args.ratios.split(",")))
 
 
 if __name__ == "__main__":

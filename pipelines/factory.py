@@ -27,6 +27,7 @@ from pipelines.stages import (
     Measured,
     Prepared,
     build_environment,
+    near,
     prepare_candidates,
 )
 from synth.mutate import Generation
@@ -159,8 +160,8 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                 store.write(repo=built.repo, snapshot=built.snapshot,
                             environments=[built.environment])
                 stored = stored_measurement(store, built.environment.env_id)
-                ref = prepare.remote(backend, built, stored, max_candidates=max_candidates,
-                                     seed=seed)
+                ref = prepare.options(**near(built.node)).remote(
+                    backend, built, stored, max_candidates=max_candidates, seed=seed)
                 inflight[ref] = ("prepared", source)
             elif stage == "prepared":
                 refs = _schedule(result, store, validate, backend, summary, progress)
@@ -250,7 +251,8 @@ def _schedule(
     env_ref = ray.put(built.environment)
     measured_ref = ray.put(measured)
     return [
-        validate.remote(backend, env_ref, built.snapshot, measured_ref, todo[i : i + BATCH_SIZE])
+        validate.remote(backend, env_ref, built.snapshot, measured_ref, todo[i : i + BATCH_SIZE],
+                        ray_options=near(built.node))
         for i in range(0, len(todo), BATCH_SIZE)
     ]
 

@@ -38,6 +38,7 @@ class _Call:
     kwargs: dict[str, Any]
     origin: Any  # the first submission's ref: what the rest of the run knows the batch by
     started: float | None = None  # when it was first seen among the running calls
+    options: dict[str, Any] | None = None  # Ray options (where to run it), kept for retries
 
 
 class Retrying:
@@ -62,8 +63,8 @@ class Retrying:
         self._parts: dict[Any, int] = {}  # origin -> calls of it still out
         self.attempts: dict[str, int] = {}  # candidate id -> attempts started
 
-    def remote(self, *args: Any, **kwargs: Any) -> Any:
-        return self._submit(args, kwargs, origin=None)
+    def remote(self, *args: Any, ray_options: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        return self._submit(args, kwargs, origin=None, options=ray_options)
 
     def owns(self, ref: Any) -> bool:
         return ref in self._calls
@@ -82,7 +83,8 @@ class Retrying:
                 continue
             args = list(call.args)
             args[self._items_arg] = [item]
-            retries.append(self._submit(tuple(args), call.kwargs, origin=call.origin))
+            retries.append(self._submit(tuple(args), call.kwargs, origin=call.origin,
+                                        options=call.options))
         return retries, given_up
 
     def settle(self, ref: Any) -> Any | None:
@@ -110,12 +112,14 @@ class Retrying:
                 late.append(ref)
         return late
 
-    def _submit(self, args: tuple[Any, ...], kwargs: dict[str, Any], origin: Any) -> Any:
+    def _submit(self, args: tuple[Any, ...], kwargs: dict[str, Any], origin: Any,
+                options: dict[str, Any] | None = None) -> Any:
         for item in args[self._items_arg]:
             self.attempts[item.candidate_id] = self.attempts.get(item.candidate_id, 0) + 1
-        ref = self._fn.remote(*args, **kwargs)
+        fn = self._fn.options(**options) if options else self._fn
+        ref = fn.remote(*args, **kwargs)
         origin = ref if origin is None else origin
-        self._calls[ref] = _Call(args, kwargs, origin)
+        self._calls[ref] = _Call(args, kwargs, origin, options=options)
         self._parts[origin] = self._parts.get(origin, 0) + 1
         return ref
 

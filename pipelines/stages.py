@@ -51,6 +51,7 @@ class Built:
     repo: RepoRef
     snapshot: Snapshot
     environment: Environment
+    node: str = ""  # the Ray node that holds the environment's image ("" outside Ray)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,24 @@ def environment_for(ref: RepoRef, snapshot: Snapshot, backend: BackendConfig) ->
         env = runner.prepare(snapshot, spec)
     finally:
         runner.close()
-    return Built(ref, snapshot, env)
+    return Built(ref, snapshot, env, current_node())
+
+
+def current_node() -> str:
+    """The Ray node this runs on; "" outside a Ray worker."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+
+
+def near(node: str) -> dict:
+    """Ray options that run a task on ``node`` while it lives (its image and warm containers
+    are there), anywhere else if it is gone."""
+    if not node:
+        return {}
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=True)}
 
 
 def measure_environment(backend: BackendConfig, built: Built) -> Measured:

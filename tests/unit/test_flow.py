@@ -149,3 +149,15 @@ def test_funnel_table_shows_each_step_as_a_share_of_what_was_generated() -> None
     assert generation_by("repo", tried, dropped) == (None, None)
     console.print(funnel_table("operator", rows))  # `synth stats`: no generation counts
     assert "generated" not in console.export_text().split("funnel by operator")[-1]
+
+
+def test_batches_go_near_the_node_that_holds_their_environment() -> None:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from pipelines.stages import near
+
+    assert near("") == {}  # outside Ray: no preference
+    node = "ab" * 28  # Ray's node ids: 28 bytes in hex
+    strategy = near(node)["scheduling_strategy"]
+    assert isinstance(strategy, NodeAffinitySchedulingStrategy)
+    assert strategy.node_id == node and strategy.soft  # another node when that one is gone
