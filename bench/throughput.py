@@ -45,6 +45,7 @@ from pipelines.stages import (
     build_environment,
     measure_environment,
     prepare_candidates,
+    screen_timeout,
     validate_batch,
 )
 from synth.proc import run as run_process
@@ -107,7 +108,8 @@ def screens(config: BackendConfig, prepared: Prepared) -> Screens:
             if body:
                 covering = tests_covering(coverage, touched, measured.baseline.passing)
                 request = RunRequest(patch=cand.patch, select=tuple(sorted(covering)), hot=True,
-                                     first_failure=True)
+                                     first_failure=True,
+                                     timeout_s=screen_timeout(measured, covering))
             else:  # code run at import: every test may see it, in a fresh pytest process
                 covering, request = None, RunRequest(patch=cand.patch, first_failure=True)
             if covering != set():  # no covering test: rejected as uncovered without a run

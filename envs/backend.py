@@ -114,6 +114,11 @@ class RunRequest:
     hot: bool = False
     # Stop at the first failing test (a screen asks only whether one fails).
     first_failure: bool = False
+    # A tighter time limit for this run (never looser than the backend's own).
+    timeout_s: float | None = None
+
+    def limit(self, backend_limit: float) -> float:
+        return backend_limit if self.timeout_s is None else min(self.timeout_s, backend_limit)
 
 
 @dataclass(frozen=True)

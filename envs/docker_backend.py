@@ -273,11 +273,12 @@ class DockerSession:
         paths = JobPaths(pristine=PRISTINE, work=WORK, report=f"{OUT}/{nonce}.json", log=LOG,
                          python="/opt/venv/bin/python", plugin_dir="/opt/synth")
         job = make_job(self.env.spec, request, paths, nonce)
+        limit = request.limit(self.limits.timeout_s)
         job.update(mode="hot" if request.hot and not request.coverage else "exact",
-                   timeout_s=self.limits.timeout_s)
+                   timeout_s=limit)
         start = time.monotonic()
         try:
-            reply = self._test_server().call(job, start + self.limits.timeout_s + SERVER_GRACE_S)
+            reply = self._test_server().call(job, start + limit + SERVER_GRACE_S)
             failure = "" if reply.get("exit_code") is not None else reply.get("error", "?")
         except (OSError, ServerGone) as exc:
             reply, failure = {}, f"the test server stopped: {exc}"
@@ -287,7 +288,7 @@ class DockerSession:
             # container; the next run starts a fresh one.
             kills = self._oom_kills()
             oom = kills > self._oom_seen
-            timed_out = not oom and duration >= self.limits.timeout_s
+            timed_out = not oom and duration >= limit
             self.close()
             return RawRun(-9, None, nonce, timed_out, oom, False, duration, failure)
         if reply["oom"]:

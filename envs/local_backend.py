@@ -107,7 +107,7 @@ class LocalBackend:
             argv = [sys.executable, str(venv / RUNNER)]
             if can_unshare():
                 argv = [*UNSHARE, *argv]
-            done = proc.run(argv, timeout=limits.timeout_s, check=False,
+            done = proc.run(argv, timeout=request.limit(limits.timeout_s), check=False,
                             stdin_path=root / "job.json", env=_clean_env(),
                             preexec=functools.partial(_limit, limits.memory_mb, limits.work_mb))
             report_path = Path(paths.report)

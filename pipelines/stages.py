@@ -9,7 +9,7 @@ validate_batch: candidates → each with its runs and either a Task or a rejecti
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +44,8 @@ BUG_RUNS = 2  # a bug must fail the same tests twice: one failing run may be a f
 # a loaded machine), never more than the user's limit.
 BUG_TIMEOUT_FACTOR = 5.0
 BUG_TIMEOUT_FLOOR_S = 30.0
+SCREEN_TIMEOUT_FACTOR = 10.0
+SCREEN_TIMEOUT_FLOOR_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,8 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
             return reject(Rejection.UNCOVERED)
         screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN,
                            request=RunRequest(patch=cand.patch, select=tuple(sorted(covering)),
-                                              hot=True, first_failure=True))
+                                              hot=True, first_failure=True,
+                                              timeout_s=screen_timeout(measured, covering)))
         runs.append(screen)
         if (why := rejection_for(screen)) is not None:
             return reject(why, runs)
@@ -319,6 +322,17 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
         parents=cand.parents,
     )
     return Validated(cand, tuple(runs), task)
+
+
+def screen_timeout(measured: Measured, covering: Iterable[str]) -> float:
+    """A screen's limit: what the whole clean suite took (room for a run that falls back to a
+    fresh pytest process), ten times what the covering tests took, and a floor. A mutant that
+    loops is dropped in seconds, not at the full suite's limit."""
+    wanted = set(covering)
+    slowest = max((r.duration_s for r in measured.baseline_runs), default=0.0)
+    covering_s = max((sum(t.duration_s for t in r.results if t.test_id in wanted)
+                      for r in measured.baseline_runs), default=0.0)
+    return SCREEN_TIMEOUT_FLOOR_S + slowest + SCREEN_TIMEOUT_FACTOR * covering_s
 
 
 def bug_run_config(backend: BackendConfig, baseline_runs: Sequence[TestRun]) -> BackendConfig:

@@ -240,3 +240,21 @@ def test_broke_any_on_a_subset_ignores_tests_outside_the_baseline_passing_set() 
     assert not broke_any(base, run, ["t::a", "t::x", "t::new"])
     assert not broke_any(base, run, [])
     assert not broke_any(base, run, iter(["t::a"]))  # any iterable of ids, consumed once
+
+
+def test_a_screen_gets_the_suite_time_plus_ten_times_its_tests_and_a_floor() -> None:
+    from pipelines.stages import SCREEN_TIMEOUT_FLOOR_S, Measured, screen_timeout
+
+    def run(attempt: int, total: float, fast: float, slow: float) -> records.TestRun:
+        results = (records.TestResult(test_id="t::fast", status=S.PASSED, duration_s=fast),
+                   records.TestResult(test_id="t::slow", status=S.PASSED, duration_s=slow))
+        return records.TestRun(run_id=f"b{attempt}", env_id="env", kind=RunKind.BASELINE,
+                               patch_hash="", attempt=attempt, verdict=Verdict.PASS, exit_code=0,
+                               duration_s=total, results=results)
+
+    runs = (run(0, 3.0, 0.01, 1.0), run(1, 4.0, 0.02, 1.5), run(2, 3.5, 0.01, 1.2))
+    measured = Measured(runs, runs[0], None)  # type: ignore[arg-type]
+    # The slowest whole run (4.0 s) and the slowest sum of the covering tests, times ten.
+    assert screen_timeout(measured, ["t::fast"]) == pytest.approx(SCREEN_TIMEOUT_FLOOR_S + 4.2)
+    assert screen_timeout(measured, ["t::fast", "t::slow"]) == pytest.approx(
+        SCREEN_TIMEOUT_FLOOR_S + 4.0 + 15.2)
