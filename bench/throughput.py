@@ -128,6 +128,7 @@ def naive(config: BackendConfig, built: Built, measured: Measured, prepared: Pre
     """A fresh container and the whole suite per candidate; 'validated' = broke a test once."""
     tasks = 0
     start = time.monotonic()
+    config = bug_run_config(config, measured.baseline_runs)  # the same limit as the pipeline's
     for cand in prepared.candidates:
         runner = build_backend(config)  # closing it removes its container: the next is fresh
         try:

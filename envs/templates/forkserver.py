@@ -450,6 +450,7 @@ class Server:
     def __init__(self, channel_in: int, channel_out: int) -> None:
         self.rx, self.tx = channel_in, channel_out
         self.collector = None  # (pid, to_collector, from_collector)
+        self.no_collector = ""  # why the clean suite could not be collected: no hot runs here
 
     def serve(self) -> None:
         send(self.tx, {"ready": True, "pid": os.getpid()})
@@ -536,6 +537,8 @@ class Server:
         return wait_child(pid, deadline)
 
     def hot(self, job: dict):
+        if self.no_collector:
+            return None, False
         if self.collector is None and not self.start_collector(job):
             return None, False
         pid, to_collector, from_collector = self.collector
@@ -584,6 +587,8 @@ class Server:
         ok = bool(hello and hello.get("ready"))
         if not ok:
             self.stop_collector()
+            # Collection itself failed (or hung): it will again, every time. Exact runs only.
+            self.no_collector = (hello or {}).get("why") or "the collector did not start"
         reset(job["pristine"], job["work"])
         apply_patch(job.get("patch", ""), job["work"], job["log"])
         return ok
