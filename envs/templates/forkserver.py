@@ -38,8 +38,8 @@ import time
 import types
 
 import pytest
+from runner import PATCH_FAILED, reset  # beside this file in /opt/synth
 
-PATCH_FAILED = 97  # as runner.py
 UNSAFE = 98  # hot mode cannot stand for this patch: run it exactly
 SERVER_LOG = "/tmp/.synth-server.log"
 COLLECTOR_LOG = "/tmp/.synth-collector.log"
@@ -54,21 +54,6 @@ def set_dumpable(flag: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(4, flag, 0, 0, 0)  # PR_SET_DUMPABLE
     except (OSError, AttributeError):
         pass
-
-
-def reset(pristine: str, work: str) -> None:
-    for name in os.listdir(work):
-        path = os.path.join(work, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
-    for name in os.listdir(pristine):
-        src, dst = os.path.join(pristine, name), os.path.join(work, name)
-        if os.path.isdir(src) and not os.path.islink(src):
-            shutil.copytree(src, dst, symlinks=True)
-        else:
-            shutil.copy2(src, dst, follow_symlinks=False)
 
 
 def apply_patch(patch: str, work: str, log: str) -> bool:

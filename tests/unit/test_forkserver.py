@@ -5,13 +5,15 @@ versions of a module compiled and compared, as envs/templates/forkserver.py does
 from __future__ import annotations
 
 import importlib.util
+import sys
 import types
 from pathlib import Path
 
 import pytest
 
-SPEC = importlib.util.spec_from_file_location(
-    "forkserver", Path(__file__).resolve().parents[2] / "envs" / "templates" / "forkserver.py")
+TEMPLATES = Path(__file__).resolve().parents[2] / "envs" / "templates"
+sys.path.insert(0, str(TEMPLATES))  # as in an image: runner.py lies beside it
+SPEC = importlib.util.spec_from_file_location("forkserver", TEMPLATES / "forkserver.py")
 forkserver = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(forkserver)  # type: ignore[union-attr]
 
