@@ -266,7 +266,7 @@ def live_functions(root: str) -> dict:
     index = {}
     prefix = os.path.realpath(root) + os.sep
     for obj in gc.get_objects():
-        if isinstance(obj, types.FunctionType):
+        if type(obj) is types.FunctionType:  # isinstance would ask odd proxies their __class__
             path = obj.__code__.co_filename
             if path.startswith(prefix):
                 index.setdefault(path, {}).setdefault(obj.__code__, []).append(obj)
