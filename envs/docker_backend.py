@@ -279,7 +279,8 @@ class DockerSession:
         start = time.monotonic()
         try:
             reply = self._test_server().call(job, start + limit + SERVER_GRACE_S)
-            failure = "" if reply.get("exit_code") is not None else reply.get("error", "?")
+            failure = reply.get("error") or (
+                "" if reply.get("exit_code") is not None else "a reply without an exit code")
         except (OSError, ServerGone) as exc:
             reply, failure = {}, f"the test server stopped: {exc}"
         duration = time.monotonic() - start
