@@ -211,43 +211,48 @@ def _same_but_lines(a: types.CodeType, b: types.CodeType) -> bool:
     )
 
 
-def swap_plan(old: types.CodeType, new: types.CodeType, at_import: bool, out: list) -> bool:
-    """Pair up the function code objects that differ (``out``: (old, new, made at import));
-    False when code that runs at import differs beyond its line numbers."""
-    if at_import:
-        if not _same_but_lines(old, new):
-            return False
-    elif old != new:
-        out.append((old, new))
-    nested_old = [c for c in old.co_consts if isinstance(c, types.CodeType)]
-    nested_new = [c for c in new.co_consts if isinstance(c, types.CodeType)]
-    if len(nested_old) != len(nested_new):
+def _nested(old: types.CodeType, new: types.CodeType):
+    """The code objects made inside ``old`` and ``new``, paired; None when they do not pair up
+    (one more or fewer, or renamed): then no pairing by position can be trusted."""
+    a = [c for c in old.co_consts if isinstance(c, types.CodeType)]
+    b = [c for c in new.co_consts if isinstance(c, types.CodeType)]
+    if len(a) != len(b) or any(x.co_name != y.co_name for x, y in zip(a, b, strict=True)):
+        return None
+    return list(zip(a, b, strict=True))
+
+
+def swap_plan(old: types.CodeType, new: types.CodeType, out: list) -> bool:
+    """``old`` and ``new`` run at import (a module, a class body): they must be the same code
+    but for line numbers. Collects in ``out`` (old, new, made at import) for every function
+    code object that differs; False when hot mode cannot stand for the change."""
+    pairs = _nested(old, new)
+    if pairs is None or not _same_but_lines(old, new):
         return False
-    for a, b in zip(nested_old, nested_new, strict=False):
-        if a.co_name != b.co_name:
-            return False
+    for a, b in pairs:
         # A class body runs at import (no CO_NEWLOCALS), and so does a comprehension in code
         # that runs at import; a function body runs when it is called.
-        runs = at_import and (not a.co_flags & CO_NEWLOCALS or a.co_name in COMPREHENSIONS)
-        if at_import and not runs and a != b:
-            out.append((a, b, True))
-            if not swap_plan(a, b, False, []):
+        if not a.co_flags & CO_NEWLOCALS or a.co_name in COMPREHENSIONS:
+            if not swap_plan(a, b, out):
                 return False
-            collect_nested(a, b, out)
-        elif not swap_plan(a, b, runs, out):
-            return False
+        elif a != b:
+            out.append((a, b, True))
+            if not collect_nested(a, b, out):
+                return False
     return True
 
 
-def collect_nested(old: types.CodeType, new: types.CodeType, out: list) -> None:
+def collect_nested(old: types.CodeType, new: types.CodeType, out: list) -> bool:
     """Functions made inside a changed function: live ones (a decorator's wrapper made at
     import) are swapped too; the rest are made from the new code when their parent runs."""
-    nested_old = [c for c in old.co_consts if isinstance(c, types.CodeType)]
-    nested_new = [c for c in new.co_consts if isinstance(c, types.CodeType)]
-    for a, b in zip(nested_old, nested_new, strict=False):
+    pairs = _nested(old, new)
+    if pairs is None:
+        return False
+    for a, b in pairs:
         if a != b:
             out.append((a, b, False))
-            collect_nested(a, b, out)
+            if not collect_nested(a, b, out):
+                return False
+    return True
 
 
 def changed_files(patch: str) -> set:
@@ -314,7 +319,7 @@ def hot_swap(job: dict, known: Collected) -> str:
         except (OSError, SyntaxError, ValueError) as exc:
             return f"{rel}: {type(exc).__name__}"
         pairs = []
-        if not swap_plan(before, after, True, pairs):
+        if not swap_plan(before, after, pairs):
             return f"{rel}: code run at import changed"
         live = known.functions.get(path, {})
         for old, new, made_at_import in pairs:
