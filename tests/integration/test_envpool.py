@@ -9,7 +9,7 @@ import pytest
 import ray
 
 from envs.agents import GoldAgent, NoopAgent, ScriptedAgent
-from envs.docker_backend import OWNER_LABEL, run_containers
+from envs.docker_backend import OWNER_LABEL, run_container_labels, run_containers
 from envs.task_env import Action, TaskEnvConfig
 from pipelines.envpool import EnvPool
 from tests.integration.solution_kit import FORCE_PASS_HOOK, contexts, corpus_db, docker_config
@@ -19,14 +19,8 @@ pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 
 
 def _owned_by(pids: list[int]) -> list[str]:
-    import docker
-
-    client = docker.from_env()
-    try:
-        return [c.id for c in client.containers.list(all=True, filters={"label": OWNER_LABEL})
-                if int(c.labels[OWNER_LABEL].rpartition(":")[2]) in pids]
-    finally:
-        client.close()
+    return [cid for cid, labels in run_container_labels().items()
+            if int(labels[OWNER_LABEL].rpartition(":")[2]) in pids]
 
 
 def test_four_environments_run_an_episode_each_in_parallel_and_release_their_containers(
