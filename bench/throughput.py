@@ -14,7 +14,9 @@
    fork of the warm container's test server (hot), or the whole suite in a fresh pytest process
    when the change is in code run at import; both stop at the first failure. Each side's time
    counts candidate evaluation only, not building or the clean-suite measurement; ours includes
-   starting the container and its test server. The full validation's rate is printed beside it.
+   starting the container and its test server. Both use one CPU: ours one worker whose container
+   is capped at one CPU, mutmut one child (`--max-children 1`; by default it forks one per
+   core). The full validation's rate is printed beside it.
 3. The whole factory (`run_factory`) with 1 vs 2 local Ray workers, on a fresh store each.
 
     .venv/bin/pip install -e '.[bench]'        # mutmut, for ratio 2 only
@@ -45,6 +47,7 @@ from pipelines.stages import (
     build_environment,
     measure_environment,
     prepare_candidates,
+    screen_cpu_budget,
     screen_timeout,
     validate_batch,
 )
@@ -109,7 +112,8 @@ def screens(config: BackendConfig, prepared: Prepared) -> Screens:
                 covering = tests_covering(coverage, touched, measured.baseline.passing)
                 request = RunRequest(patch=cand.patch, select=tuple(sorted(covering)), hot=True,
                                      first_failure=True,
-                                     timeout_s=screen_timeout(measured, covering))
+                                     timeout_s=screen_timeout(measured, covering),
+                                     cpu_s=screen_cpu_budget(measured, covering))
             else:  # code run at import: every test may see it, in a fresh pytest process
                 covering, request = None, RunRequest(patch=cand.patch, first_failure=True)
             if covering != set():  # no covering test: rejected as uncovered without a run
@@ -153,7 +157,10 @@ def mutmut(snapshot_path: Path, package: str, tests_dir: str, timeout_s: float) 
             cfg.write(f"\n[mutmut]\nsource_paths={package}\n"
                       f"pytest_add_cli_args_test_selection={tests_dir}\n")
         start = time.monotonic()
-        done = run_process([exe, "run"], cwd=work, timeout=timeout_s, check=False)
+        # One child: ours screens on one worker whose container is capped at one CPU, and
+        # mutmut would otherwise fork one per core.
+        done = run_process([exe, "run", "--max-children", "1"], cwd=work, timeout=timeout_s,
+                           check=False)
         seconds = time.monotonic() - start
         evaluated = killed = 0
         for meta in (work / "mutants").rglob("*.meta"):

@@ -116,6 +116,10 @@ class RunRequest:
     first_failure: bool = False
     # A tighter time limit for this run (never looser than the backend's own).
     timeout_s: float | None = None
+    # A CPU-time budget for a hot run (a fork of a process that collected the suite already,
+    # so its CPU time is the tests' own): a spinning mutant stops there, however loaded the
+    # machine. Runs in a fresh pytest process keep only the wall limit.
+    cpu_s: float | None = None
 
     def limit(self, backend_limit: float) -> float:
         return backend_limit if self.timeout_s is None else min(self.timeout_s, backend_limit)
@@ -176,6 +180,7 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str) ->
         # reads and deletes when it loads, before any code of the repository runs.
         "secret": {"report": paths.report, "nonce": nonce},
         "select": list(request.select) if request.select is not None else None,
+        "cpu_s": request.cpu_s,
         "argv": pytest_command(spec, python=paths.python),
         "env": env,
     }

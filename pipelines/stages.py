@@ -46,6 +46,7 @@ BUG_TIMEOUT_FACTOR = 5.0
 BUG_TIMEOUT_FLOOR_S = 30.0
 SCREEN_TIMEOUT_FACTOR = 10.0
 SCREEN_TIMEOUT_FLOOR_S = 5.0
+SCREEN_CPU_FLOOR_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,8 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
         screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN,
                            request=RunRequest(patch=cand.patch, select=tuple(sorted(covering)),
                                               hot=True, first_failure=True,
-                                              timeout_s=screen_timeout(measured, covering)))
+                                              timeout_s=screen_timeout(measured, covering),
+                                              cpu_s=screen_cpu_budget(measured, covering)))
         runs.append(screen)
         if (why := rejection_for(screen)) is not None:
             return reject(why, runs)
@@ -328,11 +330,25 @@ def screen_timeout(measured: Measured, covering: Iterable[str]) -> float:
     """A screen's limit: what the whole clean suite took (room for a run that falls back to a
     fresh pytest process), ten times what the covering tests took, and a floor. A mutant that
     loops is dropped in seconds, not at the full suite's limit."""
-    wanted = set(covering)
     slowest = max((r.duration_s for r in measured.baseline_runs), default=0.0)
-    covering_s = max((sum(t.duration_s for t in r.results if t.test_id in wanted)
-                      for r in measured.baseline_runs), default=0.0)
-    return SCREEN_TIMEOUT_FLOOR_S + slowest + SCREEN_TIMEOUT_FACTOR * covering_s
+    return SCREEN_TIMEOUT_FLOOR_S + slowest + SCREEN_TIMEOUT_FACTOR * _covering_s(measured,
+                                                                                   covering)
+
+
+def screen_cpu_budget(measured: Measured, covering: Iterable[str]) -> float:
+    """A hot screen's CPU-time budget: ten times what the covering tests took, and a floor.
+
+    CPU time, unlike the wall clock, does not stretch when other work shares the machine, so
+    the budget can be this tight: a spinning mutant costs about a second, not the wall limit.
+    """
+    return SCREEN_CPU_FLOOR_S + SCREEN_TIMEOUT_FACTOR * _covering_s(measured, covering)
+
+
+def _covering_s(measured: Measured, covering: Iterable[str]) -> float:
+    """The most time the covering tests took together in one clean run."""
+    wanted = set(covering)
+    return max((sum(t.duration_s for t in r.results if t.test_id in wanted)
+                for r in measured.baseline_runs), default=0.0)
 
 
 def bug_run_config(backend: BackendConfig, baseline_runs: Sequence[TestRun]) -> BackendConfig:

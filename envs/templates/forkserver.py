@@ -144,13 +144,34 @@ def read_text(path: str):
         return None
 
 
-def wait_child(pid: int, deadline: float):
-    """(exit code, timed out). The child leads its own process group: all of it dies."""
+def cpu_seconds(pid: int):
+    """CPU time a process and its reaped children used, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # After the name: state is field 3 of stat(5); utime, stime, cutime, cstime are 14-17.
+    return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def wait_child(pid: int, deadline: float, cpu_s=None):
+    """(exit code, timed out). The child leads its own process group: all of it dies.
+
+    ``cpu_s`` bounds the child's CPU time as well: a run that spins (a mutant's endless loop)
+    is stopped when it has burnt that much, whatever the wall clock says on a loaded machine.
+    """
+    polls = 0
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             return os.waitstatus_to_exitcode(status), False
-        if time.monotonic() >= deadline:
+        polls += 1
+        spent = cpu_s is not None and polls % 8 == 0 and (cpu_seconds(pid) or 0.0) > cpu_s
+        if spent or time.monotonic() >= deadline:
             for target in (-pid, pid):
                 try:
                     os.kill(target, signal.SIGKILL)
@@ -358,7 +379,8 @@ class Collector:
             pid = os.fork()
             if pid == 0:
                 self.child(session, items, known, job, synth_report)
-            code, timed_out = wait_child(pid, time.monotonic() + job["timeout_s"])
+            code, timed_out = wait_child(pid, time.monotonic() + job["timeout_s"],
+                                         job.get("cpu_s"))
             send(self.tx, {"exit_code": code, "timed_out": timed_out})
         return True
 

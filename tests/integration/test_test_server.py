@@ -82,3 +82,28 @@ def _append_patch(root: str, rel: str, line: str) -> str:
     after = [*before, line + "\n"]
     body = "".join(difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"))
     return f"diff --git a/{rel} b/{rel}\n{body}"
+
+
+def test_a_spinning_mutant_is_stopped_by_the_cpu_budget_and_the_collector_lives_on(ledger) -> None:
+    backend, built, measured, _ = ledger
+    env, snapshot = built.environment, built.snapshot
+    session = backend.session(env)
+    rel = "ledger/money.py"
+    before = (Path(snapshot.path) / rel).read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(before) if line.startswith("def format_cents("))
+    after = [*before[:at + 1], "    while True:\n", "        pass\n", *before[at + 1:]]
+    spin = f"diff --git a/{rel} b/{rel}\n" + "".join(
+        difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"))
+    tests = tuple(sorted(t for t in measured.baseline.passing if "format" in t))
+    assert tests
+    # The wall limit is far off: only the CPU budget can stop the run this soon.
+    run = run_suite(backend, env, snapshot, kind=RunKind.SCREEN,
+                    request=RunRequest(patch=spin, select=tests, hot=True, first_failure=True,
+                                       timeout_s=55, cpu_s=1.0))
+    assert session.last_mode == "hot"
+    assert run.verdict is Verdict.TIMEOUT, run.reason
+    assert run.duration_s < 30
+    # The budget is the tests' CPU time: the same tests, unpatched, pass under it.
+    clean = run_suite(backend, env, snapshot, kind=RunKind.SCREEN,
+                      request=RunRequest(select=tests, hot=True, timeout_s=55, cpu_s=1.0))
+    assert (clean.verdict, session.last_mode) == (Verdict.PASS, "hot"), clean.reason

@@ -128,3 +128,45 @@ def test_the_live_index_finds_functions_by_their_code(tmp_path: Path) -> None:
     code = compile(path.read_text(), str(path), "exec")
     f_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
     assert index[str(path)][f_code] == [namespace["f"]]
+
+
+def _forked(body) -> int:
+    import os
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            body()
+        finally:
+            os._exit(0)
+    return pid
+
+
+def test_a_spinning_run_is_stopped_by_its_cpu_budget_and_a_sleeping_one_is_not() -> None:
+    import time
+
+    def spin() -> None:
+        while True:
+            pass
+
+    start = time.monotonic()
+    # The wall deadline is a minute away: only the CPU budget can stop the spinner this soon.
+    assert forkserver.wait_child(_forked(spin), start + 60, cpu_s=0.3) == (-9, True)
+    assert time.monotonic() - start < 30
+    # Sleeping burns no CPU: a run waiting on something finishes under the same budget.
+    sleeper = _forked(lambda: time.sleep(0.6))
+    assert forkserver.wait_child(sleeper, time.monotonic() + 60, cpu_s=0.3) == (0, False)
+    # Without a budget only the wall deadline stops a spinner.
+    start = time.monotonic()
+    assert forkserver.wait_child(_forked(spin), start + 0.5) == (-9, True)
+    assert time.monotonic() - start >= 0.5
+
+
+def test_cpu_seconds_reads_a_live_process_and_none_for_a_gone_one() -> None:
+    import os
+
+    assert forkserver.cpu_seconds(os.getpid()) >= 0.0
+    pid = _forked(lambda: None)
+    os.waitpid(pid, 0)
+    assert forkserver.cpu_seconds(pid) is None

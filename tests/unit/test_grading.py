@@ -243,7 +243,13 @@ def test_broke_any_on_a_subset_ignores_tests_outside_the_baseline_passing_set() 
 
 
 def test_a_screen_gets_the_suite_time_plus_ten_times_its_tests_and_a_floor() -> None:
-    from pipelines.stages import SCREEN_TIMEOUT_FLOOR_S, Measured, screen_timeout
+    from pipelines.stages import (
+        SCREEN_CPU_FLOOR_S,
+        SCREEN_TIMEOUT_FLOOR_S,
+        Measured,
+        screen_cpu_budget,
+        screen_timeout,
+    )
 
     def run(attempt: int, total: float, fast: float, slow: float) -> records.TestRun:
         results = (records.TestResult(test_id="t::fast", status=S.PASSED, duration_s=fast),
@@ -258,3 +264,7 @@ def test_a_screen_gets_the_suite_time_plus_ten_times_its_tests_and_a_floor() -> 
     assert screen_timeout(measured, ["t::fast"]) == pytest.approx(SCREEN_TIMEOUT_FLOOR_S + 4.2)
     assert screen_timeout(measured, ["t::fast", "t::slow"]) == pytest.approx(
         SCREEN_TIMEOUT_FLOOR_S + 4.0 + 15.2)
+    # The CPU budget of a hot screen leaves the suite out: its fork collected nothing.
+    assert screen_cpu_budget(measured, ["t::fast"]) == pytest.approx(SCREEN_CPU_FLOOR_S + 0.2)
+    assert screen_cpu_budget(measured, ["t::slow"]) == pytest.approx(SCREEN_CPU_FLOOR_S + 15.0)
+    assert screen_cpu_budget(measured, []) == pytest.approx(SCREEN_CPU_FLOOR_S)
