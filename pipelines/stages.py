@@ -46,7 +46,7 @@ BUG_TIMEOUT_FACTOR = 5.0
 BUG_TIMEOUT_FLOOR_S = 30.0
 SCREEN_TIMEOUT_FACTOR = 10.0
 SCREEN_TIMEOUT_FLOOR_S = 5.0
-SCREEN_CPU_FLOOR_S = 1.0
+SCREEN_CPU_FLOOR_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -339,7 +339,8 @@ def screen_cpu_budget(measured: Measured, covering: Iterable[str]) -> float:
     """A hot screen's CPU-time budget: ten times what the covering tests took, and a floor.
 
     CPU time, unlike the wall clock, does not stretch when other work shares the machine, so
-    the budget can be this tight: a spinning mutant costs about a second, not the wall limit.
+    the budget can be this tight: a spinning mutant costs half a second, not the wall limit. The
+    floor covers what a hot run spends besides the tests (swapping code in, the report): ms.
     """
     return SCREEN_CPU_FLOOR_S + SCREEN_TIMEOUT_FACTOR * _covering_s(measured, covering)
 
