@@ -20,7 +20,7 @@
 3. The whole factory (`run_factory`) with 1 vs 2 local Ray workers, on a fresh store each.
 
     .venv/bin/pip install -e '.[bench]'        # mutmut, for ratio 2 only
-    .venv/bin/python bench/throughput.py data/samples/ledger pypi:tabulate==0.9.0 -n 16
+    .venv/bin/python bench/throughput.py data/samples/ledger pypi:tabulate==0.9.0 -n 24
 
 Absolute times depend on the machine and its load; the ratios are the result.
 """
