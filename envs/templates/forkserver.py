@@ -144,6 +144,9 @@ def read_text(path: str):
         return None
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int):
     """CPU time a process and its reaped children used, or None once it is gone."""
     try:
@@ -153,9 +156,6 @@ def cpu_seconds(pid: int):
         return None
     # After the name: state is field 3 of stat(5); utime, stime, cutime, cstime are 14-17.
     return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def wait_child(pid: int, deadline: float, cpu_s=None):

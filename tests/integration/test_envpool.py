@@ -9,7 +9,7 @@ import pytest
 import ray
 
 from envs.agents import GoldAgent, NoopAgent, ScriptedAgent
-from envs.docker_backend import OWNER_LABEL, run_container_labels, run_containers
+from envs.docker_backend import OWNER_LABEL, run_container_labels
 from envs.task_env import Action, TaskEnvConfig
 from pipelines.envpool import EnvPool
 from tests.integration.solution_kit import FORCE_PASS_HOOK, contexts, corpus_db, docker_config
@@ -58,4 +58,3 @@ def test_four_environments_run_an_episode_each_in_parallel_and_release_their_con
         assert _owned_by(pids) == []
     finally:
         pool.close()
-    assert all(c for c in run_containers())  # the engine still answers
