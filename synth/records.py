@@ -82,10 +82,15 @@ class EnvSpec(Record):
     test_paths: tuple[str, ...]  # what pytest collects, relative to the repo root
     pytest_args: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()  # which files the spec was read from, for the user
+    # KEY=VALUE variables every test run gets (from a per-repository override).
+    env: tuple[str, ...] = ()
+    # What inference changed from what the repository declares, each with its reason
+    # ("dropped mypy: a type checker, not needed to run tests"), for the user.
+    adjustments: tuple[str, ...] = ()
 
     @property
     def spec_id(self) -> str:
-        return content_hash("envspec", self.model_dump(exclude={"evidence"}))
+        return content_hash("envspec", self.model_dump(exclude={"evidence", "adjustments"}))
 
 
 class BackendKind(StrEnum):
@@ -245,6 +250,45 @@ class Task(Record):
     parents: tuple[str, ...] = ()
     harness_version: str = HARNESS_VERSION
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SetupVerdict(StrEnum):
+    """How far a source got towards a usable environment: the setup stage's own verdict."""
+
+    OK = "ok"  # built, collected, and some tests pass on the clean repository
+    INTAKE_FAILED = "intake_failed"  # the source could not be fetched or pinned
+    SPEC_FAILED = "spec_failed"  # the repository's declarations could not be read into a spec
+    BUILD_FAILED = "build_failed"  # requirements did not resolve, or the image/venv build failed
+    COLLECTION_FAILED = "collection_failed"  # pytest could not collect the suite
+    NO_TESTS = "no_tests"  # collected nothing
+    NO_PASSING_TESTS = "no_passing_tests"  # ran, but no test passes on the clean repository
+    KILLED = "killed"  # the test process died (a signal, OOM) and no test could be blamed
+    TIMEOUT = "timeout"  # every baseline run hit the suite's time limit
+
+
+class SetupResult(Record):
+    """The setup stage of one source: intake, environment, collection and baseline."""
+
+    source: str
+    repo: str  # the repository's short name ("" when intake failed)
+    verdict: SetupVerdict
+    message: str = ""  # the first meaningful error line, or a one-line summary when ok
+    snapshot_id: str = ""
+    env_id: str = ""
+    collected: int = 0  # tests in the clean suite's report
+    passing: int = 0  # tests that passed in every baseline run
+    # Tests and test modules left out of every run, each "NODE_ID_OR_PATH: why" (a test that
+    # timed out, crashed its process, or a module that cannot be collected).
+    excluded: tuple[str, ...] = ()
+    # Every change made to what the repository declares, with its reason (requirements dropped
+    # or relaxed, the project installed or not, test paths chosen).
+    adjustments: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def setup_id(self) -> str:
+        return content_hash("setup", self.source, self.snapshot_id, self.env_id)
 
 
 class AuditVerdict(StrEnum):
