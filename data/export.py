@@ -286,7 +286,7 @@ def swesmith_instance(task: Task, image_name: str) -> SWEsmithInstance:
 
 def environment_files(env: Environment, snapshot: Snapshot) -> dict[str, str]:
     """The build context of an environment, less the wheels and the repository (see README)."""
-    from envs.backend import FORKSERVER, RUNNER, plugin_source, template_dir
+    from envs.backend import FORKSERVER, INSTALLER, RUNNER, plugin_source, template_dir
     from envs.base_image import base_image_tag
     from envs.docker_backend import render_dockerfile
     from envs.wheelhouse import render_lock
@@ -306,6 +306,7 @@ def environment_files(env: Environment, snapshot: Snapshot) -> dict[str, str]:
         "environment.json": json.dumps(record, indent=2, sort_keys=True) + "\n",
         RUNNER: (template_dir() / RUNNER).read_text(),
         FORKSERVER: (template_dir() / FORKSERVER).read_text(),
+        INSTALLER: (template_dir() / INSTALLER).read_text(),
         "synth_report.py": plugin_source().read_text(),
     }
 

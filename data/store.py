@@ -39,6 +39,7 @@ from synth.records import (
     Record,
     Rejection,
     RepoRef,
+    SetupResult,
     Snapshot,
     Task,
     TestRun,
@@ -243,7 +244,42 @@ _SOLUTIONS: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS, _SOLUTIONS)
+# The setup stage (pipelines/factory.py): EnvSpec's per-run variables and the adjustments made to
+# what a repository declares, and one verdict per source@snapshot@environment. A STRUCT drops keys
+# it does not name without a word, so a field added to EnvSpec needs a step like this one.
+_SETUPS: Migration = (
+    """
+    ALTER TABLE environments ALTER spec TYPE STRUCT(
+        python VARCHAR,
+        requirements VARCHAR[],
+        source_root VARCHAR,
+        test_paths VARCHAR[],
+        pytest_args VARCHAR[],
+        evidence VARCHAR[],
+        env VARCHAR[],
+        adjustments VARCHAR[]
+    ) USING struct_insert(spec, env := []::VARCHAR[], adjustments := []::VARCHAR[])
+    """,
+    """
+    CREATE TABLE setups (
+        setup_id VARCHAR PRIMARY KEY,
+        source VARCHAR NOT NULL,
+        repo VARCHAR NOT NULL,
+        verdict VARCHAR NOT NULL,
+        message VARCHAR NOT NULL,
+        snapshot_id VARCHAR NOT NULL,
+        env_id VARCHAR NOT NULL,
+        collected INTEGER NOT NULL,
+        passing INTEGER NOT NULL,
+        excluded VARCHAR[] NOT NULL,
+        adjustments VARCHAR[] NOT NULL,
+        duration_s DOUBLE NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS, _SOLUTIONS, _SETUPS)
 
 # Each table and its primary key (a record's content-hash id).
 TABLES = {
@@ -255,6 +291,7 @@ TABLES = {
     "tasks": "instance_id",
     "audits": "audit_id",
     "solutions": "solution_id",
+    "setups": "setup_id",
 }
 _CHUNK_ROWS = 256  # rows per INSERT statement
 
@@ -276,6 +313,9 @@ _ON_CONFLICT = {
     "candidates": "(candidate_id) DO UPDATE SET rejection = excluded.rejection"
     " WHERE candidates.rejection IS NULL",
 }
+# Rows whose newest copy wins: a rerun's setup verdict replaces the one stored for the same
+# source@snapshot@environment (the build was fixed, or broke since).
+_REPLACED = ("setups",)
 
 
 class StoreError(Exception):
@@ -400,11 +440,13 @@ class Store:
         candidates: Iterable[Candidate] = (),
         test_runs: Iterable[TestRun] = (),
         tasks: Iterable[Task] = (),
+        setups: Iterable[SetupResult] = (),
     ) -> None:
         """Store a batch in one transaction: all of it, or (on any error) none of it.
 
         Rows whose id is already stored are left as they are, except that a candidate stored
-        without a rejection takes the rejection it arrives with.
+        without a rejection takes the rejection it arrives with, and a setup replaces the one
+        stored for the same source@snapshot@environment.
         """
         now = utcnow()
         repos = {r.repo_id: r for r in (repo, snapshot.repo if snapshot else None) if r}
@@ -417,6 +459,7 @@ class Store:
             ("candidates", [{**_plain(c), "created_at": now} for c in candidates]),
             ("test_runs", [_plain(r) for r in test_runs]),
             ("tasks", [_plain(t) for t in tasks]),
+            ("setups", [{"setup_id": s.setup_id, **_plain(s)} for s in setups]),
         ]
         with self._batch() as db:
             for table, rows in batches:
@@ -555,6 +598,24 @@ class Store:
         )
         return [SolutionVerdict.model_validate(_utc_row(r)) for r in rows]
 
+    def list_setups(self, repo: str | None = None) -> list[SetupResult]:
+        """Setup verdicts, oldest first (of one repository's short name, or of all)."""
+        where, params = ("WHERE repo = ?", [repo]) if repo is not None else ("", [])
+        rows = self._rows(
+            f"SELECT {_columns(SetupResult)} FROM setups {where} ORDER BY created_at, setup_id",
+            params,
+        )
+        return [SetupResult.model_validate(_utc_row(r)) for r in rows]
+
+    def get_setup(self, env_id: str) -> SetupResult | None:
+        """The newest setup verdict reached in environment ``env_id``, or None."""
+        rows = self._rows(
+            f"SELECT {_columns(SetupResult)} FROM setups WHERE env_id = ?"
+            " ORDER BY created_at DESC, setup_id LIMIT 1",
+            [env_id],
+        )
+        return SetupResult.model_validate(_utc_row(rows[0])) if rows else None
+
     def counts(self) -> dict[str, int]:
         """Rows per table."""
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TABLES)
@@ -643,19 +704,29 @@ def _open_error(path: Path, e: duckdb.Error) -> str:
 def _insert(db: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
     """Insert rows (dicts of one shape) with multi-row VALUES: executemany costs ~2 ms a row."""
     key = TABLES[table]
+    replaced = table in _REPLACED
     unique: dict[str, dict[str, Any]] = {}
     for row in rows:
-        # DuckDB refuses to touch one row twice in a statement: keep the first row per id,
-        # unless a later copy of a candidate brings the verdict the first one lacks.
+        # DuckDB refuses to touch one row twice in a statement: keep the first row per id
+        # (the last where the newest copy wins), unless a later copy of a candidate brings the
+        # verdict the first one lacks.
         first = unique.get(row[key])
-        if first is None or (first.get("rejection") is None and row.get("rejection") is not None):
+        if (
+            first is None
+            or replaced
+            or (first.get("rejection") is None and row.get("rejection") is not None)
+        ):
             unique[row[key]] = row
     if not unique:
         return
     columns = list(rows[0])
     names = ", ".join(f'"{c}"' for c in columns)
     one_row = "(" + ", ".join("?" * len(columns)) + ")"
-    conflict = _ON_CONFLICT.get(table, "DO NOTHING")
+    if replaced:
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
+        conflict = f"({key}) DO UPDATE SET {updates}"
+    else:
+        conflict = _ON_CONFLICT.get(table, "DO NOTHING")
     values = list(unique.values())
     for start in range(0, len(values), _CHUNK_ROWS):
         chunk = values[start : start + _CHUNK_ROWS]

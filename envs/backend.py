@@ -22,6 +22,7 @@ PATCH_FAILED_EXIT = 97  # runner.py's code for "the patch did not apply"
 PLUGIN = "synth_report"
 RUNNER = "runner.py"
 FORKSERVER = "forkserver.py"
+INSTALLER = "install_project.py"
 PINNED_ENV = {
     "LANG": "C.UTF-8",
     "LC_ALL": "C.UTF-8",
@@ -201,6 +202,16 @@ def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
+def project_build(snapshot: Snapshot, spec: EnvSpec, cache: Path):
+    """The project's own wheel and generated files (envs.project_build), built once per
+    snapshot on the host, with the version its git tags gave it at intake."""
+    from envs.project_build import build_project
+    from synth.intake import snapshot_version
+
+    return build_project(snapshot, cache, source_root=spec.source_root,
+                         version=snapshot_version(snapshot.path))
+
+
 def wheel_requirements(spec: EnvSpec) -> list[str]:
     return [*spec.requirements, *HARNESS_REQUIREMENTS]
 
@@ -298,6 +309,6 @@ def harness_digest() -> str:
 
     digest = hashlib.sha256()
     for path in (template_dir() / "Dockerfile.j2", template_dir() / RUNNER,
-                 template_dir() / FORKSERVER, plugin_source()):
+                 template_dir() / FORKSERVER, template_dir() / INSTALLER, plugin_source()):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -26,6 +26,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 
 from envs.backend import (
     FORKSERVER,
+    INSTALLER,
     PATCH_FAILED_EXIT,
     PINNED_ENV,
     RUNNER,
@@ -39,10 +40,12 @@ from envs.backend import (
     make_job,
     new_nonce,
     plugin_source,
+    project_build,
     template_dir,
     wheel_requirements,
 )
 from envs.base_image import base_image_tag, ensure_base_image
+from envs.project_build import add_generated
 from envs.wheelhouse import ensure_wheelhouse
 from synth.records import (
     HARNESS_VERSION,
@@ -85,7 +88,8 @@ def image_name(snapshot: Snapshot) -> str:
     return f"synth-env/{snapshot.repo.name}:{snapshot.commit[:12]}"
 
 
-def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env_id: str) -> str:
+def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env_id: str,
+                      project_wheel: str = "") -> str:
     jinja = Jinja(
         loader=FileSystemLoader(template_dir()),
         undefined=StrictUndefined,
@@ -95,7 +99,7 @@ def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env
     return jinja.get_template("Dockerfile.j2").render(
         base_image=base_image, repo_name=snapshot.repo.name, commit=snapshot.commit,
         harness_version=HARNESS_VERSION, user=USER, uid=UID, pristine=PRISTINE, work=WORK,
-        python_path=f"{root}:/opt/synth", env_id=env_id,
+        python_path=f"{root}:/opt/synth", env_id=env_id, project_wheel=project_wheel,
     )
 
 
@@ -491,11 +495,19 @@ class DockerBackend:
             ctx = Path(tmp)
             shutil.copytree(wheels, ctx / "wheels")
             shutil.copytree(snapshot.path, ctx / "repo", symlinks=True)
-            shutil.copy(template_dir() / RUNNER, ctx / RUNNER)
-            shutil.copy(template_dir() / FORKSERVER, ctx / FORKSERVER)
+            project = project_build(snapshot, spec, self.config.cache_dir)
+            add_generated(project, ctx / "repo")
+            wheel = ""
+            if project.install(lock) and project.wheel is not None:
+                (ctx / "project").mkdir()
+                shutil.copy(project.wheel, ctx / "project" / project.wheel.name)
+                wheel = project.wheel.name
+            for program in (RUNNER, FORKSERVER, INSTALLER):
+                shutil.copy(template_dir() / program, ctx / program)
             shutil.copy(plugin_source(), ctx / "synth_report.py")
             (ctx / "Dockerfile").write_text(
-                render_dockerfile(base_image=base, snapshot=snapshot, spec=spec, env_id=env_id)
+                render_dockerfile(base_image=base, snapshot=snapshot, spec=spec, env_id=env_id,
+                                  project_wheel=wheel)
             )
             try:
                 image, _ = self.client.images.build(

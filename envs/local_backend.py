@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from envs.backend import (
+    INSTALLER,
     PATCH_FAILED_EXIT,
     PLUGIN,
     RUNNER,
@@ -30,9 +31,11 @@ from envs.backend import (
     make_job,
     new_nonce,
     plugin_source,
+    project_build,
     template_dir,
     wheel_requirements,
 )
+from envs.project_build import add_generated
 from envs.wheelhouse import LOCK_NAME, ensure_wheelhouse
 from synth import proc
 from synth.records import (
@@ -44,6 +47,7 @@ from synth.records import (
     content_hash,
 )
 
+PRISTINE = "testbed"  # beside the venv: the snapshot and what its build generated
 BASE = f"local-python{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -81,6 +85,7 @@ class LocalBackend:
                       "--find-links", wheels, "-r", wheels / LOCK_NAME], timeout=900)
             shutil.copy(plugin_source(), venv / f"{PLUGIN}.py")
             shutil.copy(template_dir() / RUNNER, venv / RUNNER)
+            self._install_project(venv, snapshot, spec, lock)
             (venv / ".synth-ready").write_text(HARNESS_VERSION)
         return Environment(
             env_id=env_id, snapshot_id=snapshot.snapshot_id, backend=self.kind,
@@ -88,8 +93,20 @@ class LocalBackend:
             base_image=BASE, lock=lock, spec=spec,
         )
 
+    def _install_project(self, venv: Path, snapshot: Snapshot, spec: EnvSpec, lock) -> None:
+        """The project's own wheel, its modules removed (envs/templates/install_project.py);
+        a pristine copy beside the venv with the files its build generated, if any."""
+        project = project_build(snapshot, spec, self.config.cache_dir)
+        if project.install(lock) and project.wheel is not None:
+            proc.run([venv / "bin" / "python", template_dir() / INSTALLER, project.wheel],
+                     timeout=300)
+        if project.generated:
+            shutil.copytree(snapshot.path, venv / PRISTINE, symlinks=True)
+            add_generated(project, venv / PRISTINE)
+
     def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun:
         venv = Path(env.image_name)
+        pristine = venv / PRISTINE if (venv / PRISTINE).is_dir() else Path(snapshot.path)
         limits = self.config.limits
         nonce = new_nonce()
         with tempfile.TemporaryDirectory(prefix="synth-run-") as tmp:
@@ -97,7 +114,7 @@ class LocalBackend:
             for sub in ("testbed", "out", "home"):
                 (root / sub).mkdir()
             (root / "out").chmod(0o1733)
-            paths = JobPaths(pristine=snapshot.path, work=str(root / "testbed"),
+            paths = JobPaths(pristine=str(pristine), work=str(root / "testbed"),
                              report=str(root / "out" / f"{nonce}.json"), log=str(root / "log"),
                              python=str(venv / "bin" / "python"), plugin_dir=str(venv))
             job = make_job(env.spec, request, paths, nonce)

@@ -197,11 +197,50 @@ def child_environment(job: dict, scratch: str) -> None:
         os.environ["SYNTH_SELECT"] = path
 
 
+def import_paths(job: dict) -> None:
+    """sys.path as a fresh ``python -m pytest`` in the working copy would have it.
+
+    PYTHONPATH is read once, when an interpreter starts: a child forked from the server never
+    sees the job's. Its entries go on sys.path here. And the server started while the working
+    copy was empty, so the finders it cached for those folders (None: "not a directory") would
+    hide a src/ layout's packages: the cache is dropped.
+    """
+    entries = [p for p in job.get("env", {}).get("PYTHONPATH", "").split(os.pathsep) if p]
+    rest = [p for p in sys.path[1:] if p not in entries]
+    sys.path[:] = [os.getcwd(), *entries, *rest]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
+def project_preloaded(job: dict) -> bool:
+    """Does this server already hold one of the project's own top-level modules? Then the
+    project is something pytest itself runs on (pluggy, iniconfig, packaging...): a fork would
+    test the copy the server imported, not the working copy; runs need a fresh interpreter."""
+    roots = {job["work"], job.get("env", {}).get("SYNTH_SOURCE") or job["work"]}
+    names = set()
+    for root in roots:
+        try:
+            entries = os.listdir(root)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".py"):
+                names.add(entry[:-3])
+            elif os.path.isfile(os.path.join(root, entry, "__init__.py")):
+                names.add(entry)
+    names.discard("conftest")
+    names.discard("setup")
+    return any(name in sys.modules for name in names)
+
+
 def become_run(job: dict, log_fd: int) -> str:
     """In a freshly forked child: own process group, dumpable again (it is the test process),
-    output to the log, no descriptor of the server's left open."""
+    output to the log, no descriptor of the server's left open, SIGPIPE ignored as every
+    Python process starts (the server restored its default action; a test writing to a closed
+    pipe must get EPIPE, not die of the signal with no report)."""
     os.setpgid(0, 0)
     set_dumpable(1)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(log_fd, 1)
@@ -496,6 +535,8 @@ class Server:
         deadline = start + job["timeout_s"]
         code = timed_out = None
         log = job["log"]
+        if project_preloaded(job):
+            job = {**job, "fresh": True}
         if mode == "hot":
             code, timed_out = self.hot(job)
             if code == UNSAFE or code is None:
@@ -537,9 +578,11 @@ class Server:
                 scratch = become_run(job, log_fd)
                 child_environment(job, scratch)
                 argv = job["argv"]
+                if job.get("fresh"):
+                    os.execve(argv[0], argv, dict(os.environ))
                 args = argv[3:] if argv[1:3] == ["-m", "pytest"] else argv[1:]
                 sys.argv = ["pytest", *args]
-                sys.path[0] = os.getcwd()  # as `python -m pytest` has it
+                import_paths(job)  # as `python -m pytest` has it
                 code = int(pytest.main(args))
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -549,7 +592,7 @@ class Server:
         return wait_child(pid, deadline)
 
     def hot(self, job: dict):
-        if self.no_collector:
+        if self.no_collector or job.get("fresh"):
             return None, False
         if self.collector is None and not self.start_collector(job):
             return None, False
@@ -583,12 +626,13 @@ class Server:
                         except OSError:
                             pass
                 os.chdir(job["work"])
+                signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as in become_run
                 os.environ.update(job.get("env", {}))
                 for key in [k for k in os.environ if k.startswith("SYNTH_")]:
                     os.environ.pop(key)  # each run's own settings come with its job
                 argv = job["argv"]
                 args = argv[3:] if argv[1:3] == ["-m", "pytest"] else argv[1:]
-                sys.path[0] = os.getcwd()
+                import_paths(job)
                 pytest.main(args, plugins=[Collector(down_r, up_w, log_fd, job["pristine"])])
             finally:
                 os._exit(0)

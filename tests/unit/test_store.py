@@ -24,6 +24,8 @@ from synth.records import (
     RepoRef,
     Requirement,
     RunKind,
+    SetupResult,
+    SetupVerdict,
     Snapshot,
     SourceKind,
     Strategy,
@@ -413,6 +415,7 @@ def test_every_record_field_has_a_column(store: Store) -> None:
         "candidates": Candidate,
         "test_runs": Run,
         "tasks": Task,
+        "setups": SetupResult,
     }
     for table, model in models.items():
         rows = store.query(
@@ -572,3 +575,121 @@ def test_a_coverage_write_that_fails_keeps_the_previous_map(store: Store) -> Non
     assert store.get_coverage("env-a") == before
     store.write_coverage(coverage_of("env-a", ("t::z", "m.py", (9,))))  # still usable
     assert store.get_coverage("env-a") == coverage_of("env-a", ("t::z", "m.py", (9,)))
+
+
+def setup_of(
+    env: Environment | None,
+    verdict: SetupVerdict = SetupVerdict.OK,
+    *,
+    seconds: int = 0,
+    **fields: object,
+) -> SetupResult:
+    ok = verdict is SetupVerdict.OK
+    values: dict = {
+        "source": LEDGER.source,
+        "repo": "ledger",
+        "verdict": verdict,
+        "message": "12 tests pass" if ok else "ERROR: No matching distribution found for nope==9",
+        "snapshot_id": env.snapshot_id if env else "",
+        "env_id": env.env_id if env else "",
+        "collected": 14 if ok else 0,
+        "passing": 12 if ok else 0,
+        "excluded": ("tests/test_slow.py::test_forever: timed out",) if ok else (),
+        "adjustments": ("dropped mypy: a type checker, not needed to run tests",),
+        "duration_s": 31.5,
+        "created_at": T0 + timedelta(seconds=seconds),
+    }
+    return SetupResult(**{**values, **fields})
+
+
+def test_a_setup_round_trips_with_its_enum_lists_and_time(store: Store) -> None:
+    env = environment(snapshot_of())
+    ok = setup_of(env)
+    store.write(setups=[ok])
+    assert store.list_setups() == [ok]
+    got = store.get_setup(env.env_id)
+    assert got == ok and type(got.verdict) is SetupVerdict
+    assert got.created_at == T0 and got.created_at.utcoffset() == timedelta(0)
+    assert store.query("SELECT setup_id, typeof(excluded), verdict FROM setups") == [
+        (ok.setup_id, "VARCHAR[]", "ok")
+    ]
+    assert store.get_setup("no-such-env") is None
+
+
+def test_a_rerun_replaces_the_setup_of_the_same_source_snapshot_and_env(store: Store) -> None:
+    """The latest verdict wins: a build that was fixed (or broke) since must not keep reporting
+    the stale one, and a rerun adds no row."""
+    env = environment(snapshot_of())
+    store.write(setups=[setup_of(env, SetupVerdict.NO_PASSING_TESTS)])
+    fixed = setup_of(env, seconds=60)
+    store.write(setups=[fixed])
+    assert store.list_setups() == [fixed]
+    assert store.counts()["setups"] == 1
+    # within one batch too, the last copy wins
+    again = setup_of(env, SetupVerdict.TIMEOUT, seconds=120)
+    store.write(setups=[fixed, again])
+    assert store.list_setups() == [again]
+
+
+def test_setups_are_listed_oldest_first_by_repo_and_the_newest_per_env_is_got(
+    store: Store,
+) -> None:
+    ledger, other = environment(snapshot_of()), environment(snapshot_of(OTHER))
+    failed = setup_of(None, SetupVerdict.BUILD_FAILED, seconds=5)
+    ok = setup_of(ledger, seconds=10)
+    elsewhere = setup_of(other, seconds=1, source=OTHER.source, repo="other")
+    # the same environment reached from another spelling of the source: a row of its own
+    alias = setup_of(ledger, SetupVerdict.NO_TESTS, seconds=20, source="./ledger")
+    store.write(setups=[ok, failed, elsewhere, alias])
+    assert store.list_setups() == [elsewhere, failed, ok, alias]
+    assert store.list_setups(repo="ledger") == [failed, ok, alias]
+    assert store.list_setups(repo="nope") == []
+    assert store.get_setup(ledger.env_id) == alias
+
+
+def test_a_batch_whose_setup_is_malformed_writes_nothing(store: Store) -> None:
+    batch = full_batch()
+    bad = SetupResult.model_construct(**{**dict(setup_of(None)), "passing": "many"})
+    with pytest.raises(StoreError, match="nothing was written"):
+        store.write(**batch, setups=[bad])
+    assert set(store.counts().values()) == {0}
+
+
+def _spec_fields(store: Store) -> set[str]:
+    (struct,) = store.query(
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_name = 'environments' AND column_name = 'spec'"
+    )[0]
+    return {field.split()[0] for field in struct.removeprefix("STRUCT(").split(", ")}
+
+
+def test_every_envspec_field_has_a_struct_field(store: Store) -> None:
+    """DuckDB drops a STRUCT key it does not name without an error: a field added to EnvSpec
+    without a migration would be lost on every write (as env and adjustments were)."""
+    assert set(EnvSpec.model_fields) <= _spec_fields(store)
+
+
+def test_environments_of_the_previous_schema_migrate_and_keep_the_new_spec_fields(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "synth.duckdb"
+    batch = full_batch()
+    with Store.open(path, migrations=MIGRATIONS[:-1]) as old:
+        assert "env" not in _spec_fields(old)
+        old.write(**batch)
+    with Store.open(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        for env in batch["environments"]:
+            assert store.get_environment(env.env_id) == env  # env and adjustments: ()
+        assert store.list_test_runs(batch["environments"][0].env_id) == batch["test_runs"]
+        assert store.query("SELECT typeof(spec.env), len(spec.adjustments) FROM environments")[
+            0
+        ] == ("VARCHAR[]", 0)
+        snap = batch["snapshot"]
+        spec = batch["environments"][0].spec.model_copy(
+            update={"env": ("TZ=UTC", "NO_NETWORK=1"), "adjustments": ("dropped mypy: linter",)}
+        )
+        newer = environment(snap).model_copy(update={"env_id": "env-new", "spec": spec})
+        store.write(environments=[newer])
+        assert store.get_environment("env-new") == newer
+        assert store.counts()["setups"] == 0
