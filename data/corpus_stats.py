@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 
 from data.store import FunnelRow, Store
-from synth.records import Record, Rejection, utcnow
+from synth.records import Record, Rejection, SetupResult, SetupVerdict, utcnow
 
 BINS_PER_DECADE = 4  # histogram bins are log-spaced: 10^(b/4) .. 10^((b+1)/4) seconds
 MIN_SECONDS = 1e-4  # durations below this (0.0 included) fall into the first bin
@@ -86,6 +86,18 @@ class CorpusStats(Record):
     audits: tuple[AuditRunRow, ...]
     latest_drift: tuple[DriftRow, ...]  # drifted tasks of the newest audit run
     growth: tuple[GrowthPoint, ...]
+    # The newest setup verdict of every source, by repository then source.
+    setups: tuple[SetupResult, ...] = ()
+
+    @property
+    def setup_ok(self) -> int:
+        return sum(s.verdict is SetupVerdict.OK for s in self.setups)
+
+    @property
+    def setup_rate(self) -> float:
+        """Sources that reached a usable environment, of all sources set up: the factory's first
+        figure of merit over real repositories."""
+        return self.setup_ok / len(self.setups) if self.setups else 0.0
 
 
 def collect_stats(store: Store) -> CorpusStats:
@@ -112,7 +124,15 @@ def collect_stats(store: Store) -> CorpusStats:
         audits=audits,
         latest_drift=_latest_drift(store, audits[-1].audit_run) if audits else (),
         growth=_growth(store),
+        setups=latest_setups(store.list_setups()),
     )
+
+
+def latest_setups(setups: list[SetupResult]) -> tuple[SetupResult, ...]:
+    """The newest verdict per source (``setups`` oldest first): a source whose build failed
+    once and was fixed since counts as set up, and one that broke since counts as failed."""
+    newest = {s.source: s for s in setups}
+    return tuple(sorted(newest.values(), key=lambda s: (s.repo, s.source)))
 
 
 def _distribution(store: Store, label: str, values_sql: str, *params: object) -> Distribution:

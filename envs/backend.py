@@ -121,6 +121,12 @@ class RunRequest:
     # so its CPU time is the tests' own): a spinning mutant stops there, however loaded the
     # machine. Runs in a fresh pytest process keep only the wall limit.
     cpu_s: float | None = None
+    # Tests left out of the run (node ids): ones the baseline found hanging or killing their
+    # own process (verifiers.runner.run_baseline).
+    exclude: tuple[str, ...] = ()
+    # One test may take this long before the run is ended and the test named (then left out of
+    # every later run): a real suite's slowest honest tests take well under a minute here.
+    test_timeout_s: float = 120.0
 
     def limit(self, backend_limit: float) -> float:
         return backend_limit if self.timeout_s is None else min(self.timeout_s, backend_limit)
@@ -136,6 +142,9 @@ class RawRun:
     patch_failed: bool
     duration_s: float
     log_tail: str
+    # The report plugin's last word when the process died before its report: which test was
+    # running, and whether the plugin's watchdog ended it (JSON; "" when there is none).
+    progress: str = ""
 
 
 class Backend(Protocol):
@@ -160,7 +169,14 @@ class JobPaths:
     plugin_dir: str  # holds synth_report.py
 
 
-def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str) -> dict:
+def test_timeout(request: RunRequest, limit_s: float) -> float:
+    """One test's limit: the backend's, and never more than half the run's own limit (a run
+    must have time left to report the tests before and after the one that hung)."""
+    return round(min(limit_s / 2, request.test_timeout_s), 1)
+
+
+def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str,
+             limit_s: float = 300.0) -> dict:
     """The JSON job runner.py executes: identical for both backends."""
     source = paths.work if spec.source_root == "." else f"{paths.work}/{spec.source_root}"
     env = {
@@ -170,6 +186,8 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str) ->
         "SYNTH_COVERAGE": "1" if request.coverage else "",
         "SYNTH_FIRST_FAILURE": "1" if request.first_failure else "",
         "SYNTH_SOURCE": source,
+        "SYNTH_TEST_TIMEOUT": str(test_timeout(request, limit_s)),
+        **dict(var.split("=", 1) for var in spec.env if "=" in var),
     }
     return {
         "pristine": paths.pristine,
@@ -182,18 +200,25 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str) ->
         "secret": {"report": paths.report, "nonce": nonce},
         "select": list(request.select) if request.select is not None else None,
         "cpu_s": request.cpu_s,
-        "argv": pytest_command(spec, python=paths.python),
+        "argv": pytest_command(spec, python=paths.python, exclude=request.exclude),
         "env": env,
     }
 
 
-def pytest_command(spec: EnvSpec, python: str = "python") -> list[str]:
-    """The one test command both backends run."""
+def pytest_command(spec: EnvSpec, python: str = "python",
+                   exclude: tuple[str, ...] = ()) -> list[str]:
+    """The one test command both backends run.
+
+    ``--continue-on-collection-errors``: a test module that cannot be collected (data from a
+    submodule the repository does not carry; a bug that breaks an import) costs its own tests,
+    which the report lists as missing, not the whole run.
+    """
     # --tb=line: a failure's traceback is one line in the log. Verdicts come from the report,
     # and long tracebacks are costly: 205 failing tabulate tests took 14.8 s with pytest's
     # default tracebacks and 2.0 s with --tb=line (the same pass/fail for every test).
     return [python, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--no-header",
-            "-rN", "--color=no", "--tb=line", *spec.pytest_args, *spec.test_paths]
+            "-rN", "--color=no", "--tb=line", "--continue-on-collection-errors",
+            *spec.pytest_args, *(f"--deselect={node}" for node in exclude), *spec.test_paths]
 
 
 def new_nonce() -> str:

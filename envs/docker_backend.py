@@ -276,8 +276,8 @@ class DockerSession:
         nonce = new_nonce()
         paths = JobPaths(pristine=PRISTINE, work=WORK, report=f"{OUT}/{nonce}.json", log=LOG,
                          python="/opt/venv/bin/python", plugin_dir="/opt/synth")
-        job = make_job(self.env.spec, request, paths, nonce)
         limit = request.limit(self.limits.timeout_s)
+        job = make_job(self.env.spec, request, paths, nonce, limit)
         job.update(mode="hot" if request.hot and not request.coverage else "exact",
                    timeout_s=limit)
         start = time.monotonic()
@@ -295,14 +295,16 @@ class DockerSession:
             oom = kills > self._oom_seen
             timed_out = not oom and duration >= limit
             self.close()
-            return RawRun(-9, None, nonce, timed_out, oom, False, duration, failure)
+            return RawRun(-9, None, nonce, timed_out, oom, False, duration, failure,
+                          progress=reply.get("progress", ""))
         if reply["oom"]:
             self._oom_seen = self._oom_kills()
         exit_code = int(reply["exit_code"])
         self.last_mode = reply.get("mode", "exact")
         return RawRun(exit_code, reply.get("report"), nonce, bool(reply["timed_out"]),
                       bool(reply["oom"]), exit_code == PATCH_FAILED_EXIT,
-                      float(reply.get("duration_s", duration)), reply.get("log_tail", ""))
+                      float(reply.get("duration_s", duration)), reply.get("log_tail", ""),
+                      progress=reply.get("progress") or "")
 
     def _test_server(self) -> TestServer:
         if self._server is None or not self._server.running():

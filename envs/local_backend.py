@@ -117,7 +117,7 @@ class LocalBackend:
             paths = JobPaths(pristine=str(pristine), work=str(root / "testbed"),
                              report=str(root / "out" / f"{nonce}.json"), log=str(root / "log"),
                              python=str(venv / "bin" / "python"), plugin_dir=str(venv))
-            job = make_job(env.spec, request, paths, nonce)
+            job = make_job(env.spec, request, paths, nonce, request.limit(limits.timeout_s))
             job["env"].update(HOME=str(root / "home"), PATH=f"{venv / 'bin'}:/usr/bin:/bin",
                               VIRTUAL_ENV=str(venv), TMPDIR=str(root / "home"))
             (root / "job.json").write_text(json.dumps(job))
@@ -129,6 +129,8 @@ class LocalBackend:
                             preexec=functools.partial(_limit, limits.memory_mb, limits.work_mb))
             report_path = Path(paths.report)
             report = report_path.read_text() if report_path.exists() else None
+            progress_path = Path(paths.report + ".progress")
+            progress = progress_path.read_text() if progress_path.exists() else ""
             log = Path(paths.log)
             log_tail = log.read_bytes()[-4000:].decode("utf-8", "replace") if log.exists() else ""
         # A child stopped by the address-space limit dies of MemoryError: without a cgroup,
@@ -138,6 +140,7 @@ class LocalBackend:
             exit_code=done.returncode, report=report, nonce=nonce, timed_out=done.timed_out,
             oom=oom, patch_failed=done.returncode == PATCH_FAILED_EXIT,
             duration_s=done.duration_s, log_tail=log_tail or done.stdout[-4000:],
+            progress=progress,
         )
 
     def close(self) -> None:

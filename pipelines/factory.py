@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from data.store import Store
 from envs.backend import BackendConfig
 from pipelines.flow import StrategyFlow, StrategyOptions, validator
 from pipelines.retry import LOST_ERRORS, Retrying, cancel
+from pipelines.setup_verdicts import setup_failure, setup_of
 from pipelines.stages import (
     BUG_RUNS,
     BatchResult,
@@ -31,7 +33,15 @@ from pipelines.stages import (
     prepare_candidates,
 )
 from synth.mutate import Generation
-from synth.records import BackendKind, Candidate, Rejection, RunKind, Strategy
+from synth.records import (
+    BackendKind,
+    Candidate,
+    Rejection,
+    RunKind,
+    SetupResult,
+    SetupVerdict,
+    Strategy,
+)
 from verifiers.runner import BASELINE_RUNS
 
 BATCH_SIZE = 4
@@ -52,6 +62,13 @@ class RunSummary:
     tried: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)  # candidate id -> validations started
+    # One setup verdict per source built this run (stored too), in the order they were reached.
+    setups: list[SetupResult] = field(default_factory=list)
+
+    @property
+    def unusable(self) -> list[SetupResult]:
+        """The sources that reached no usable environment."""
+        return [s for s in self.setups if s.verdict is not SetupVerdict.OK]
 
     def count_generation(self, generation: Generation | None) -> None:
         if generation is None:
@@ -130,13 +147,19 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                         items_arg=4, budget_s=_hang_budget(backend))
     flow = StrategyFlow(options, backend, seed, validate, stored_measurement, BATCH_SIZE)
     summary = RunSummary()
+    # When each source's setup started, its environment once built, and the ref of its clean
+    # suite's measurement: what its one setup verdict needs. A mirrored fix's environment (the
+    # flow's "prepared" results) is no source's setup.
+    started: dict[str, float] = {}
+    built_of: dict[str, Built] = {}
+    measuring: set = set()
     with Store.open(db) as store:
         # Every in-flight Ray task, with what its result is and the source it serves.
-        inflight: dict = {
-            build.remote(s, backend): ("built", s)
-            for s in sources
-            if options.uses(Strategy.PROCEDURAL)
-        }
+        inflight: dict = {}
+        if options.uses(Strategy.PROCEDURAL):
+            for s in sources:
+                started[s] = time.monotonic()
+                inflight[build.remote(s, backend)] = ("built", s)
         inflight.update(flow.start(sources))
         while inflight:
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)
@@ -153,18 +176,29 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                 else:
                     summary.failures.append(f"{source}: {_cause(exc)}")
                     progress.say(f"[red]{source}[/]: {_cause(exc)}")
+                if stage == "built" or ref in measuring:
+                    # A crash while measuring the clean suite also leaves the source without
+                    # a usable environment: its verdict keeps the environment's ids.
+                    setup = setup_failure(source, exc, built=built_of.get(source),
+                                          duration_s=time.monotonic() - started[source])
+                    store.write(setups=[setup])
+                    summary.setups.append(setup)
                 inflight.update(flow.batch_done(_settled(validate, ref), store, source))
                 continue
             if stage == "built":
                 built: Built = result
+                built_of[source] = built
                 store.write(repo=built.repo, snapshot=built.snapshot,
                             environments=[built.environment])
                 stored = stored_measurement(store, built.environment.env_id)
                 ref = prepare.options(**near(built.node)).remote(
                     backend, built, stored, max_candidates=max_candidates, seed=seed)
                 inflight[ref] = ("prepared", source)
+                measuring.add(ref)
             elif stage == "prepared":
-                refs = _schedule(result, store, validate, backend, summary, progress)
+                setup = (setup_of(result, duration_s=time.monotonic() - started[source])
+                         if ref in measuring else None)
+                refs = _schedule(result, setup, store, validate, backend, summary, progress)
                 inflight.update(flow.scheduled(result, refs, store, source))
                 for ref in refs:
                     inflight[ref] = ("validated", source)
@@ -223,6 +257,7 @@ def stored_measurement(store: Store, env_id: str) -> Measured | None:
 
 def _schedule(
     prepared: Prepared,
+    setup: SetupResult | None,
     store: Store,
     validate,
     backend: BackendConfig,
@@ -230,7 +265,9 @@ def _schedule(
     progress: Progress,
 ) -> list:
     built, measured = prepared.built, prepared.measured
-    store.write(test_runs=measured.runs)
+    store.write(test_runs=measured.runs, setups=[setup] if setup else [])
+    if setup is not None:
+        summary.setups.append(setup)
     if measured.coverage is not None:
         store.write_coverage(measured.coverage)
     summary.repos.append(built.repo.name)

@@ -8,18 +8,18 @@ validate_batch: candidates → each with its runs and either a Task or a rejecti
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
 
-from envs.backend import Backend, BackendConfig, RunRequest, build_backend
+from envs.backend import Backend, BackendConfig, RunRequest, build_backend, project_build
 from envs.spec import infer_spec, read_config_files
 from pipelines.strategies import procedural
 from synth.intake import parse_source, source_files, take
-from synth.mutate import Generation, is_test_file
+from synth.mutate import Generation
 from synth.records import (
     Candidate,
     CoverageMap,
@@ -27,16 +27,20 @@ from synth.records import (
     Rejection,
     RepoRef,
     RunKind,
+    SetupResult,
     Snapshot,
     Strategy,
     Task,
     TestRun,
+    TestStatus,
     content_hash,
 )
 from synth.statement import render_statement
+from synth.targeting import coverage_targets
 from verifiers.grading import Baseline, baseline_of, broke_any, grade, rejection_for
-from verifiers.runner import run_baseline, run_coverage, run_suite
+from verifiers.runner import run_coverage, run_suite, settle_baseline
 from verifiers.screening import changed_lines, screenable, tests_covering, touches_tests
+from verifiers.setup import setup_verdict
 
 BUG_RUNS = 2  # a bug must fail the same tests twice: one failing run may be a flake
 # A mutation can make a loop endless; a bug run then holds a worker until its timeout. The clean
@@ -55,6 +59,7 @@ class Built:
     snapshot: Snapshot
     environment: Environment
     node: str = ""  # the Ray node that holds the environment's image ("" outside Ray)
+    cache_dir: str = ""  # where the project's own build is cached (its notes: the setup record)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,13 @@ class Measured:
     baseline_runs: tuple[TestRun, ...]
     coverage_run: TestRun | None
     coverage: CoverageMap | None
+    # Tests left out of every run, with why: each hung or killed its process on the clean
+    # repository (verifiers.runner.settle_baseline).
+    excluded: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def exclude(self) -> tuple[str, ...]:
+        return tuple(node for node, _ in self.excluded)
 
     @property
     def baseline(self) -> Baseline:
@@ -81,6 +93,7 @@ class Prepared:
     candidates: tuple[Candidate, ...]
     note: str = ""
     generation: Generation | None = None  # how the candidates were sampled, drops counted
+    setup: SetupResult | None = None  # the setup stage's verdict for this environment
 
 
 @dataclass(frozen=True)
@@ -110,7 +123,7 @@ def environment_for(ref: RepoRef, snapshot: Snapshot, backend: BackendConfig) ->
         env = runner.prepare(snapshot, spec)
     finally:
         runner.close()
-    return Built(ref, snapshot, env, current_node())
+    return Built(ref, snapshot, env, current_node(), str(backend.cache_dir))
 
 
 def current_node() -> str:
@@ -133,88 +146,51 @@ def near(node: str) -> dict:
 def measure_environment(backend: BackendConfig, built: Built) -> Measured:
     runner = build_backend(backend)
     try:
-        baseline, runs = run_baseline(runner, built.environment, built.snapshot)
+        settled = settle_baseline(runner, built.environment, built.snapshot)
+        exclude = tuple(settled.excluded)
         coverage_run, coverage = (
-            run_coverage(runner, built.environment, built.snapshot)
-            if baseline.usable else (None, None)
+            run_coverage(runner, built.environment, built.snapshot, exclude=exclude)
+            if settled.baseline.usable else (None, None)
         )
     finally:
         runner.close()
-    return Measured(tuple(runs), coverage_run, coverage)
+    return Measured(tuple(settled.runs), coverage_run, coverage,
+                    tuple(sorted(settled.excluded.items())))
+
+
+def setup_result(built: Built, measured: Measured, *, duration_s: float = 0.0) -> SetupResult:
+    """The setup stage's record: verdict and cause, counts, what was left out and changed."""
+    verdict, message = setup_verdict(measured.baseline_runs, measured.baseline)
+    last = measured.baseline_runs[-1] if measured.baseline_runs else None
+    uncollected = tuple(f"{r.test_id}: {r.message}" for r in (last.results if last else ())
+                        if r.status is TestStatus.ERROR and r.message.startswith("could not"))
+    project = project_build(built.snapshot, built.environment.spec, Path(built.cache_dir)) \
+        if built.cache_dir else None
+    return SetupResult(
+        source=built.repo.source, repo=built.repo.name, verdict=verdict, message=message,
+        snapshot_id=built.snapshot.snapshot_id, env_id=built.environment.env_id,
+        collected=max((len(r.results) for r in measured.baseline_runs), default=0),
+        passing=len(measured.baseline.passing),
+        excluded=tuple(f"{node}: {why}" for node, why in measured.excluded) + uncollected,
+        adjustments=(*built.environment.spec.adjustments, *(project.notes if project else ())),
+        duration_s=round(duration_s, 2),
+    )
 
 
 def prepare_candidates(backend: BackendConfig, built: Built, measured: Measured | None, *,
                        max_candidates: int, seed: int) -> Prepared:
     """Measure the clean repository unless a stored measurement is given, then generate bugs."""
+    started = time.monotonic()
     measured = measured or measure_environment(backend, built)
+    setup = setup_result(built, measured, duration_s=time.monotonic() - started)
     if not measured.baseline.usable:
-        note = "no test passes on the clean repository: nothing can be validated"
-        return Prepared(built, measured, (), note)
+        return Prepared(built, measured, (), f"{setup.verdict.value}: {setup.message}",
+                        setup=setup)
     files = source_files(built.snapshot)
-    targets = mutation_targets(files, built.environment.spec.test_paths)
+    targets = coverage_targets(files, measured.coverage, built.environment.spec.test_paths)
     generation = procedural(built.snapshot.snapshot_id, targets, measured.coverage,
                             max_candidates=max_candidates, seed=seed)
-    return Prepared(built, measured, generation.candidates, generation=generation)
-
-
-def mutation_targets(files: Mapping[str, str], test_paths: Sequence[str]) -> dict[str, str]:
-    """Source files the tests import: mutating code no test reaches yields only rejections.
-
-    A declared test path may be a helpers folder (all of it is test code) or the package itself
-    (``testpaths = pkg`` with ``pkg/tests`` inside): it is the package when the tests import
-    non-test modules from under it, and then only the files that look like tests are tests.
-    """
-    imported: set[str] = set()
-    for path, text in files.items():
-        if is_test_file(path) or _under(path, test_paths):
-            imported |= _imported_modules(text)
-    packages = {
-        root
-        for root in test_paths
-        if any(
-            _under(p, [root]) and not is_test_file(p) and _module_names(p) & imported for p in files
-        )
-    }
-    helper_dirs = [root for root in test_paths if root not in packages]
-    sources = {
-        p: t
-        for p, t in files.items()
-        if not is_test_file(p)
-        and not _under(p, helper_dirs)
-        and p.rsplit("/", 1)[-1] not in ("setup.py", "conftest.py")
-        and not p.startswith(("docs/", "doc/", "examples/", "benchmarks/"))
-    }
-    reached = {p: t for p, t in sources.items() if _module_names(p) & imported}
-    return reached or sources
-
-
-def _under(path: str, roots: Sequence[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots if r != ".")
-
-
-def _imported_modules(text: str) -> set[str]:
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return set()
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names |= {f"{node.module}.{a.name}" for a in node.names}
-    return names
-
-
-def _module_names(path: str) -> set[str]:
-    """Every dotted name a file can be imported as (flat and src layouts)."""
-    parts = path.removesuffix(".py").split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    if parts and parts[0] == "src":
-        parts = parts[1:]
-    return {".".join(parts[i:]) for i in range(len(parts)) if parts[i:]}
+    return Prepared(built, measured, generation.candidates, generation=generation, setup=setup)
 
 
 def validate_batch(
@@ -284,6 +260,7 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
             return reject(Rejection.UNCOVERED)
         screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN,
                            request=RunRequest(patch=cand.patch, select=tuple(sorted(covering)),
+                                              exclude=measured.exclude,
                                               hot=True, first_failure=True,
                                               timeout_s=screen_timeout(measured, covering),
                                               cpu_s=screen_cpu_budget(measured, covering)))
@@ -295,10 +272,11 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     # The full suite twice: the first run may be hot, the last is always a fresh pytest process
     # reading the patched files, as an exported task's harness will run it.
     bug = [run_suite(runner, env, snapshot, kind=RunKind.BUG,
-                     request=RunRequest(patch=cand.patch, hot=hot and bug_runs > 1), attempt=0)]
+                     request=RunRequest(patch=cand.patch, hot=hot and bug_runs > 1,
+                                        exclude=measured.exclude), attempt=0)]
     if rejection_for(bug[0]) is None and broke_any(baseline, bug[0]):
         bug += [run_suite(runner, env, snapshot, kind=RunKind.BUG,
-                          request=RunRequest(patch=cand.patch,
+                          request=RunRequest(patch=cand.patch, exclude=measured.exclude,
                                              hot=hot and attempt < bug_runs - 1),
                           attempt=attempt)
                 for attempt in range(1, bug_runs)]

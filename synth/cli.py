@@ -90,6 +90,7 @@ def run(
     lm_model: Annotated[str | None, typer.Option(help="The model --lm-url serves.")] = None,
 ) -> None:
     """Mine SOURCES into validated tasks and store them in the DuckDB file."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from envs.backend import (
@@ -103,6 +104,7 @@ def run(
     from pipelines.factory import run_factory
     from synth.cli_mutate import strategy_options
     from synth.intake import IntakeError, parse_source
+    from synth.report import setup_line
 
     try:
         options = strategy_options(
@@ -170,10 +172,24 @@ def run(
         f"{summary.skipped_done} already decided, {summary.validated} new tasks, "
         f"{summary.rejected} rejected"
     )
+    _print_setups(summary.setups)
     _print_funnel(db, summary.repos, summary)
     console.print(f"[bold]store:[/] {db.resolve()}")
+    if unusable := summary.unusable:
+        for setup in unusable:
+            err.print(f"[bold red]no usable environment:[/] {escape(setup_line(setup))}",
+                      soft_wrap=True)  # one line per source, for grep
+        raise typer.Exit(code=1)
     if summary.failures and not summary.repos:
         raise typer.Exit(code=1)
+
+
+def _print_setups(setups) -> None:
+    """One line per source: how far its setup got (`SOURCE: ok — N tests pass ...`)."""
+    from synth.report import setup_line
+
+    for setup in setups:
+        console.print(setup_line(setup), markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_funnel(db: Path, repos: list[str] | None = None, summary=None) -> None:

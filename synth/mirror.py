@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import git
 
-from synth.intake import IntakeError, take
+from synth.intake import IntakeError, clone, take
 from synth.mutate import is_test_file
 from synth.records import Candidate, RepoRef, Snapshot, SourceKind, Strategy, content_hash
 
@@ -83,10 +83,7 @@ def history_path(ref: RepoRef, cache_dir: Path) -> Path:
     if not (dest / ".git").exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".clone-") as tmp:
-            try:
-                git.Repo.clone_from(ref.source, Path(tmp) / "repo", no_hardlinks=True)
-            except git.GitCommandError as exc:
-                raise IntakeError(f"could not clone {ref.source}: {exc.stderr.strip()}") from exc
+            clone(ref.source, Path(tmp) / "repo")  # a bundle's branch too; IntakeError if not
             (Path(tmp) / "repo").rename(dest)
     return dest
 

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from data.corpus_stats import CorpusStats, Distribution
 from data.store import FunnelRow
+from synth.records import SetupResult, SetupVerdict
 
 WIDTH = 680
 LABEL_W = 170  # room for category labels left of horizontal bars
@@ -225,6 +226,25 @@ def charts(stats: CorpusStats) -> dict[str, Markup | list[Markup]]:
     }
 
 
+def setup_line(setup: SetupResult) -> str:
+    """One source's setup, as `synth run` prints it."""
+    if setup.verdict is SetupVerdict.OK:
+        return (
+            f"{setup.source}: ok — {setup.passing} tests pass ({setup.collected} collected), "
+            f"{len(setup.excluded)} excluded"
+        )
+    return f"{setup.source}: {setup.verdict.value} — {setup.message or 'no detail recorded'}"
+
+
+def setup_rate_line(stats: CorpusStats) -> str:
+    if not stats.setups:
+        return "setup success rate: no source set up yet (`synth run`)"
+    return (
+        f"setup success rate: {stats.setup_ok} of {len(stats.setups)} source(s) "
+        f"({stats.setup_rate:.1%}) reached a usable environment"
+    )
+
+
 def render_report(stats: CorpusStats) -> str:
     jinja = Environment(
         loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -232,7 +252,7 @@ def render_report(stats: CorpusStats) -> str:
         autoescape=select_autoescape(["html", "j2"]),
     )
     return jinja.get_template("report.html.j2").render(
-        stats=stats, charts=charts(stats), fmt_s=_fmt_s
+        stats=stats, charts=charts(stats), fmt_s=_fmt_s, setup_rate=setup_rate_line(stats)
     )
 
 
@@ -255,6 +275,27 @@ def write_report(stats: CorpusStats, out: Path) -> Path:
 def print_stats(console, stats: CorpusStats) -> None:
     """The report's numbers as tables (the funnels are printed by `synth stats` itself)."""
     from rich.table import Table
+    from rich.text import Text
+
+    setups = Table(title="setup (the newest verdict per source)")
+    for col in ("repo", "verdict", "passing", "collected", "excluded", "message"):
+        setups.add_column(
+            col,
+            justify="right" if col in ("passing", "collected", "excluded") else "left",
+            no_wrap=col in ("repo", "verdict"),
+        )
+    for setup in stats.setups:
+        setups.add_row(
+            setup.repo or setup.source,
+            setup.verdict.value,
+            str(setup.passing),
+            str(setup.collected),
+            str(len(setup.excluded)),
+            Text(setup.message),  # an error line may hold [brackets]: never rich markup
+        )
+    if stats.setups:
+        console.print(setups)
+    console.print(setup_rate_line(stats), markup=False, highlight=False)
 
     times = Table(title="run times")
     for col in ("what", "n", "median", "p90", "max"):

@@ -1,7 +1,11 @@
-"""Which functions are worth mutating: the ones the tests execute, and not only trivial ones.
+"""Which code is worth mutating: the files and functions the tests execute, not trivial ones.
 
-Sites are named by their entity (``Money.allocate``), so targeting is a filter on entities,
-computed once per file with the stdlib ``ast`` (cheap next to libcst):
+Files (``coverage_targets``, ``import_targets``): the non-test source files the suite executed,
+by the coverage map; without one, the files the tests import. Tests, test helpers, build scripts
+and docs are never targets: the tests are the oracle.
+
+Functions: sites are named by their entity (``Money.allocate``), so targeting is a filter on
+entities, computed once per file with the stdlib ``ast`` (cheap next to libcst):
 
 - *covered*: with a coverage map (file → executed line numbers), a function is kept when one of
   its body lines ran. ``def`` lines and class bodies run at import time, so they say nothing; a
@@ -17,7 +21,13 @@ import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import PurePosixPath
 from types import MappingProxyType
+
+from synth.records import CoverageMap
+
+NOT_SOURCE_NAMES = ("setup.py", "conftest.py")
+NOT_SOURCE_DIRS = ("docs/", "doc/", "examples/", "benchmarks/")
 
 
 @dataclass
@@ -179,3 +189,101 @@ def runs_under_tests(
     lines count through the bodies they define, see ``widen_to_bodies``)."""
     lines = widen_to_bodies({path: changed_old_lines(patch)}, {path: source})[path]
     return not lines.isdisjoint(covered.get(path, frozenset()))
+
+
+def coverage_targets(
+    files: Mapping[str, str], coverage: CoverageMap | None, test_paths: Sequence[str]
+) -> dict[str, str]:
+    """The source files (path → text) the clean suite executed: mutating code no test runs
+    yields only rejections.
+
+    A package's ``__init__`` that re-exports its modules (``from .more import *``) makes the
+    tests' imports name the package alone; the coverage map still sees ``pkg/more.py`` run.
+    Without a coverage map, or when it shows no source file run (it measured another copy of
+    the code), the tests' imports decide (``import_targets``).
+    """
+    if coverage is None:
+        return import_targets(files, test_paths)
+    executed = {entry.file for entry in coverage.entries if entry.lines}
+    sources = mutable_sources(files, test_paths)
+    reached = {path: text for path, text in sources.items() if path in executed}
+    return reached or import_targets(files, test_paths)
+
+
+def import_targets(files: Mapping[str, str], test_paths: Sequence[str]) -> dict[str, str]:
+    """The source files (path → text) the tests import; all sources when no import names one
+    (a suite that reaches its code through a plugin or a subprocess still gets candidates)."""
+    imported = _test_imports(files, test_paths)
+    sources = _sources(files, test_paths, imported)
+    reached = {path: text for path, text in sources.items() if module_names(path) & imported}
+    return reached or sources
+
+
+def mutable_sources(files: Mapping[str, str], test_paths: Sequence[str]) -> dict[str, str]:
+    """Every file that may hold a bug: not a test, test helper, build script or doc."""
+    return _sources(files, test_paths, _test_imports(files, test_paths))
+
+
+def _test_imports(files: Mapping[str, str], test_paths: Sequence[str]) -> set[str]:
+    from synth.mutate import is_test_file  # synth.mutate imports this module
+
+    imported: set[str] = set()
+    for path, text in files.items():
+        if is_test_file(path) or _under(path, test_paths):
+            imported |= _imported_modules(text)
+    return imported
+
+
+def _sources(
+    files: Mapping[str, str], test_paths: Sequence[str], imported: set[str]
+) -> dict[str, str]:
+    """A declared test path may be a helpers folder (all of it is test code) or the package
+    itself (``testpaths = pkg`` with ``pkg/tests`` inside): it is the package when the tests
+    import non-test modules from under it, and then only the files that look like tests are."""
+    from synth.mutate import is_test_file  # synth.mutate imports this module
+
+    packages = {
+        root
+        for root in test_paths
+        if any(
+            _under(p, [root]) and not is_test_file(p) and module_names(p) & imported for p in files
+        )
+    }
+    helper_dirs = [root for root in test_paths if root not in packages]
+    return {
+        path: text
+        for path, text in files.items()
+        if not is_test_file(path)
+        and not _under(path, helper_dirs)
+        and PurePosixPath(path).name not in NOT_SOURCE_NAMES
+        and not path.startswith(NOT_SOURCE_DIRS)
+    }
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots if r != ".")
+
+
+def _imported_modules(text: str) -> set[str]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def module_names(path: str) -> set[str]:
+    """Every dotted name a file can be imported as (flat and src layouts)."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    return {".".join(parts[i:]) for i in range(len(parts)) if parts[i:]}

@@ -22,6 +22,54 @@ FAILING = frozenset({TestStatus.FAILED, TestStatus.ERROR, TestStatus.MISSING})
 
 
 @dataclass(frozen=True)
+class Blame:
+    """The test a run died in, from the report plugin's progress file: the process ended (a
+    signal, the OOM killer, the plugin's own watchdog) before any report was written."""
+
+    test: str
+    timed_out: bool  # the watchdog ended it: the test ran past its limit
+    limit_s: float = 0.0
+
+
+def blame(progress: str, nonce: str) -> Blame | None:
+    """Who to blame for a run that left no report; None when nothing authentic says."""
+    try:
+        data = json.loads(progress) if progress else None
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("nonce") != nonce or not data.get("test"):
+        return None
+    return Blame(str(data["test"]), data.get("state") == "timeout",
+                 float(data.get("limit_s") or 0.0))
+
+
+def signal_name(exit_code: int) -> str:
+    """``-13`` or ``141`` (128 + 13) → ``signal 13 (SIGPIPE)``; '' for a plain exit code."""
+    import signal
+
+    number = -exit_code if exit_code < 0 else exit_code - 128 if 128 < exit_code < 160 else 0
+    if not number:
+        return ""
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def death(exit_code: int, progress: str, nonce: str) -> str:
+    """Why a run left no report, for a person: the test it died in, and how."""
+    found = blame(progress, nonce)
+    how = signal_name(exit_code)
+    if found is None:
+        return (f"no report was written: pytest was killed by {how}" if how
+                else f"no report was written (exit code {exit_code})")
+    if found.timed_out:
+        return f"{found.test} ran past the {found.limit_s:g} s limit of one test"
+    return (f"the test process died during {found.test} "
+            f"({'killed by ' + how if how else f'exit code {exit_code}'})")
+
+
+@dataclass(frozen=True)
 class ReadReport:
     verdict: Verdict
     results: tuple[TestResult, ...]
@@ -37,15 +85,18 @@ def read_report(
     timed_out: bool = False,
     oom: bool = False,
     patch_failed: bool = False,
+    progress: str = "",
 ) -> ReadReport:
     if patch_failed:
         return ReadReport(Verdict.ERROR, (), "the patch did not apply")
+    found = blame(progress, nonce)
+    during = f" during {found.test}" if found else ""
     if oom:
-        return ReadReport(Verdict.OOM, (), "killed for exceeding the memory limit")
+        return ReadReport(Verdict.OOM, (), f"killed for exceeding the memory limit{during}")
     if timed_out:
-        return ReadReport(Verdict.TIMEOUT, (), "the suite ran past its time limit")
+        return ReadReport(Verdict.TIMEOUT, (), f"the suite ran past its time limit{during}")
     if not text:
-        return ReadReport(Verdict.INFRA, (), f"no report was written (exit code {exit_code})")
+        return ReadReport(Verdict.INFRA, (), death(exit_code, progress, nonce))
     try:
         payload = json.loads(text)
         results = tuple(
@@ -63,6 +114,13 @@ def read_report(
         executed = int(payload.get("executed",
                                    int(payload["collected"]) - int(payload.get("deselected", 0))))
         coverage = _coverage(payload.get("coverage") or {})
+        # A module that could not be collected: one ERROR result under its path, so its loss
+        # is on record and it is never a passing test (--continue-on-collection-errors).
+        uncollected = tuple(
+            TestResult(test_id=str(e["path"]), status=TestStatus.ERROR,
+                       message=f"could not be collected: {e.get('message', '')}"[:500])
+            for e in payload.get("collect_errors") or ()
+        )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return ReadReport(Verdict.INFRA, (), f"unreadable report: {exc}")
     if payload.get("nonce") != nonce:
@@ -79,6 +137,7 @@ def read_report(
             Verdict.INFRA, results,
             f"report lists {len(results)} results for {executed} executed tests",
         )
+    results += tuple(r for r in uncollected if r.test_id not in {t.test_id for t in results})
     failing = any(r.status in FAILING for r in results)
     if exit_code == EXIT_OK and failing:
         return ReadReport(Verdict.INFRA, results, "exit code 0 with failing tests in the report")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from envs.backend import Backend, RawRun, RunRequest
 from synth.records import (
     CoverageMap,
@@ -13,7 +15,7 @@ from synth.records import (
     content_hash,
 )
 from verifiers.grading import Baseline, baseline_of
-from verifiers.report import read_report
+from verifiers.report import blame, read_report
 
 
 def patch_hash(patch: str) -> str:
@@ -32,7 +34,8 @@ def baseline_orders(env_id: str) -> tuple[str, ...]:
 def to_test_run(raw: RawRun, env: Environment, *, kind: RunKind, request: RunRequest,
                 attempt: int) -> tuple[TestRun, CoverageMap | None]:
     read = read_report(raw.report, exit_code=raw.exit_code, nonce=raw.nonce,
-                       timed_out=raw.timed_out, oom=raw.oom, patch_failed=raw.patch_failed)
+                       timed_out=raw.timed_out, oom=raw.oom, patch_failed=raw.patch_failed,
+                       progress=raw.progress)
     selected = len(request.select) if request.select is not None else None
     run = TestRun(
         run_id=content_hash("run", env.env_id, kind.value, patch_hash(request.patch), attempt,
@@ -54,21 +57,56 @@ def run_suite(backend: Backend, env: Environment, snapshot: Snapshot, *, kind: R
     return run
 
 
-def run_baseline(backend: Backend, env: Environment, snapshot: Snapshot
-                 ) -> tuple[Baseline, list[TestRun]]:
+def run_baseline(backend: Backend, env: Environment, snapshot: Snapshot, *,
+                 exclude: tuple[str, ...] = ()) -> tuple[Baseline, list[TestRun]]:
     """The clean suite in three orders; tests that ever flip are quarantined as flaky."""
     runs = [
         run_suite(backend, env, snapshot, kind=RunKind.BASELINE,
-                  request=RunRequest(order=order), attempt=i)
+                  request=RunRequest(order=order, exclude=exclude), attempt=i)
         for i, order in enumerate(baseline_orders(env.env_id))
     ]
     return baseline_of(runs), runs
 
 
-def run_coverage(backend: Backend, env: Environment, snapshot: Snapshot
-                 ) -> tuple[TestRun, CoverageMap | None]:
+MAX_EXCLUDED = 8  # tests a baseline may leave out before the suite counts as unusable
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The baseline once every test that hangs or kills its process is left out."""
+
+    baseline: Baseline
+    runs: list[TestRun]
+    excluded: dict[str, str]  # node id -> why it is left out of every run
+
+
+def settle_baseline(backend: Backend, env: Environment, snapshot: Snapshot) -> Settled:
+    """``run_baseline``, where one bad test costs only itself: a run that dies in a test (the
+    plugin's per-test watchdog, a signal, the OOM killer) names it; it is left out and the
+    baseline starts over, so that every run of the clean suite leaves out the same tests."""
+    excluded: dict[str, str] = {}
+    while True:
+        runs: list[TestRun] = []
+        for i, order in enumerate(baseline_orders(env.env_id)):
+            request = RunRequest(order=order, exclude=tuple(excluded))
+            raw = backend.run_tests(env, snapshot, request)
+            run, _ = to_test_run(raw, env, kind=RunKind.BASELINE, request=request, attempt=i)
+            runs.append(run)
+            found = blame(raw.progress, raw.nonce) if raw.report is None else None
+            if found is not None and found.test not in excluded:
+                break
+        else:
+            return Settled(baseline_of(runs), runs, excluded)
+        if len(excluded) >= MAX_EXCLUDED:
+            return Settled(baseline_of(runs), runs, excluded)
+        excluded[found.test] = (f"ran past the {found.limit_s:g} s limit of one test"
+                                if found.timed_out else f"killed its test process: {run.reason}")
+
+
+def run_coverage(backend: Backend, env: Environment, snapshot: Snapshot, *,
+                 exclude: tuple[str, ...] = ()) -> tuple[TestRun, CoverageMap | None]:
     """One run of the clean suite under coverage, contexts per test: the screening map."""
-    request = RunRequest(coverage=True)
+    request = RunRequest(coverage=True, exclude=exclude)
     run, coverage = to_test_run(backend.run_tests(env, snapshot, request), env,
                                 kind=RunKind.COVERAGE, request=request, attempt=0)
     usable = run.verdict in (Verdict.PASS, Verdict.FAIL) and coverage and coverage.entries

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import time
 
 
 def _settings_from_environ() -> dict:
     return {key: os.environ.pop(f"SYNTH_{key.upper()}", "")
-            for key in ("select", "order", "coverage", "source", "first_failure")}
+            for key in ("select", "order", "coverage", "source", "first_failure",
+                        "test_timeout")}
 
 
 _SETTINGS = _settings_from_environ()
@@ -47,6 +49,12 @@ _order: list = []
 _counts = {"collected": 0, "deselected": 0, "executed": 0}
 _session: list = []  # the session, for stopping at the first failure
 _coverage = {"cov": None}
+_collect_errors: list = []  # test modules that could not be collected: {"path", "message"}
+# The test running now: (node id, start). One test that hangs, or kills its own process, must
+# cost only itself: the harness reads which test it was (the progress file beside the report)
+# and leaves it out of every later run.
+_current: list = [None]
+TEST_TIMEOUT_EXIT = 71  # the watchdog ended a run whose test ran past its limit
 
 if _SETTINGS["coverage"]:
     # Started at import, before the project's own modules are imported by conftest or tests.
@@ -67,6 +75,56 @@ def _message(report) -> str:
         return str(report.longrepr[2])[:500]
     text = str(report.longrepr or "").strip()
     return text.splitlines()[-1][:500] if text else ""
+
+
+def _progress(state: str, node: str, limit: float = 0.0) -> None:
+    path = _SETTINGS["report"]
+    if not path:
+        return
+    try:
+        with open(path + ".progress", "w", encoding="utf-8") as fh:
+            json.dump({"nonce": _SETTINGS["nonce"], "state": state, "test": node,
+                       "limit_s": limit}, fh)
+    except OSError:
+        pass
+
+
+def _watchdog(limit: float) -> None:
+    """End the process when one test runs past ``limit`` seconds, naming it first. A thread,
+    not SIGALRM: tests and their plugins (pytest-timeout) use that signal themselves."""
+    while True:
+        time.sleep(min(0.5, limit / 4))
+        current = _current[0]
+        if current is not None and time.monotonic() - current[1] > limit:
+            _progress("timeout", current[0], limit)
+            os._exit(TEST_TIMEOUT_EXIT)
+
+
+def _start_watchdog() -> None:
+    try:
+        limit = float(_SETTINGS["test_timeout"] or 0)
+    except ValueError:
+        limit = 0.0
+    if limit > 0 and _SETTINGS["report"]:
+        threading.Thread(target=_watchdog, args=(limit,), daemon=True,
+                         name="synth-watchdog").start()
+
+
+_start_watchdog()
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _current[0] = (nodeid, time.monotonic())
+    _progress("running", nodeid)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _current[0] = None
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _collect_errors.append({"path": report.nodeid, "message": _message(report)})
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -100,6 +158,8 @@ def rearm(session) -> None:
     _results.clear()
     _order.clear()
     _counts["deselected"] = 0
+    _current[0] = None
+    _start_watchdog()  # threads do not survive the fork
     _select_and_order(session.config, session.items)
     pytest_collection_finish(session)
 
@@ -179,6 +239,7 @@ def pytest_sessionfinish(session, exitstatus):
         "order": _SETTINGS["order"] or "default",
         "finished_at": time.time(),
         "results": [dict(test_id=node, **_results[node]) for node in _order],
+        "collect_errors": list(_collect_errors),
     }
     if _coverage["cov"] is not None:
         payload["coverage"] = _coverage_map()
@@ -186,3 +247,7 @@ def pytest_sessionfinish(session, exitstatus):
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(payload, fh)
     os.replace(tmp, path)
+    try:
+        os.unlink(path + ".progress")
+    except OSError:
+        pass

@@ -402,8 +402,10 @@ class Collector:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
-        if session.testsfailed:
-            send(self.tx, {"ready": False, "why": "collection errors"})
+        if not session.items:
+            # Nothing collected (modules that cannot be collected are only their own tests'
+            # loss: --continue-on-collection-errors).
+            send(self.tx, {"ready": False, "why": "no tests collected"})
             return True
         import synth_report
 
@@ -553,15 +555,18 @@ class Server:
         t1 = time.monotonic()
         sweep(self.keep())
         report = read_text(job["secret"]["report"])
-        try:
-            os.unlink(job["secret"]["report"])
-        except OSError:
-            pass
+        progress = read_text(job["secret"]["report"] + ".progress")
+        for path in (job["secret"]["report"], job["secret"]["report"] + ".progress"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
         now_kills = oom_kills()
         reply = {"exit_code": code, "report": report, "timed_out": timed_out,
                  "oom": now_kills > kills and (report is None or code >= 128 or code < 0),
                  "duration_s": time.monotonic() - start, "mode": mode,
-                 "fallback": job.get("fallback", ""), "log_tail": read_tail(log)}
+                 "fallback": job.get("fallback", ""), "log_tail": read_tail(log),
+                 "progress": progress or ""}
         reset(pristine, work)
         clean_tmp()
         reply["phases"] = {"reset": round(start - t0, 4), "patch": round(t_patch - start, 4),

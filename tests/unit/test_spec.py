@@ -171,11 +171,14 @@ def test_src_layout_puts_src_on_the_path() -> None:
     assert infer_spec({}, TREE).source_root == "."
 
 
-def test_declared_testpaths_missing_from_the_tree_fall_back_to_discovered_tests() -> None:
+def test_declared_testpaths_missing_from_the_tree_fall_back_to_the_conventional_folder() -> None:
+    """Was: every top folder holding a test file ("pkg", "test_top.py", "tests"). A module that
+    merely ends in _test inside the package, or a stray root script, is not the suite the
+    maintainers run when a tests/ folder exists."""
     pytest_ini = "[pytest]\ntestpaths = test\n"
     tree = ("pkg/core.py", "tests/test_core.py", "pkg/checks_test.py", "test_top.py")
     spec = infer_spec({"pytest.ini": pytest_ini}, tree)
-    assert spec.test_paths == ("pkg", "test_top.py", "tests")
+    assert spec.test_paths == ("tests",)
 
 
 def test_only_declared_testpaths_that_exist_are_kept() -> None:
@@ -197,11 +200,12 @@ def test_a_repository_without_tests_is_refused() -> None:
      "pyproject.toml"),
     ({"setup.cfg": "[options]\npython_requires = >=3.6, !=3.11.*\n"}, "setup.cfg"),
 ])
-def test_a_python_requirement_excluding_the_image_interpreter_names_its_file(
+def test_a_python_requirement_excluding_a_forced_interpreter_names_its_file(
     files: dict[str, str], where: str,
 ) -> None:
+    """Was run without ``python=``: now an unforced spec picks 3.13 for the first and third."""
     with pytest.raises(SpecError, match=rf"^{where} requires Python .*3\.11"):
-        infer_spec(files, TREE)
+        infer_spec(files, TREE, python="3.11")
 
 
 def test_an_unparseable_python_requirement_is_not_a_reason_to_refuse() -> None:
