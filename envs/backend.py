@@ -46,6 +46,9 @@ class Limits(BaseModel):
     memory_mb: int = 2048
     cpus: float = 1.0
     pids: int = 256
+    # One test may take this long before its run is ended and the test named (then left out of
+    # every later run): a real suite's slowest honest tests take well under a minute here.
+    test_timeout_s: float = 120.0
     tmpfs_mb: int = 256  # /tmp inside a test container
     work_mb: int = 1024  # the working copy's tmpfs
 
@@ -124,9 +127,6 @@ class RunRequest:
     # Tests left out of the run (node ids): ones the baseline found hanging or killing their
     # own process (verifiers.runner.run_baseline).
     exclude: tuple[str, ...] = ()
-    # One test may take this long before the run is ended and the test named (then left out of
-    # every later run): a real suite's slowest honest tests take well under a minute here.
-    test_timeout_s: float = 120.0
 
     def limit(self, backend_limit: float) -> float:
         return backend_limit if self.timeout_s is None else min(self.timeout_s, backend_limit)
@@ -169,14 +169,8 @@ class JobPaths:
     plugin_dir: str  # holds synth_report.py
 
 
-def test_timeout(request: RunRequest, limit_s: float) -> float:
-    """One test's limit: the backend's, and never more than half the run's own limit (a run
-    must have time left to report the tests before and after the one that hung)."""
-    return round(min(limit_s / 2, request.test_timeout_s), 1)
-
-
 def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str,
-             limit_s: float = 300.0) -> dict:
+             limits: Limits) -> dict:
     """The JSON job runner.py executes: identical for both backends."""
     source = paths.work if spec.source_root == "." else f"{paths.work}/{spec.source_root}"
     env = {
@@ -186,7 +180,9 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str,
         "SYNTH_COVERAGE": "1" if request.coverage else "",
         "SYNTH_FIRST_FAILURE": "1" if request.first_failure else "",
         "SYNTH_SOURCE": source,
-        "SYNTH_TEST_TIMEOUT": str(test_timeout(request, limit_s)),
+        # Never more than half the run's own limit: the run must live to name the test.
+        "SYNTH_TEST_TIMEOUT": str(round(min(request.limit(limits.timeout_s) / 2,
+                                            limits.test_timeout_s), 1)),
         **dict(var.split("=", 1) for var in spec.env if "=" in var),
     }
     return {

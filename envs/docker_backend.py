@@ -277,7 +277,7 @@ class DockerSession:
         paths = JobPaths(pristine=PRISTINE, work=WORK, report=f"{OUT}/{nonce}.json", log=LOG,
                          python="/opt/venv/bin/python", plugin_dir="/opt/synth")
         limit = request.limit(self.limits.timeout_s)
-        job = make_job(self.env.spec, request, paths, nonce, limit)
+        job = make_job(self.env.spec, request, paths, nonce, self.limits)
         job.update(mode="hot" if request.hot and not request.coverage else "exact",
                    timeout_s=limit)
         start = time.monotonic()

@@ -117,7 +117,7 @@ class LocalBackend:
             paths = JobPaths(pristine=str(pristine), work=str(root / "testbed"),
                              report=str(root / "out" / f"{nonce}.json"), log=str(root / "log"),
                              python=str(venv / "bin" / "python"), plugin_dir=str(venv))
-            job = make_job(env.spec, request, paths, nonce, request.limit(limits.timeout_s))
+            job = make_job(env.spec, request, paths, nonce, limits)
             job["env"].update(HOME=str(root / "home"), PATH=f"{venv / 'bin'}:/usr/bin:/bin",
                               VIRTUAL_ENV=str(venv), TMPDIR=str(root / "home"))
             (root / "job.json").write_text(json.dumps(job))

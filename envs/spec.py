@@ -36,7 +36,12 @@ from envs.requirements_policy import (
     apply_policy,
     canonical,
 )
-from envs.test_discovery import command_test_paths, conventional_test_paths, is_test_file
+from envs.test_discovery import (
+    command_test_paths,
+    conventional_test_paths,
+    is_test_file,
+    submodule_readers,
+)
 from synth.records import EnvSpec, Record
 
 # The interpreters environments are built on: Debian bookworm's and trixie's, built the same way.
@@ -56,6 +61,7 @@ CONFIG_FILES = (
     "tox.toml",
     "noxfile.py",
     "Makefile",
+    ".gitmodules",
     *REQUIREMENT_FILES,
 )
 _MAX_CONFIG_BYTES = 256 * 1024  # CI and build files are small; anything larger is not config
@@ -213,12 +219,15 @@ def infer_spec(
         default_pytest=NATIVE_CONFIG_PYTEST if native else DEFAULT_PYTEST,
     )
     requirements, req_notes = apply_policy(declared.requirements, policy)
+    ignores = submodule_readers(files.get(".gitmodules", ""), test_paths, test_texts or {})
+    notes += [f"ignored {rel}: it reads the git submodule {sub}, which snapshots do not hold"
+              for rel, sub in ignores]
     spec = EnvSpec(
         python=chosen,
         requirements=tuple(requirements),
         source_root="src" if _has_src_layout(tree) else ".",
         test_paths=tuple(test_paths),
-        pytest_args=_pytest_args(pytest_cfg),
+        pytest_args=(*_pytest_args(pytest_cfg), *(f"--ignore={rel}" for rel, _ in ignores)),
         evidence=tuple(evidence),
         adjustments=(*notes, *req_notes),
     )

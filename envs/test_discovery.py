@@ -172,3 +172,21 @@ def _nox_commands(text: str) -> list[list[str]]:
             if "pytest" in args:
                 out.append(args)
     return out
+
+
+def submodule_readers(
+    gitmodules: str, test_paths: Collection[str], test_texts: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """(test module, submodule) for each collected test module that names a git submodule lying
+    inside the test paths. Snapshots hold no submodule contents, so such a module fails at
+    import (tomlkit's tests/test_toml_tests.py lists tests/toml-test at collection time)."""
+    subs = re.findall(r"^\s*path\s*=\s*(\S+)\s*$", gitmodules, re.M)
+    inside = [s for s in subs if any(s == p or s.startswith(p.rstrip("/") + "/")
+                                     for p in test_paths)]
+    found: list[tuple[str, str]] = []
+    for rel, text in sorted(test_texts.items()):
+        if not is_test_file(rel) or not any(rel.startswith(p.rstrip("/") + "/") or rel == p
+                                            for p in test_paths):
+            continue
+        found += [(rel, sub) for sub in inside if sub.rsplit("/", 1)[-1] in text][:1]
+    return found

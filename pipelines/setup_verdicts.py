@@ -8,7 +8,6 @@ them.
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -17,67 +16,10 @@ from envs.wheelhouse import WheelhouseError
 from synth.intake import IntakeError, parse_source
 from synth.proc import ProcessError
 from synth.records import SetupResult, SetupVerdict
+from verifiers.setup import MESSAGE_CHARS, first_error_line
 
 if TYPE_CHECKING:
     from pipelines.stages import Built, Prepared
-
-MESSAGE_CHARS = 299  # a stored message is one line a table can show, never a log
-
-# Lines that frame an error without saying what it is: traceback scaffolding, pip's and
-# pytest's headers and banners, decorations of pip's subprocess output.
-_NOISE = re.compile(
-    r"^(Traceback( \(most recent call last\))?:?$"
-    r"|File \""
-    r"|During handling of the above exception"
-    r"|The above exception was the direct cause"
-    r"|[\^~]+$"
-    r"|[=_-]{3,}"
-    r"|[×│╰╭╮╯║]"
-    r"|\[end of output\]"
-    r"|\[notice\]"
-    r"|(note|hint|warning|deprecation):"
-    r"|ERROR: (Could not build wheels|Failed building wheel|Failed to build"
-    r"|Exception:$|Command errored out|Ignored the following)"
-    r"|error: (subprocess-exited-with-error|metadata-generation-failed)"
-    r")",
-    re.IGNORECASE,
-)
-# Lines that name the error itself: pip's and pytest's ERROR lines, pytest's "E   " lines, apt's
-# "E: ", pip's "Failed to build NAME", and an exception's own line ("ModuleNotFoundError: ...").
-_SPECIFIC = re.compile(
-    r"^((ERROR|error|Error|FAILED)[: ]"
-    r"|Failed to build \S"
-    r"|E(:|\s{2,})"
-    r"|[A-Za-z_][\w.]*(Error|Exception|Failed|Failure)(:|$))"
-)
-_PYTEST_E = re.compile(r"^E\s{2,}")
-
-
-def first_error_line(text: str) -> str:
-    """The first line of ``text`` that says what went wrong, under MESSAGE_CHARS characters.
-
-    A line naming the error (an ``ERROR:``/``error:`` line that is not pip's boilerplate header,
-    pytest's ``E`` line, an exception's own line) wins over the first line of mere context; the
-    lines of a traceback, blank lines and banners never count.
-    """
-    lines: list[str] = []
-    framing: list[str] = []  # what is left when every line is noise: better than nothing
-    code_indent: int | None = None  # the indent of a traceback's "File" line: code follows it
-    for raw in text.splitlines():
-        line = raw.strip()
-        indent = len(raw) - len(raw.lstrip())
-        if code_indent is not None and line and indent > code_indent:
-            code_indent = None
-            continue  # the source line a traceback quotes under its File line
-        code_indent = indent if line.startswith('File "') else None
-        if line:
-            (framing if _NOISE.match(line) else lines).append(line)
-    chosen = next((line for line in lines if _SPECIFIC.match(line)), None)
-    if chosen is None:
-        chosen = lines[0] if lines else framing[0] if framing else ""
-    chosen = _PYTEST_E.sub("", chosen)
-    return chosen if len(chosen) <= MESSAGE_CHARS else chosen[: MESSAGE_CHARS - 1] + "…"
-
 
 def _docker_build_failed() -> type[BaseException] | None:
     # A DockerBuildFailed can only reach this process if envs.docker_backend (and the docker

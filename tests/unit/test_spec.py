@@ -5,10 +5,22 @@ Every case is a few config texts and a list of tracked paths: ``infer_spec`` tou
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from packaging.requirements import Requirement
 
-from envs.spec import DEFAULT_PYTEST, SpecError, infer_spec
+from envs.requirements_policy import poetry_constraint
+from envs.spec import (
+    DEFAULT_PYTEST,
+    PYTHONS,
+    SpecError,
+    SpecOverride,
+    infer_spec,
+    load_overrides,
+    read_config_files,
+    read_test_texts,
+)
 
 # A tracked tree with one test module and a flat package, enough for most cases.
 TREE = ("pkg/__init__.py", "pkg/core.py", "tests/test_core.py")
@@ -291,3 +303,462 @@ def test_pytest_config_is_read_from_the_file_pytest_itself_uses(files: dict[str,
     """Reading the wrong file leaves the real config's --cov unfiltered: with pytest-cov dropped
     from the environment, every run ends in a usage error."""
     assert infer_spec(files, TREE).pytest_args == ("-o", "addopts=-ra")
+
+
+# --- Python version --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("requires", "python"), [
+    (">=3.8", "3.11"), (">=3.10", "3.11"), (">=3.12", "3.13"), (">=3.6, !=3.11.*", "3.13"),
+    (">=2.7, !=3.0.*, !=3.1.*, !=3.2.*", "3.11"),
+])
+def test_the_oldest_supported_python_the_project_allows_is_chosen(
+    requires: str, python: str,
+) -> None:
+    pyproject = f'[project]\nname = "demo"\nrequires-python = "{requires}"\n'
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE)
+    assert spec.python == python
+    assert (python == "3.13") == any(a.startswith("python 3.13") for a in spec.adjustments)
+
+
+def test_a_project_that_allows_no_supported_python_is_refused_with_both_versions_named() -> None:
+    pyproject = '[project]\nname = "demo"\nrequires-python = "<3.10"\n'
+    with pytest.raises(SpecError, match=r"requires Python <3\.10.*3\.11\.2 or 3\.13\.5"):
+        infer_spec({"pyproject.toml": pyproject}, TREE)
+
+
+def test_classifiers_naming_only_newer_pythons_choose_313() -> None:
+    setup_py = ("from setuptools import setup\nsetup(classifiers=["
+                "'Programming Language :: Python :: 3.12', "
+                "'Programming Language :: Python :: 3.13'])\n")
+    assert infer_spec({"setup.py": setup_py}, TREE).python == "3.13"
+
+
+def test_poetry_python_constraint_is_a_requires_python() -> None:
+    pyproject = '[tool.poetry]\nname = "demo"\n[tool.poetry.dependencies]\npython = "^3.12"\n'
+    assert infer_spec({"pyproject.toml": pyproject}, TREE).python == "3.13"
+
+
+def test_pythons_are_the_two_base_interpreters() -> None:
+    assert PYTHONS == ("3.11", "3.13")
+
+
+# --- Test requirements a maintainer would recognise ------------------------------------------
+
+def test_dependency_group_include_group_is_resolved_recursively() -> None:
+    pyproject = """
+[project]
+name = "demo"
+[dependency-groups]
+base = ["attrs"]
+mid = [{include-group = "base"}, "pympler"]
+tests = [{include-group = "mid"}, "hypothesis"]
+"""
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE)
+    assert set(_names(spec.requirements)) == {"attrs", "pympler", "hypothesis", "pytest"}
+    assert "pyproject.toml [dependency-groups] tests" in spec.evidence
+
+
+def test_dev_group_is_used_only_when_no_test_group_exists() -> None:
+    """sqlparse keeps pytest only in `dev`, beside sphinx, furo and hatch: those are dropped."""
+    dev_only = ('[project]\nname = "demo"\n[dependency-groups]\n'
+                'dev = ["pytest", "sphinx", "furo", "hatch>=1.18", "ruff"]\n')
+    spec = infer_spec({"pyproject.toml": dev_only}, TREE)
+    assert _names(spec.requirements) == ["pytest"]
+    both = ('[project]\nname = "demo"\n[dependency-groups]\n'
+            'dev = ["rich"]\ntest = ["pytest-mock"]\n')
+    assert "rich" not in _names(infer_spec({"pyproject.toml": both}, TREE).requirements)
+
+
+def test_dependency_group_self_reference_expands_the_projects_extra() -> None:
+    pyproject = """
+[project]
+name = "Demo_Pkg"
+[project.optional-dependencies]
+yaml = ["pyyaml"]
+[dependency-groups]
+test = ["demo-pkg[yaml]", "pytest"]
+"""
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE)
+    assert set(_names(spec.requirements)) == {"pyyaml", "pytest"}
+
+
+def test_an_extra_that_installs_pytest_is_a_test_extra_whatever_its_name() -> None:
+    """idna's only test declaration is the extra `all` (ruff, mypy, pytest)."""
+    pyproject = ('[project]\nname = "idna"\n[project.optional-dependencies]\n'
+                 'all = ["ruff >= 0.6.2", "mypy >= 1.11.2", "pytest >= 8.3.2"]\n')
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE)
+    assert spec.requirements == ("pytest>=8.3.2",)
+    assert any(a.startswith("dropped mypy: a type checker") for a in spec.adjustments)
+
+
+def test_poetry_caret_pins_keep_the_major_version() -> None:
+    """tomlkit's `pytest = "^7.2.0"` means pytest 7.x; `pytest>=7.2` would resolve pytest 9."""
+    pyproject = """
+[tool.poetry]
+name = "tomlkit"
+[tool.poetry.dependencies]
+python = ">=3.9"
+[tool.poetry.group.dev.dependencies]
+pytest = "^7.2.0"
+PyYAML = "^6.0"
+mypy = "1.19.1"
+"""
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE)
+    assert {str(Requirement(r)) for r in spec.requirements} == {
+        str(Requirement("pytest>=7.2.0,<8")), str(Requirement("pyyaml>=6.0,<7"))}
+
+
+@pytest.mark.parametrize(("constraint", "expected"), [
+    ("^7.2", ">=7.2,<8"), ("^0.2.3", ">=0.2.3,<0.3"), ("^0.0.3", ">=0.0.3,<0.0.4"),
+    ("~1.2", ">=1.2,<1.3"), ("~1.2.3", ">=1.2.3,<1.3"), ("~1", ">=1,<2"),
+    ("*", ""), ("1.4", "==1.4"), (">=1.2,<2", ">=1.2,<2"), (">=1.2 <2", ">=1.2,<2"),
+    ("^1.0 || ^2.0", ""),
+])
+def test_poetry_constraints_become_pep440(constraint: str, expected: str) -> None:
+    assert poetry_constraint(constraint) == expected
+
+
+def test_poetry_table_dependencies_carry_python_markers_extras_and_skip_optional_ones() -> None:
+    pyproject = """
+[tool.poetry]
+name = "demo"
+[tool.poetry.dependencies]
+python = "^3.9"
+tomli = {version = "^2.0", python = "<3.11"}
+requests = {version = "^2.31", extras = ["socks"]}
+ujson = {version = "*", optional = true}
+local = {path = "../local"}
+[tool.poetry.dev-dependencies]
+pytest-mock = "*"
+"""
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE)
+    assert set(_names(spec.requirements)) == {"requests", "pytest-mock", "pytest"}
+    assert "requests[socks]<3,>=2.31" in spec.requirements
+    assert any("dropped tomli: marker" in a for a in spec.adjustments)
+
+
+def test_hatch_test_env_dependencies_and_features_are_read() -> None:
+    """iniconfig declares its test dependencies only in [tool.hatch.envs.test]."""
+    pyproject = """
+[project]
+name = "demo"
+[project.optional-dependencies]
+speed = ["orjson"]
+[tool.hatch.envs.test]
+dependencies = ["pytest", "pytest-mock"]
+extra-dependencies = ["freezegun"]
+features = ["speed"]
+[tool.hatch.envs.lint]
+dependencies = ["black"]
+"""
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE)
+    assert set(_names(spec.requirements)) == {"pytest", "pytest-mock", "freezegun", "orjson"}
+    assert "pyproject.toml [tool.hatch.envs.test]" in spec.evidence
+
+
+def test_tox_deps_follow_existing_requirement_files_and_skip_what_tox_alone_understands() -> None:
+    tox_ini = """
+[testenv]
+deps =
+    -r requirements-tests39.txt
+    -r missing.txt
+    {[base]deps}
+    -e .
+    mock
+    coverage: coverage
+    tests: pytest-asyncio
+"""
+    files = {"tox.ini": tox_ini, "requirements-tests39.txt": "pytest==8.4.2\ncffi==1.17.1\n"}
+    spec = infer_spec(files, TREE)
+    assert set(spec.requirements) == {"pytest==8.4.2", "cffi==1.17.1", "mock", "pytest-asyncio"}
+    assert "tox.ini [testenv] deps" in spec.evidence
+
+
+def test_tox_extras_and_dependency_groups_name_what_the_tests_install() -> None:
+    files = {
+        "pyproject.toml": '[project]\nname = "demo"\n[project.optional-dependencies]\n'
+                          'speed = ["orjson"]\nlint = ["flake8"]\n'
+                          '[dependency-groups]\nci = ["pytest-mock"]\ntyping = ["mypy"]\n',
+        "tox.ini": "[testenv]\nextras = speed\ndependency_groups =\n    tests: ci\n"
+                   "    mypy: typing\n",
+    }
+    assert set(_names(infer_spec(files, TREE).requirements)) == {"orjson", "pytest-mock",
+                                                                 "pytest"}
+
+
+def test_a_marker_false_for_the_environment_python_drops_the_requirement_with_a_reason() -> None:
+    files = {"requirements-test.txt": 'hypothesis==6.0; python_version == "3.9"\n'
+                                      'tomli; python_version < "3.11"\nattrs; sys_platform == '
+                                      '"linux"\n'}
+    spec = infer_spec(files, TREE)
+    assert spec.requirements == ("attrs", DEFAULT_PYTEST)
+    assert any(a.startswith("dropped hypothesis: marker") and "3.11" in a
+               for a in spec.adjustments)
+
+
+def test_markers_are_decided_for_the_chosen_python_not_the_host() -> None:
+    pyproject = ('[project]\nname = "demo"\nrequires-python = ">=3.12"\n'
+                 'dependencies = ["tomli; python_version < \'3.13\'", "attrs"]\n')
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE)
+    assert spec.python == "3.13" and "tomli" not in _names(spec.requirements)
+
+
+@pytest.mark.parametrize("tool", [
+    "ruff", "flake8", "flake8-bugbear", "pylint", "black", "isort", "autopep8", "pycodestyle",
+    "pyflakes", "pre-commit", "mypy", "pyright", "pytype", "types-requests", "sphinx",
+    "sphinx-rtd-theme", "sphinxcontrib-towncrier", "furo", "myst-parser", "mkdocs-material",
+    "build", "twine", "hatch", "tox", "nox", "wheel", "check-manifest", "bump2version",
+    "towncrier", "setuptools-scm", "codespell", "pytest-benchmark", "pytest-codspeed", "asv",
+])
+def test_tools_not_needed_to_run_tests_are_dropped_with_a_reason(tool: str) -> None:
+    spec = infer_spec({"requirements-test.txt": f"{tool}>=1\nrequests\n"}, TREE)
+    assert spec.requirements == (DEFAULT_PYTEST, "requests")
+    assert any(a.startswith("dropped ") and ": " in a for a in spec.adjustments)
+
+
+def test_libraries_that_merely_resemble_tool_names_are_kept() -> None:
+    files = {"requirements-test.txt": "typing-extensions\nmypy-extensions\nwheel-filename\n"
+                                      "pytest-timeout\ndocutils\n"}
+    names = _names(infer_spec(files, TREE).requirements)
+    assert {"typing-extensions", "mypy-extensions", "wheel-filename", "pytest-timeout",
+            "docutils"} <= set(names)
+
+
+def test_a_benchmark_plugin_is_kept_when_the_tests_use_its_fixture() -> None:
+    """wcwidth's tests take pytest-codspeed's `benchmark` fixture: without the plugin every
+    such test errors on a missing fixture."""
+    files = {"requirements-test.txt": "pytest-codspeed\n"}
+    texts = {"tests/test_core.py": "def test_speed(benchmark):\n    benchmark(len, 'x')\n"}
+    assert "pytest-codspeed" in infer_spec(files, TREE, test_texts=texts).requirements
+    assert "pytest-codspeed" not in infer_spec(
+        files, TREE, test_texts={"tests/test_core.py": "def test_x(): pass\n"}).requirements
+
+
+def test_without_test_texts_a_benchmark_test_module_keeps_the_plugin() -> None:
+    tree = (*TREE, "tests/test_benchmarks.py")
+    assert "pytest-benchmark" in infer_spec({"requirements-test.txt": "pytest-benchmark\n"},
+                                            tree).requirements
+
+
+def test_a_benchmark_module_outside_the_collected_tests_does_not_keep_the_plugin() -> None:
+    """pluggy's testing/benchmark.py is run only by its own tox env, never by default."""
+    texts = {"benchmarks/test_speed.py": "def test_s(benchmark): ...\n",
+             "tests/test_core.py": "def test_x(): ...\n"}
+    tree = (*TREE, "benchmarks/test_speed.py")
+    assert "pytest-benchmark" not in infer_spec(
+        {"requirements-test.txt": "pytest-benchmark\n"}, tree, test_texts=texts).requirements
+
+
+@pytest.mark.parametrize("pin", ["pytest==6.2.5", "pytest<7", "pytest>=5,<6.3"])
+def test_an_old_pytest_pin_that_cannot_run_on_311_is_relaxed(pin: str) -> None:
+    spec = infer_spec({"requirements-test.txt": f"{pin}\n"}, TREE)
+    assert spec.requirements == (DEFAULT_PYTEST,)
+    assert any(a.startswith("relaxed pytest") for a in spec.adjustments)
+
+
+def test_a_modern_pytest_pin_is_kept() -> None:
+    assert infer_spec({"requirements-test.txt": "pytest==8.4.2\n"}, TREE).requirements == (
+        "pytest==8.4.2",)
+
+
+def test_the_native_pytest_table_needs_pytest_9() -> None:
+    """attrs configures pytest in [tool.pytest] (with `strict = true`), which pytest < 9 ignores."""
+    pyproject = ('[project]\nname = "demo"\n[tool.pytest]\nstrict = true\n'
+                 'testpaths = ["tests"]\naddopts = ["-ra", "--cov"]\n')
+    spec = infer_spec({"pyproject.toml": pyproject}, (*TREE, "tests/more/test_x.py"))
+    assert spec.requirements == ("pytest>=9",)
+    assert spec.test_paths == ("tests",)
+    assert spec.pytest_args == ("-o", "addopts=-ra")
+    assert "pyproject.toml [tool.pytest]" in spec.evidence
+
+
+def test_dotted_ini_options_under_tool_pytest_are_the_ini_options_table() -> None:
+    """filelock writes `ini_options.testpaths = [...]` inside [tool.pytest]."""
+    pyproject = '[tool.pytest]\nini_options.testpaths = ["testing"]\n'
+    tree = ("testing/test_a.py", "tests/test_b.py")
+    spec = infer_spec({"pyproject.toml": pyproject}, tree)
+    assert spec.test_paths == ("testing",)
+    assert spec.requirements == (DEFAULT_PYTEST,)
+
+
+def test_lint_plugin_switches_are_stripped_from_addopts() -> None:
+    pytest_ini = "[pytest]\naddopts = --mypy --ruff --doctest-modules\n"
+    assert infer_spec({"pytest.ini": pytest_ini}, TREE).pytest_args == (
+        "-o", "addopts=--doctest-modules")
+
+
+# --- The tests the maintainers run ----------------------------------------------------------
+
+PROPERTY_TREE = ("pkg/__init__.py", "tests/test_core.py", "hypothesis/test_props.py",
+                 "benchmarks/test_speed.py", "docs/conf.py")
+
+
+def test_property_and_benchmark_folders_outside_tests_are_not_collected() -> None:
+    assert infer_spec({}, PROPERTY_TREE).test_paths == ("tests",)
+
+
+@pytest.mark.parametrize(("files", "where"), [
+    ({"tox.ini": "[testenv]\ncommands = pytest {posargs:hypothesis}\n"}, "tox.ini"),
+    ({"tox.ini": "[testenv]\ncommands =\n    tests: python -m pytest -q hypothesis/ "
+                 "--durations 10\n"}, "tox.ini"),
+    ({"tox.toml": '[env_run_base]\ncommands = [["pytest", {replace = "posargs", '
+                  'default = ["hypothesis"]}]]\n'}, "tox.toml"),
+    ({"noxfile.py": "import nox\n@nox.session\ndef tests(session):\n"
+                    "    session.run('pytest', 'hypothesis', *session.posargs)\n"}, "noxfile.py"),
+    ({"Makefile": "test:\n\tuv run --group dev pytest hypothesis/\n"}, "Makefile"),
+    ({".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - run: coverage run -m "
+                                  "pytest hypothesis\n"}, ".github/workflows/ci.yml"),
+])
+def test_the_maintainers_test_command_names_the_test_paths(files: dict[str, str],
+                                                            where: str) -> None:
+    spec = infer_spec(files, PROPERTY_TREE)
+    assert spec.test_paths == ("hypothesis",)
+    assert any(e.startswith(where) and e.endswith("(test paths)") for e in spec.evidence)
+
+
+def test_a_command_without_paths_falls_back_to_the_conventional_folder() -> None:
+    files = {"tox.ini": "[testenv]\ncommands = python -m pytest -rfsxX {posargs}\n"}
+    assert infer_spec(files, PROPERTY_TREE).test_paths == ("tests",)
+
+
+def test_declared_testpaths_win_over_commands() -> None:
+    files = {"tox.ini": "[testenv]\ncommands = pytest hypothesis\n[pytest]\ntestpaths = tests\n"}
+    assert infer_spec(files, PROPERTY_TREE).test_paths == ("tests",)
+
+
+@pytest.mark.parametrize(("tree", "expected"), [
+    (("testing/test_a.py", "src/pkg/__init__.py"), ("testing",)),
+    (("test/test_a.py", "pkg/__init__.py"), ("test",)),
+    (("pkg/__init__.py", "pkg/tests/__init__.py", "pkg/tests/unit/test_a.py"), ("pkg/tests",)),
+    (("six.py", "test_six.py", "setup.py"), ("test_six.py",)),
+])
+def test_conventional_test_locations(tree: tuple[str, ...], expected: tuple[str, ...]) -> None:
+    assert infer_spec({}, tree).test_paths == expected
+
+
+def test_doctest_modules_without_testpaths_also_collect_the_package() -> None:
+    """inflect runs bare `pytest` with --doctest-modules: the package's doctests are tests too."""
+    tree = ("inflect/__init__.py", "tests/test_pwd.py", "docs/conf.py")
+    pytest_ini = "[pytest]\naddopts = --doctest-modules --import-mode importlib\n"
+    assert infer_spec({"pytest.ini": pytest_ini}, tree).test_paths == ("inflect", "tests")
+
+
+# --- Per-repository overrides -----------------------------------------------------------------
+
+OVERRIDES = """
+[filelock]
+requirements = ["pytest<9.2"]
+pytest_args = ["--deselect", "tests/test_x.py::test_root_only"]
+
+["my-repo"]
+python = "3.13"
+drop = ["Hypothesis"]
+test_paths = ["tests/unit"]
+env = {TZ = "UTC", LANG = "C.UTF-8"}
+source_root = "lib"
+"""
+
+
+def test_overrides_are_read_per_repository_name() -> None:
+    overrides = load_overrides(OVERRIDES)
+    assert set(overrides) == {"filelock", "my-repo"}
+    assert overrides["my-repo"].python == "3.13"
+    assert overrides["filelock"].requirements == ("pytest<9.2",)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[attrs]\npythn = '3.11'\n", r"\[attrs\] has unknown key\(s\) pythn"),
+    ("[attrs]\npython = '3.9'\n", r"\[attrs\] python: .*3\.11, 3\.13"),
+    ("[attrs]\nrequirements = ['not a req !']\n", r"\[attrs\] requirements"),
+    ("attrs = 1\n", r"'attrs' must be a table"),
+    ("[attrs\n", "not valid TOML"),
+])
+def test_a_bad_override_file_names_the_repository_and_key(text: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        load_overrides(text)
+
+
+def test_an_override_is_applied_after_inference_and_recorded() -> None:
+    override = load_overrides(OVERRIDES)["my-repo"]
+    files = {"requirements-test.txt": "hypothesis\nattrs\n"}
+    spec = infer_spec(files, TREE, override=override)
+    assert spec.python == "3.13"
+    assert "hypothesis" not in _names(spec.requirements)
+    assert spec.test_paths == ("tests/unit",)
+    assert spec.env == ("LANG=C.UTF-8", "TZ=UTC")
+    assert spec.source_root == "lib"
+    assert [a for a in spec.adjustments if a.startswith("override:")] == [
+        "override: python 3.13", "override: dropped Hypothesis",
+        "override: test paths tests/unit (inferred tests)", "override: env LANG, TZ",
+        "override: source root lib (inferred .)"]
+
+
+def test_an_override_pytest_pin_joins_the_declared_one_and_args_are_appended() -> None:
+    """filelock: pytest 9.2's fd capture calls the os.fstat its tests mock; `pytest<9.2` is
+    combined with the declared `pytest>=9.0.3`, and the root-only test is deselected."""
+    override = load_overrides(OVERRIDES)["filelock"]
+    pyproject = ('[project]\nname = "filelock"\n[dependency-groups]\ntest = ["pytest>=9.0.3"]\n'
+                 '[tool.pytest]\nini_options.addopts = "--cov -ra"\n')
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE, override=override)
+    assert set(spec.requirements) == {"pytest>=9.0.3", "pytest<9.2"}
+    assert spec.pytest_args == ("-o", "addopts=-ra", "--deselect",
+                                "tests/test_x.py::test_root_only")
+
+
+def test_an_override_pytest_replaces_the_default_one() -> None:
+    override = SpecOverride(requirements=("pytest==9.1.1",))
+    assert infer_spec({}, TREE, override=override).requirements == ("pytest==9.1.1",)
+
+
+def test_an_override_python_is_trusted_against_requires_python_but_a_forced_one_is_not() -> None:
+    pyproject = '[project]\nname = "demo"\nrequires-python = ">=3.12"\n'
+    spec = infer_spec({"pyproject.toml": pyproject}, TREE,
+                      override=SpecOverride(python="3.11"))
+    assert spec.python == "3.11"
+    assert "override: python 3.11 (pyproject.toml declares >=3.12)" in spec.adjustments
+    with pytest.raises(SpecError):
+        infer_spec({"pyproject.toml": pyproject}, TREE, python="3.11")
+
+
+# --- Reading the files from disk -------------------------------------------------------------
+
+def test_read_config_files_reads_ci_commands_and_tox_requirement_files(tmp_path: Path) -> None:
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text("run: pytest tests\n")
+    (tmp_path / "tox.ini").write_text("[testenv]\ndeps = -r requirements-tests39.txt\n")
+    (tmp_path / "requirements-tests39.txt").write_text("-r base.txt\npytest==8.4.2\n")
+    (tmp_path / "base.txt").write_text("attrs\n")
+    (tmp_path / "noxfile.py").write_text("")
+    (tmp_path / "Makefile").write_text("test:\n\tpytest\n")
+    (tmp_path / "huge.txt").write_text("x" * 10)
+    files = read_config_files(tmp_path)
+    assert set(files) == {".github/workflows/ci.yml", "tox.ini", "requirements-tests39.txt",
+                          "base.txt", "noxfile.py", "Makefile"}
+
+
+def test_read_test_texts_reads_test_modules_and_conftests_only(tmp_path: Path) -> None:
+    for rel in ("tests/test_a.py", "tests/conftest.py", "pkg/core.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("# " + rel)
+    texts = read_test_texts(tmp_path, ["tests/test_a.py", "tests/conftest.py", "pkg/core.py"])
+    assert set(texts) == {"tests/test_a.py", "tests/conftest.py"}
+
+
+def test_a_test_module_that_reads_a_missing_git_submodule_is_ignored() -> None:
+    """tomlkit's tests/test_toml_tests.py lists tests/toml-test (a submodule) at import time:
+    without the submodule the whole run ends in a collection error."""
+    files = {".gitmodules": '[submodule "tests/toml-test"]\n\tpath = tests/toml-test\n'
+                            "\turl = https://example.invalid/toml-test.git\n"}
+    texts = {"tests/test_toml_tests.py": 'ROOT = os.path.join(HERE, "toml-test", "tests")\n',
+             "tests/test_core.py": "def test_x(): ...\n"}
+    tree = (*TREE, "tests/test_toml_tests.py", "tests/toml-test")
+    spec = infer_spec(files, tree, test_texts=texts)
+    assert spec.pytest_args == ("--ignore=tests/test_toml_tests.py",)
+    assert any(a.startswith("ignored tests/test_toml_tests.py") for a in spec.adjustments)
+
+
+def test_a_submodule_outside_the_test_paths_ignores_nothing() -> None:
+    """wcwidth's ucs-detect submodule sits at the root and a test merely mentions its name."""
+    files = {".gitmodules": '[submodule "ucs-detect"]\n\tpath = ucs-detect\n'}
+    texts = {"tests/test_core.py": "msg = 'a ucs-detect measurement error'\n"}
+    assert infer_spec(files, TREE, test_texts=texts).pytest_args == ()

@@ -1,0 +1,111 @@
+"""Real repositories in, tasks out: git bundles of public projects, each chosen for a trap that
+stored nothing before, mined in one `synth run` with the Docker backend and no per-repo setting.
+
+- iniconfig: src/ layout, version from git tags (hatch-vcs), and pytest itself imports it (runs
+  need a fresh interpreter: a fork of the test server holds the released copy).
+- platformdirs: src/ layout, a version module that only its build generates, tests that run
+  ``python -m platformdirs``, test deps in a PEP 735 group.
+- sqlparse: test deps only in a PEP 735 ``dev`` group (full of docs tools), a console script.
+- wcwidth: a package that re-exports its modules (``from .x import *``), test deps only in a
+  pinned requirements file (an old pytest).
+- tomlkit: a test module that reads a git submodule the bundle lacks (cannot be collected),
+  test deps only in a Poetry group with caret pins.
+
+The bundles live beside the checkout (../shared/realworld, or SYNTH_REALWORLD); the test skips
+where they are absent.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from data.store import Store
+from synth.cli import app
+from synth.records import SetupVerdict
+
+pytestmark = [pytest.mark.docker, pytest.mark.network]
+BUNDLES = Path(os.environ.get("SYNTH_REALWORLD")
+               or Path(__file__).resolve().parents[3] / "shared" / "realworld")
+TRAPS = ("iniconfig", "platformdirs", "sqlparse", "wcwidth", "tomlkit")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def mined(tmp_path_factory, cache_dir: Path, docker_engine, ray_session) -> Path:
+    missing = [n for n in TRAPS if not (BUNDLES / f"{n}.bundle").exists()]
+    if missing:
+        pytest.skip(f"no real-world bundles at {BUNDLES} ({', '.join(missing)} missing)")
+    db = tmp_path_factory.mktemp("realworld") / "corpus.duckdb"
+    result = runner.invoke(app, [
+        "run", *(str(BUNDLES / f"{n}.bundle") for n in TRAPS), "--backend", "docker",
+        "--max-candidates", "6", "--seed", "0", "--db", str(db), "--cache-dir", str(cache_dir),
+    ])
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def test_each_real_repository_reaches_ok_and_yields_a_validated_task(mined: Path) -> None:
+    with Store.open(mined) as store:
+        setups = {s.repo: s for s in store.list_setups()}
+        tasks = store.list_tasks()
+    for name in TRAPS:
+        assert setups[name].verdict is SetupVerdict.OK, setups[name]
+        assert setups[name].passing > 0
+        assert any(t.repo == name for t in tasks), f"{name}: no validated task"
+
+
+def test_the_submodule_test_module_costs_only_its_own_tests(mined: Path) -> None:
+    with Store.open(mined) as store:
+        setup = next(s for s in store.list_setups() if s.repo == "tomlkit")
+    assert any(e.startswith("tests/test_toml_tests.py") for e in setup.excluded), setup.excluded
+    assert setup.passing >= 350  # the manifest: 371 with that module ignored by hand
+
+
+def test_a_version_from_git_tags_and_generated_files_reach_the_environment(mined: Path) -> None:
+    with Store.open(mined) as store:
+        setup = next(s for s in store.list_setups() if s.repo == "platformdirs")
+    notes = " ".join(setup.adjustments)
+    assert "from the git tags" in notes and "src/platformdirs/version.py" in notes
+
+
+BROKEN_TESTS = """
+import nonexistent_synth_dependency
+
+
+def test_uses_it():
+    assert nonexistent_synth_dependency.VALUE == 1
+"""
+
+
+def test_a_broken_environment_gets_its_verdict_a_cause_and_a_nonzero_exit(
+        mined: Path, tmp_path: Path, cache_dir: Path) -> None:
+    """A requirement that cannot exist, which the tests import: the run names the source and
+    the cause, exits non-zero, and leaves every row already in the store as it was."""
+    repo = tmp_path / "brokenrepo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "brokenrepo.py").write_text("VALUE = 1\n")
+    (repo / "tests" / "test_broken.py").write_text(textwrap.dedent(BROKEN_TESTS))
+    (repo / "pyproject.toml").write_text(textwrap.dedent("""
+        [project]
+        name = "brokenrepo"
+        version = "0"
+        dependencies = ["nonexistent-synth-dependency==99.0"]
+    """))
+    with Store.open(mined) as store:
+        before = sorted(t.instance_id for t in store.list_tasks())
+    result = runner.invoke(app, ["run", str(repo), "--backend", "docker", "--max-candidates",
+                                 "4", "--db", str(mined), "--cache-dir", str(cache_dir)])
+    assert result.exit_code != 0, result.output
+    assert "brokenrepo" in result.output
+    with Store.open(mined) as store:
+        setup = next(s for s in store.list_setups() if s.repo == "brokenrepo")
+        after = sorted(t.instance_id for t in store.list_tasks())
+    assert setup.verdict is SetupVerdict.COLLECTION_FAILED, setup
+    assert "nonexistent_synth_dependency" in setup.message
+    assert "\n" not in setup.message
+    assert after == before
