@@ -287,12 +287,13 @@ def swesmith_instance(task: Task, image_name: str) -> SWEsmithInstance:
 def environment_files(env: Environment, snapshot: Snapshot) -> dict[str, str]:
     """The build context of an environment, less the wheels and the repository (see README)."""
     from envs.backend import FORKSERVER, INSTALLER, RUNNER, plugin_source, template_dir
-    from envs.base_image import base_image_tag
+    from envs.base_image import base_image_tag, suite_for
     from envs.docker_backend import render_dockerfile
     from envs.wheelhouse import render_lock
 
     # A local environment's "base" is the host's Python; its Docker twin uses the offline base.
-    base = env.base_image if env.backend is BackendKind.DOCKER else base_image_tag()
+    base = (env.base_image if env.backend is BackendKind.DOCKER
+            else base_image_tag(suite_for(env.spec.python)))
     dockerfile = render_dockerfile(
         base_image=base, snapshot=snapshot, spec=env.spec, env_id=env.env_id
     )

@@ -46,7 +46,19 @@ def _fields(stanza: str) -> dict[str, str]:
     return fields
 
 
-def machine_mirror(suite: str) -> str:
+def machine_mirror(suite: str, fallback: str = "bookworm") -> str:
+    """The mirror serving ``suite``; else the one serving ``fallback``: a Debian archive serves
+    every release, and the host's sources name only the host's own (trixie from a bookworm
+    host's mirror, verified on these machines)."""
+    try:
+        return _machine_mirror(suite)
+    except MirrorNotFound:
+        if suite == fallback:
+            raise
+        return _machine_mirror(fallback)
+
+
+def _machine_mirror(suite: str) -> str:
     deb822 = (
         [p.read_text() for p in sorted(SOURCES_DIR.glob("*.sources"))]
         if SOURCES_DIR.exists()

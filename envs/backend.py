@@ -233,6 +233,17 @@ def project_build(snapshot: Snapshot, spec: EnvSpec, cache: Path):
                          version=snapshot_version(snapshot.path))
 
 
+def resolve(spec: EnvSpec, cache: Path):
+    """The environment's wheelhouse (envs.wheelhouse.resolve_wheelhouse): what the spec asks
+    for, with what cannot be installed for its Python relaxed or dropped, each change noted.
+    Cached: a second call resolves nothing."""
+    from envs.wheelhouse import resolve_wheelhouse
+
+    keep = ("pytest", *(r.split(">")[0].split("<")[0].split("=")[0]
+                        for r in HARNESS_REQUIREMENTS))
+    return resolve_wheelhouse(cache, wheel_requirements(spec), spec.python, keep=keep)
+
+
 def wheel_requirements(spec: EnvSpec) -> list[str]:
     return [*spec.requirements, *HARNESS_REQUIREMENTS]
 

@@ -18,6 +18,8 @@ from synth import proc
 from synth.records import content_hash
 
 SUITE = "bookworm"
+# The environment's Python → the Debian release whose python3 it is (built the same way).
+SUITES = {"3.11": "bookworm", "3.13": "trixie"}
 PACKAGES = ("python3", "python3-venv", "git", "ca-certificates", "tzdata", "locales")
 RECIPE_VERSION = 1
 REPOSITORY = "synth-base"
@@ -28,15 +30,25 @@ def base_image_tag(suite: str = SUITE, packages: tuple[str, ...] = PACKAGES) -> 
     return f"{REPOSITORY}:{suite}-{content_hash(suite, sorted(packages), RECIPE_VERSION)[:12]}"
 
 
-def ensure_base_image(client: docker.DockerClient, *, work_dir: Path | None = None) -> str:
+def suite_for(python: str) -> str:
+    try:
+        return SUITES[python]
+    except KeyError:
+        raise ValueError(f"no offline base image has Python {python}; environments run "
+                         f"{' or '.join(SUITES)} (or pass --base-image)") from None
+
+
+def ensure_base_image(client: docker.DockerClient, *, work_dir: Path | None = None,
+                      python: str = "3.11") -> str:
     """Return the base image tag, building it with debootstrap the first time (about a minute)."""
-    tag = base_image_tag()
+    suite = suite_for(python)
+    tag = base_image_tag(suite)
     try:
         client.images.get(tag)
         return tag
     except docker.errors.ImageNotFound:
         pass
-    mirror = machine_mirror(SUITE)
+    mirror = machine_mirror(suite)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="synth-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         proc.run(
@@ -44,7 +56,7 @@ def ensure_base_image(client: docker.DockerClient, *, work_dir: Path | None = No
                 "debootstrap",
                 "--variant=minbase",
                 f"--include={','.join(PACKAGES)}",
-                SUITE,
+                suite,
                 rootfs,
                 mirror,
             ],

@@ -41,12 +41,11 @@ from envs.backend import (
     new_nonce,
     plugin_source,
     project_build,
+    resolve,
     template_dir,
-    wheel_requirements,
 )
-from envs.base_image import base_image_tag, ensure_base_image
+from envs.base_image import base_image_tag, ensure_base_image, suite_for
 from envs.project_build import add_generated
-from envs.wheelhouse import ensure_wheelhouse
 from synth.records import (
     HARNESS_VERSION,
     BackendKind,
@@ -445,10 +444,10 @@ class DockerBackend:
             if shared is not None:
                 return shared
         base = self.config.base_image or ensure_base_image(
-            self.client, work_dir=self.config.cache_dir
+            self.client, work_dir=self.config.cache_dir, python=spec.python
         )
-        wheels, lock = ensure_wheelhouse(self.config.cache_dir, wheel_requirements(spec),
-                                         spec.python)
+        house = resolve(spec, self.config.cache_dir)
+        wheels, lock = house.path, house.lock
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], base)
         name = image_name(snapshot) + ("-rebuild" if self.config.rebuild else "")
         image = None if self.config.rebuild else self._existing(name, env_id)
@@ -467,7 +466,7 @@ class DockerBackend:
         resolved, no base image built): the local image, pushed if it is not yet, else the
         registry's, tagged under the local name. None: build it."""
         key = environment_key(self.kind, snapshot.snapshot_id, spec,
-                              self.config.base_image or base_image_tag())
+                              self.config.base_image or base_image_tag(suite_for(spec.python)))
         name, ref = image_name(snapshot), remote_ref(registry, snapshot.repo.name, key)
         try:
             local = self.client.images.get(name)
@@ -500,7 +499,7 @@ class DockerBackend:
             project = project_build(snapshot, spec, self.config.cache_dir)
             add_generated(project, ctx / "repo")
             wheel = ""
-            if project.install(lock) and project.wheel is not None:
+            if project.install(lock, spec.python) and project.wheel is not None:
                 (ctx / "project").mkdir()
                 shutil.copy(project.wheel, ctx / "project" / project.wheel.name)
                 wheel = project.wheel.name

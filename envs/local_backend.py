@@ -32,11 +32,11 @@ from envs.backend import (
     new_nonce,
     plugin_source,
     project_build,
+    resolve,
     template_dir,
-    wheel_requirements,
 )
 from envs.project_build import add_generated
-from envs.wheelhouse import LOCK_NAME, ensure_wheelhouse
+from envs.wheelhouse import LOCK_NAME
 from synth import proc
 from synth.records import (
     HARNESS_VERSION,
@@ -63,6 +63,10 @@ def can_unshare() -> bool:
     return proc.run([*UNSHARE, "true"], check=False, timeout=10).returncode == 0
 
 
+class LocalPythonMismatch(RuntimeError):
+    pass
+
+
 class LocalBackend:
     kind = BackendKind.LOCAL
 
@@ -70,8 +74,13 @@ class LocalBackend:
         self.config = config
 
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment:
-        wheels, lock = ensure_wheelhouse(self.config.cache_dir, wheel_requirements(spec),
-                                         spec.python)
+        host = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if spec.python != host:
+            raise LocalPythonMismatch(
+                f"the project needs Python {spec.python} and the local backend runs the host's "
+                f"{host}; use --backend docker (an offline Python {spec.python} image)")
+        house = resolve(spec, self.config.cache_dir)
+        wheels, lock = house.path, house.lock
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], BASE)
         suffix = "-rebuild" if self.config.rebuild else ""
         venv = self.config.cache_dir / "venvs" / (env_id + suffix)
@@ -97,7 +106,7 @@ class LocalBackend:
         """The project's own wheel, its modules removed (envs/templates/install_project.py);
         a pristine copy beside the venv with the files its build generated, if any."""
         project = project_build(snapshot, spec, self.config.cache_dir)
-        if project.install(lock) and project.wheel is not None:
+        if project.install(lock, spec.python) and project.wheel is not None:
             proc.run([venv / "bin" / "python", template_dir() / INSTALLER, project.wheel],
                      timeout=300)
         if project.generated:

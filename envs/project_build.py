@@ -50,12 +50,17 @@ class ProjectBuild:
     files_dir: Path | None = None
     notes: tuple[str, ...] = ()  # what was done and why, for the setup record
 
-    def install(self, lock: tuple[Requirement, ...]) -> bool:
+    def install(self, lock: tuple[Requirement, ...], python: str) -> bool:
         """Install the wheel? Not when the harness runs on the same distribution (the project
         is pluggy, say, which pytest imports): the lock's release stays for pytest to start on,
-        and tests still import the working copy first."""
-        return self.wheel is not None and self.name not in {canonicalize_name(r.name)
-                                                           for r in lock}
+        and tests still import the working copy first. Nor when the host built it for another
+        interpreter than the environment's (a compiled extension)."""
+        if self.wheel is None or self.name in {canonicalize_name(r.name) for r in lock}:
+            return False
+        _, _, _, tags = parse_wheel_filename(self.wheel.name)
+        wanted = "cp" + python.replace(".", "")
+        return any(t.abi == "none" and t.interpreter.startswith("py")
+                   or t.interpreter == wanted for t in tags)
 
 
 def build_project(snapshot: Snapshot, cache: Path, *, source_root: str,

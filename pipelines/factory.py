@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import ray
 
 from data.store import Store
 from envs.backend import BackendConfig
+from envs.spec import SpecOverride
 from pipelines.flow import StrategyFlow, StrategyOptions, validator
 from pipelines.retry import LOST_ERRORS, Retrying, cancel
 from pipelines.setup_verdicts import setup_failure, setup_of
@@ -32,6 +33,7 @@ from pipelines.stages import (
     near,
     prepare_candidates,
 )
+from synth.intake import parse_source
 from synth.mutate import Generation
 from synth.records import (
     BackendKind,
@@ -120,7 +122,9 @@ def run_factory(
     address: str | None = None,
     progress: Progress = Progress(),
     options: StrategyOptions | None = None,
+    overrides: Mapping[str, SpecOverride] | None = None,
 ) -> RunSummary:
+    """``overrides``: the user's per-repository specs (envs.spec.load_overrides), by repo name."""
     start_ray(address)
     options = options or StrategyOptions()
     if backend.kind is BackendKind.DOCKER:
@@ -131,14 +135,15 @@ def run_factory(
     backend = backend.model_copy(update={"run_id": backend.run_id or secrets.token_hex(8)})
     try:
         return _run(sources, db, backend, max_candidates=max_candidates, seed=seed,
-                    progress=progress, options=options)
+                    progress=progress, options=options, overrides=overrides or {})
     finally:
         if backend.kind is BackendKind.DOCKER:
             remove_run_containers(backend.run_id or "")
 
 
 def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candidates: int,
-         seed: int, progress: Progress, options: StrategyOptions) -> RunSummary:
+         seed: int, progress: Progress, options: StrategyOptions,
+         overrides: Mapping[str, SpecOverride]) -> RunSummary:
     build = ray.remote(max_retries=2)(build_environment)
     prepare = ray.remote(max_retries=2)(prepare_candidates)
     # Validation is retried by the driver, candidate by candidate and within a bound (see
@@ -159,7 +164,8 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
         if options.uses(Strategy.PROCEDURAL):
             for s in sources:
                 started[s] = time.monotonic()
-                inflight[build.remote(s, backend)] = ("built", s)
+                override = overrides.get(parse_source(s).name)
+                inflight[build.remote(s, backend, override)] = ("built", s)
         inflight.update(flow.start(sources))
         while inflight:
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)
@@ -252,7 +258,17 @@ def stored_measurement(store: Store, env_id: str) -> Measured | None:
     coverage = store.get_coverage(env_id)
     if len(baseline) < BASELINE_RUNS or not coverage_runs or coverage is None:
         return None
-    return Measured(baseline, coverage_runs[0], coverage)
+    setup = store.get_setup(env_id)
+    return Measured(baseline, coverage_runs[0], coverage,
+                    excluded_tests(setup.excluded) if setup else ())
+
+
+def excluded_tests(entries: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The tests a stored setup left out of every run ("NODE_ID: why"), less the modules that
+    could not be collected (those leave themselves out)."""
+    pairs = (entry.split(": ", 1) for entry in entries)
+    return tuple((node, why) for node, why in (p for p in pairs if len(p) == 2)
+                 if not why.startswith("could not be collected"))
 
 
 def _schedule(

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import git
 
-from envs.backend import Backend, BackendConfig, RunRequest, build_backend, project_build
-from envs.spec import infer_spec, read_config_files
+from envs.backend import (
+    Backend,
+    BackendConfig,
+    RunRequest,
+    build_backend,
+    project_build,
+    resolve,
+)
+from envs.spec import SpecOverride, infer_spec, read_config_files, read_test_texts
 from pipelines.strategies import procedural
 from synth.intake import parse_source, source_files, take
 from synth.mutate import Generation
@@ -108,16 +115,20 @@ class BatchResult:
     validated: tuple[Validated, ...] = field(default_factory=tuple)
 
 
-def build_environment(source: str, backend: BackendConfig) -> Built:
+def build_environment(source: str, backend: BackendConfig,
+                      override: SpecOverride | None = None) -> Built:
     ref = parse_source(source)
-    return environment_for(ref, take(ref, backend.cache_dir / "snapshots"), backend)
+    return environment_for(ref, take(ref, backend.cache_dir / "snapshots"), backend, override)
 
 
-def environment_for(ref: RepoRef, snapshot: Snapshot, backend: BackendConfig) -> Built:
-    """The environment of a snapshot already taken (a mirrored fix has its own snapshots)."""
+def environment_for(ref: RepoRef, snapshot: Snapshot, backend: BackendConfig,
+                    override: SpecOverride | None = None) -> Built:
+    """The environment of a snapshot already taken (a mirrored fix has its own snapshots).
+    ``override``: the user's per-repository spec, applied after inference."""
     root = Path(snapshot.path)
     tree = git.Repo(root).git.ls_files().splitlines()
-    spec = infer_spec(read_config_files(root), tree)
+    spec = infer_spec(read_config_files(root), tree, test_texts=read_test_texts(root, tree),
+                      override=override)
     runner = build_backend(backend)
     try:
         env = runner.prepare(snapshot, spec)
@@ -158,6 +169,16 @@ def measure_environment(backend: BackendConfig, built: Built) -> Measured:
                     tuple(sorted(settled.excluded.items())))
 
 
+def _resolution_notes(built: Built) -> tuple[str, ...]:
+    """What resolving the requirements changed (cached by the build: nothing is resolved)."""
+    if not built.cache_dir:
+        return ()
+    try:
+        return resolve(built.environment.spec, Path(built.cache_dir)).adjustments
+    except Exception:  # noqa: BLE001 - another node's cache: the notes are only for the user
+        return ()
+
+
 def setup_result(built: Built, measured: Measured, *, duration_s: float = 0.0) -> SetupResult:
     """The setup stage's record: verdict and cause, counts, what was left out and changed."""
     verdict, message = setup_verdict(measured.baseline_runs, measured.baseline)
@@ -172,7 +193,8 @@ def setup_result(built: Built, measured: Measured, *, duration_s: float = 0.0) -
         collected=max((len(r.results) for r in measured.baseline_runs), default=0),
         passing=len(measured.baseline.passing),
         excluded=tuple(f"{node}: {why}" for node, why in measured.excluded) + uncollected,
-        adjustments=(*built.environment.spec.adjustments, *(project.notes if project else ())),
+        adjustments=(*built.environment.spec.adjustments, *_resolution_notes(built),
+                     *(project.notes if project else ())),
         duration_s=round(duration_s, 2),
     )
 

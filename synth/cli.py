@@ -88,6 +88,12 @@ def run(
         str | None, typer.Option(help="OpenAI-compatible API base URL to write statements.")
     ] = None,
     lm_model: Annotated[str | None, typer.Option(help="The model --lm-url serves.")] = None,
+    overrides: Annotated[
+        Path | None,
+        typer.Option(help="TOML of per-repository specs ([NAME] tables: python, requirements, "
+                          "drop, pytest_args, test_paths, env, source_root) for what inference "
+                          "cannot know."),
+    ] = None,
 ) -> None:
     """Mine SOURCES into validated tasks and store them in the DuckDB file."""
     from rich.markup import escape
@@ -133,6 +139,7 @@ def run(
             check_registry(registry)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    specs = _load_overrides(overrides) if overrides is not None else {}
     cache = (cache_dir or default_cache_dir()).resolve()
     cache.mkdir(parents=True, exist_ok=True)
     try:
@@ -165,6 +172,7 @@ def run(
             address=address,
             progress=hooks,
             options=options,
+            overrides=specs,
         )
     elapsed = time.monotonic() - started
     console.print(
@@ -190,6 +198,17 @@ def _print_setups(setups) -> None:
 
     for setup in setups:
         console.print(setup_line(setup), markup=False, highlight=False, soft_wrap=True)
+
+
+def _load_overrides(path: Path) -> dict:
+    from envs.spec import SpecError, load_overrides
+
+    try:
+        return load_overrides(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise fail(f"--overrides {path}: cannot read it ({exc.strerror})") from None
+    except SpecError as exc:
+        raise fail(f"--overrides {path}: {exc}") from None
 
 
 def _print_funnel(db: Path, repos: list[str] | None = None, summary=None) -> None:
