@@ -62,7 +62,9 @@ def test_each_real_repository_reaches_ok_and_yields_a_validated_task(mined: Path
 def test_the_submodule_test_module_costs_only_its_own_tests(mined: Path) -> None:
     with Store.open(mined) as store:
         setup = next(s for s in store.list_setups() if s.repo == "tomlkit")
-    assert any(e.startswith("tests/test_toml_tests.py") for e in setup.excluded), setup.excluded
+    # Left out up front (it names the submodule) or, failing that, at collection.
+    said = (*setup.excluded, *setup.adjustments)
+    assert any("tests/test_toml_tests.py" in line for line in said), said
     assert setup.passing >= 350  # the manifest: 371 with that module ignored by hand
 
 
