@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from data.store import Store
 from data.task_repo import (
@@ -220,6 +221,8 @@ def eval_script(env: Environment) -> str:
         "-p",
         "no:cacheprovider",
         "--color=no",
+        # As every factory run: a module that cannot be collected costs only its own tests.
+        "--continue-on-collection-errors",
         *env.spec.pytest_args,
         *env.spec.test_paths,
     ]
@@ -284,18 +287,26 @@ def swesmith_instance(task: Task, image_name: str) -> SWEsmithInstance:
     )
 
 
-def environment_files(env: Environment, snapshot: Snapshot) -> dict[str, str]:
-    """The build context of an environment, less the wheels and the repository (see README)."""
+if TYPE_CHECKING:
+    from envs.project_build import ProjectBuild
+
+
+def environment_files(env: Environment, snapshot: Snapshot,
+                      project: ProjectBuild | None = None) -> dict[str, str]:
+    """The build context of an environment, less the wheels, the repository and the project's
+    own build (``project_files``; see README)."""
     from envs.backend import FORKSERVER, INSTALLER, RUNNER, plugin_source, template_dir
     from envs.base_image import base_image_tag, suite_for
     from envs.docker_backend import render_dockerfile
+    from envs.project_build import project_context
     from envs.wheelhouse import render_lock
 
     # A local environment's "base" is the host's Python; its Docker twin uses the offline base.
     base = (env.base_image if env.backend is BackendKind.DOCKER
             else base_image_tag(suite_for(env.spec.python)))
+    settings = project_context(project, env.lock, env.spec.python) if project else {}
     dockerfile = render_dockerfile(
-        base_image=base, snapshot=snapshot, spec=env.spec, env_id=env.env_id
+        base_image=base, snapshot=snapshot, spec=env.spec, env_id=env.env_id, **settings
     )
     record = env.model_dump(mode="json")
     record["image_name"] = env_image_name(snapshot)
@@ -436,10 +447,18 @@ def _export_folder(
         ]
         commits = export_task_repos(groups, staging / "repos", staging)
         for env in envs.values():
-            _write_files(
-                staging / "environments" / env.env_id,
-                environment_files(env, snapshots[env.snapshot_id]),
-            )
+            snapshot = snapshots[env.snapshot_id]
+            from envs.backend import project_build
+            from envs.project_build import project_files
+
+            # The project's wheel and the files its build generates, as the image was built
+            # with them (cached on the host; built again from the snapshot where missing).
+            project = project_build(snapshot, env.spec, snapshot_root.parent)
+            folder = staging / "environments" / env.env_id
+            _write_files(folder, environment_files(env, snapshot, project))
+            for rel, data in project_files(project, env.lock, env.spec.python).items():
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                (folder / rel).write_bytes(data)
         lines = []
         for task in tasks:
             env = envs[task.env_id]

@@ -45,7 +45,7 @@ from envs.backend import (
     template_dir,
 )
 from envs.base_image import base_image_tag, ensure_base_image, suite_for
-from envs.project_build import add_generated
+from envs.project_build import project_context, project_files
 from synth.records import (
     HARNESS_VERSION,
     BackendKind,
@@ -88,7 +88,7 @@ def image_name(snapshot: Snapshot) -> str:
 
 
 def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env_id: str,
-                      project_wheel: str = "") -> str:
+                      project_wheel: str = "", generated: bool = False) -> str:
     jinja = Jinja(
         loader=FileSystemLoader(template_dir()),
         undefined=StrictUndefined,
@@ -99,6 +99,7 @@ def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env
         base_image=base_image, repo_name=snapshot.repo.name, commit=snapshot.commit,
         harness_version=HARNESS_VERSION, user=USER, uid=UID, pristine=PRISTINE, work=WORK,
         python_path=f"{root}:/opt/synth", env_id=env_id, project_wheel=project_wheel,
+        generated=generated,
     )
 
 
@@ -497,18 +498,15 @@ class DockerBackend:
             shutil.copytree(wheels, ctx / "wheels")
             shutil.copytree(snapshot.path, ctx / "repo", symlinks=True)
             project = project_build(snapshot, spec, self.config.cache_dir)
-            add_generated(project, ctx / "repo")
-            wheel = ""
-            if project.install(lock, spec.python) and project.wheel is not None:
-                (ctx / "project").mkdir()
-                shutil.copy(project.wheel, ctx / "project" / project.wheel.name)
-                wheel = project.wheel.name
+            for rel, data in project_files(project, lock, spec.python).items():
+                (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+                (ctx / rel).write_bytes(data)
             for program in (RUNNER, FORKSERVER, INSTALLER):
                 shutil.copy(template_dir() / program, ctx / program)
             shutil.copy(plugin_source(), ctx / "synth_report.py")
             (ctx / "Dockerfile").write_text(
                 render_dockerfile(base_image=base, snapshot=snapshot, spec=spec, env_id=env_id,
-                                  project_wheel=wheel)
+                                  **project_context(project, lock, spec.python))
             )
             try:
                 image, _ = self.client.images.build(

@@ -160,6 +160,27 @@ def _load(out: Path) -> ProjectBuild:
     )
 
 
+def project_files(build: ProjectBuild, lock: tuple[Requirement, ...],
+                  python: str) -> dict[str, bytes]:
+    """What an image's build context holds of the project's build, by path in the context:
+    ``project/WHEEL`` (when it is installed) and ``generated/REPO_PATH`` (copied over the
+    pristine working copy)."""
+    files: dict[str, bytes] = {}
+    if build.install(lock, python) and build.wheel is not None:
+        files[f"project/{build.wheel.name}"] = build.wheel.read_bytes()
+    if build.files_dir is not None:
+        for rel in build.generated:
+            files[f"generated/{rel}"] = (build.files_dir / rel).read_bytes()
+    return files
+
+
+def project_context(build: ProjectBuild, lock: tuple[Requirement, ...],
+                    python: str) -> dict[str, str | bool]:
+    """The Dockerfile template's settings for ``project_files``."""
+    wheel = build.wheel.name if build.install(lock, python) and build.wheel else ""
+    return {"project_wheel": wheel, "generated": bool(build.generated)}
+
+
 def add_generated(build: ProjectBuild, tree: Path) -> None:
     """Copy the generated files into a working copy (the pristine one of an environment)."""
     if build.files_dir is None:
