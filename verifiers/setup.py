@@ -84,8 +84,8 @@ def setup_verdict(runs: Sequence[TestRun], baseline: Baseline) -> tuple[SetupVer
     if last.verdict in (Verdict.OOM, Verdict.INFRA) and not last.results:
         return SetupVerdict.KILLED, last.reason or cause
     if uncollected and not tests:
-        return SetupVerdict.COLLECTION_FAILED, uncollected[0].message.removeprefix(
-            "could not be collected: ") or cause
+        return SetupVerdict.COLLECTION_FAILED, first_error_line(
+            uncollected[0].message.removeprefix("could not be collected: ")) or cause
     if last.exit_code in (2, 3, 4) and not tests:
         return SetupVerdict.COLLECTION_FAILED, cause or f"pytest exited {last.exit_code}"
     if not tests:
