@@ -233,15 +233,20 @@ def project_build(snapshot: Snapshot, spec: EnvSpec, cache: Path):
                          version=snapshot_version(snapshot.path))
 
 
-def resolve(spec: EnvSpec, cache: Path):
+def resolve(spec: EnvSpec, cache: Path, *, strict: bool = False):
     """The environment's wheelhouse (envs.wheelhouse.resolve_wheelhouse): what the spec asks
     for, with what cannot be installed for its Python relaxed or dropped, each change noted.
-    Cached: a second call resolves nothing."""
-    from envs.wheelhouse import resolve_wheelhouse
+    Cached: a second call resolves nothing. ``strict`` (an audit's rebuild): exactly what the
+    spec asks for, or the resolver's error: a spec that no longer builds is drift."""
+    from envs.wheelhouse import Wheelhouse, ensure_wheelhouse, resolve_wheelhouse
 
+    wanted = wheel_requirements(spec)
+    if strict:
+        path, lock = ensure_wheelhouse(cache, wanted, spec.python)
+        return Wheelhouse(path, lock, tuple(wanted))
     keep = ("pytest", *(r.split(">")[0].split("<")[0].split("=")[0]
                         for r in HARNESS_REQUIREMENTS))
-    return resolve_wheelhouse(cache, wheel_requirements(spec), spec.python, keep=keep)
+    return resolve_wheelhouse(cache, wanted, spec.python, keep=keep)
 
 
 def wheel_requirements(spec: EnvSpec) -> list[str]:

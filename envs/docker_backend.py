@@ -447,7 +447,7 @@ class DockerBackend:
         base = self.config.base_image or ensure_base_image(
             self.client, work_dir=self.config.cache_dir, python=spec.python
         )
-        house = resolve(spec, self.config.cache_dir)
+        house = resolve(spec, self.config.cache_dir, strict=self.config.rebuild)
         wheels, lock = house.path, house.lock
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], base)
         name = image_name(snapshot) + ("-rebuild" if self.config.rebuild else "")

@@ -79,7 +79,7 @@ class LocalBackend:
             raise LocalPythonMismatch(
                 f"the project needs Python {spec.python} and the local backend runs the host's "
                 f"{host}; use --backend docker (an offline Python {spec.python} image)")
-        house = resolve(spec, self.config.cache_dir)
+        house = resolve(spec, self.config.cache_dir, strict=self.config.rebuild)
         wheels, lock = house.path, house.lock
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], BASE)
         suffix = "-rebuild" if self.config.rebuild else ""

@@ -23,8 +23,11 @@ def main(wheel: str) -> int:
     dist = importlib.metadata.distribution(name)
     site = str(dist.locate_file(""))
     dirs = set()
+    dist_info = ""
     for entry in dist.files or ():
         parts = entry.parts
+        if parts[0].endswith(".dist-info"):
+            dist_info = os.path.join(site, parts[0])
         if parts[0] == ".." or parts[0].endswith((".dist-info", ".data")):
             continue  # console scripts (bin/ lies outside site-packages) and metadata stay
         path = os.path.join(site, *parts)
@@ -34,7 +37,23 @@ def main(wheel: str) -> int:
             dirs.add(os.path.join(site, parts[0]))
     for folder in dirs:
         shutil.rmtree(folder, ignore_errors=True)  # left-over __pycache__ and empty folders
+    if dist_info:
+        forget_origin(dist_info)
     return 0
+
+
+def forget_origin(dist_info: str) -> None:
+    """pip records where the wheel lay (direct_url.json: a path of the build's cache): the same
+    project built twice must give the same environment, so that record goes."""
+    origin = os.path.join(dist_info, "direct_url.json")
+    if not os.path.exists(origin):
+        return
+    os.unlink(origin)
+    record = os.path.join(dist_info, "RECORD")
+    with open(record, encoding="utf-8") as fh:
+        lines = [line for line in fh if not line.split(",", 1)[0].endswith("direct_url.json")]
+    with open(record, "w", encoding="utf-8") as fh:
+        fh.writelines(lines)
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ def test_a_changed_dependency_is_caught_by_a_rebuild(
     assert result.exit_code == 1, result.output
     (audit,) = _latest_audit(db)
     assert audit.rebuilt and audit.verdict is AuditVerdict.DIVERGED
-    assert audit.reasons == (DriftReason.DEPENDENCY_CHANGED,)
+    assert audit.reasons == (DriftReason.DEPENDENCY_CHANGED,), audit.details
     real = next(r.version for r in env.lock if r.name == "pytest")
     assert f"pytest 7.0.0 → {real}" in audit.details[0]
     assert not list(cache_dir.glob(".audit-*")), "the fresh build cache is removed afterwards"
