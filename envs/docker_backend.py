@@ -110,9 +110,11 @@ def container_profile(limits: Limits) -> dict:
         "read_only": True,
         "mounts": [
             Mount("/tmp", None, type="tmpfs", tmpfs_size=limits.tmpfs_mb << 20, tmpfs_mode=0o1777),
-            Mount(WORK, None, type="tmpfs", tmpfs_size=limits.work_mb << 20, tmpfs_mode=0o1777),
             Mount(OUT, None, type="tmpfs", tmpfs_size=16 << 20, tmpfs_mode=0o1733),
         ],
+        # The working copy may hold compiled extensions (a C speedup the project's build made):
+        # Docker mounts a tmpfs noexec unless told, and dlopen refuses a noexec file system.
+        "tmpfs": {WORK: f"rw,exec,nosuid,nodev,size={limits.work_mb}m,mode=1777"},
         "mem_limit": f"{limits.memory_mb}m",
         "memswap_limit": f"{limits.memory_mb}m",
         "nano_cpus": int(limits.cpus * 1e9),
