@@ -95,6 +95,9 @@ def read_report(
         return ReadReport(Verdict.OOM, (), f"killed for exceeding the memory limit{during}")
     if timed_out:
         return ReadReport(Verdict.TIMEOUT, (), f"the suite ran past its time limit{during}")
+    if found is not None and found.timed_out and not text:
+        # The plugin's watchdog ended the run: one test ran past its own limit.
+        return ReadReport(Verdict.TIMEOUT, (), death(exit_code, progress, nonce))
     if not text:
         return ReadReport(Verdict.INFRA, (), death(exit_code, progress, nonce))
     try:

@@ -191,3 +191,11 @@ def test_the_working_copy_may_load_a_compiled_extension_its_build_made() -> None
 
     options = container_profile(Limits())["tmpfs"][WORK].split(",")
     assert "exec" in options and "noexec" not in options
+
+
+def test_a_run_the_watchdog_ended_is_a_timeout_naming_the_test() -> None:
+    progress = json.dumps({"nonce": "n", "state": "timeout", "test": "t.py::hang",
+                           "limit_s": 60})
+    read = read_report(None, exit_code=71, nonce="n", progress=progress)
+    assert read.verdict is Verdict.TIMEOUT
+    assert read.reason == "t.py::hang ran past the 60 s limit of one test"
