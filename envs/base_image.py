@@ -21,12 +21,24 @@ SUITE = "bookworm"
 # The environment's Python → the Debian release whose python3 it is (built the same way).
 SUITES = {"3.11": "bookworm", "3.13": "trixie"}
 PACKAGES = ("python3", "python3-venv", "git", "ca-certificates", "tzdata", "locales")
+# Debian splits parts of the standard library into packages of their own; a project's tests
+# expect the whole of it (six's suite imports tkinter's modules and dbm.gnu, 16 of its tests
+# skipped without them).
+STDLIB = {
+    "bookworm": ("python3-tk", "python3-gdbm", "python3-lib2to3", "python3-distutils"),
+    "trixie": ("python3-tk", "python3-gdbm"),
+}
 RECIPE_VERSION = 1
 REPOSITORY = "synth-base"
 
 
-def base_image_tag(suite: str = SUITE, packages: tuple[str, ...] = PACKAGES) -> str:
+def packages_for(suite: str) -> tuple[str, ...]:
+    return (*PACKAGES, *STDLIB.get(suite, ()))
+
+
+def base_image_tag(suite: str = SUITE, packages: tuple[str, ...] | None = None) -> str:
     """The tag names the recipe, not the mirror: the same recipe is the same base anywhere."""
+    packages = packages_for(suite) if packages is None else packages
     return f"{REPOSITORY}:{suite}-{content_hash(suite, sorted(packages), RECIPE_VERSION)[:12]}"
 
 
@@ -55,7 +67,7 @@ def ensure_base_image(client: docker.DockerClient, *, work_dir: Path | None = No
             [
                 "debootstrap",
                 "--variant=minbase",
-                f"--include={','.join(PACKAGES)}",
+                f"--include={','.join(packages_for(suite))}",
                 suite,
                 rootfs,
                 mirror,
