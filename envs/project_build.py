@@ -123,7 +123,7 @@ def _build(repo: Path, tmp: Path, staging: Path, source_root: str,
 
 
 def _pip_wheel(work: Path, wheels: Path, env: dict[str, str]) -> proc.Completed:
-    return proc.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
+    return proc.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
                      "--disable-pip-version-check", "-q", "--wheel-dir", wheels, work],
                     env=env, check=False, timeout=BUILD_TIMEOUT_S, cwd=work)
 
