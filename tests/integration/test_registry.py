@@ -145,7 +145,7 @@ def test_environment_pushed_once_is_pulled_not_built_and_runs(
     _forget(client, built.image_digest)
     # A fresh node: an empty cache, and resolving wheels, building a base image or building the
     # environment would fail the test.
-    monkeypatch.setattr(docker_backend, "ensure_wheelhouse", _never)
+    monkeypatch.setattr(docker_backend, "resolve", _never)
     monkeypatch.setattr(docker_backend, "ensure_base_image", _never)
     node = build_backend(config.model_copy(update={"cache_dir": tmp_path / "fresh-node"}))
     monkeypatch.setattr(node, "_build", _never)

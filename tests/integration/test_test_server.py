@@ -39,6 +39,11 @@ def tree_digest(session, root: str) -> str:
     return out.output.strip()
 
 
+# A mutant that loops while it allocates meets the memory limit or the per-test time limit,
+# whichever comes first on a loaded machine; both void it the same way.
+RUNAWAY = {Verdict.OOM, Verdict.TIMEOUT}
+
+
 def test_hot_runs_agree_with_fresh_pytest_processes(ledger) -> None:
     backend, built, measured, prepared = ledger
     env, snapshot = built.environment, built.snapshot
@@ -51,6 +56,8 @@ def test_hot_runs_agree_with_fresh_pytest_processes(ledger) -> None:
         hot = run_suite(backend, env, snapshot, kind=RunKind.BUG,
                         request=RunRequest(patch=cand.patch, hot=True))
         modes.append(session.last_mode)
+        if {hot.verdict, exact.verdict} <= RUNAWAY:
+            continue  # a runaway mutant: which limit it meets first is a matter of timing
         assert hot.verdict is exact.verdict, (cand.operator, hot.reason, exact.reason)
         assert hot.status_map() == exact.status_map(), cand.operator
         # A patch outside function bodies (code run at import) never runs hot.
