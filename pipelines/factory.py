@@ -139,6 +139,9 @@ def run_factory(
     finally:
         if backend.kind is BackendKind.DOCKER:
             remove_run_containers(backend.run_id or "")
+            # Again at the end: a killed run's Ray workers may outlive their driver for a while
+            # (their containers are not orphans yet when this run starts); by now they are gone.
+            remove_stale_containers()
 
 
 def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candidates: int,
