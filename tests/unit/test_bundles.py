@@ -6,6 +6,8 @@ setuptools_scm / hatch-vcs projects build their version from git tags; the snaps
 
 from __future__ import annotations
 
+import os
+
 import subprocess
 from pathlib import Path
 
@@ -23,8 +25,10 @@ from synth.intake import (
 )
 from synth.records import SourceKind
 
-# shared/ lies beside the repository, in a session's checkout and in CI's clone alike.
-REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "realworld"
+# shared/ lies beside the repository, in a session's checkout and in CI's clone alike;
+# SYNTH_REALWORLD names another folder of bundles (as tests/integration/test_realworld.py reads).
+REALWORLD = Path(os.environ.get("SYNTH_REALWORLD")
+                 or Path(__file__).resolve().parents[3] / "shared" / "realworld")
 INICONFIG = REALWORLD / "iniconfig.bundle"
 INICONFIG_MAIN = "71901257f6cbf660e77b1077e00f11a0f440be1e"
 needs_iniconfig = pytest.mark.skipif(not INICONFIG.is_file(), reason=f"{INICONFIG} is absent")
