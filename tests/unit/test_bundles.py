@@ -7,7 +7,6 @@ setuptools_scm / hatch-vcs projects build their version from git tags; the snaps
 from __future__ import annotations
 
 import os
-
 import subprocess
 from pathlib import Path
 
