@@ -35,7 +35,7 @@ _SPECIFIC = re.compile(
     r"^((ERROR|error|Error|FAILED)[: ]"
     r"|Failed to build \S"
     r"|E(:|\s{2,})"
-    r"|[A-Za-z_][\w.]*(Error|Exception|Failed|Failure)(:|$))"
+    r"|[A-Za-z_][\w.]*(Error|Exception|Failed|Failure|Warning)(:|$))"
 )
 _PYTEST_E = re.compile(r"^E\s{2,}")
 
@@ -51,6 +51,7 @@ def first_error_line(text: str) -> str:
     framing: list[str] = []  # what is left when every line is noise: better than nothing
     code_indent: int | None = None  # the indent of a traceback's "File" line: code follows it
     for raw in text.splitlines():
+        raw = raw.removeprefix("INTERNALERROR> ")  # pytest's own crash, line by line
         line = raw.strip()
         indent = len(raw) - len(raw.lstrip())
         if code_indent is not None and line and indent > code_indent:

@@ -127,6 +127,18 @@ def pytest_collectreport(report):
         _collect_errors.append({"path": report.nodeid, "message": _message(report)})
 
 
+# Markers of plugins the factory leaves out (coverage, benchmarks): a suite that marks its tests
+# with them, under --strict-markers or `filterwarnings = error`, would otherwise stop at
+# collection ("Unknown pytest.mark.no_cover"). Registering them changes nothing else.
+DROPPED_PLUGIN_MARKERS = ("no_cover: pytest-cov's marker (coverage is not measured here)",
+                          "benchmark: pytest-benchmark's / pytest-codspeed's marker")
+
+
+def pytest_configure(config):
+    for line in DROPPED_PLUGIN_MARKERS:
+        config.addinivalue_line("markers", line)
+
+
 def pytest_collection_modifyitems(session, config, items):
     _counts["collected"] = len(items)
     _select_and_order(config, items)

@@ -199,3 +199,19 @@ def test_a_run_the_watchdog_ended_is_a_timeout_naming_the_test() -> None:
     read = read_report(None, exit_code=71, nonce="n", progress=progress)
     assert read.verdict is Verdict.TIMEOUT
     assert read.reason == "t.py::hang ran past the 60 s limit of one test"
+
+
+def test_pytest_s_internal_error_is_told_by_its_exception_line() -> None:
+    """dateutil's conftest marks tests with pytest-cov's `no_cover` under filterwarnings=error:
+    pytest crashes with INTERNALERROR lines; the cause was shown as "(most recent call last):"."""
+    from verifiers.setup import first_error_line
+
+    log = (
+        "INTERNALERROR> Traceback (most recent call last):\n"
+        'INTERNALERROR>   File "/opt/venv/lib/python3.11/site-packages/_pytest/main.py", '
+        "line 397, in pytest_collection\n"
+        "INTERNALERROR>     session.perform_collect()\n"
+        "INTERNALERROR> pytest.PytestUnknownMarkWarning: Unknown pytest.mark.no_cover - is this "
+        "a typo?\n\n1 error in 1.30s\n")
+    assert first_error_line(log) == ("pytest.PytestUnknownMarkWarning: Unknown "
+                                     "pytest.mark.no_cover - is this a typo?")
