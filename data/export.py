@@ -295,7 +295,7 @@ def environment_files(env: Environment, snapshot: Snapshot,
                       project: ProjectBuild | None = None) -> dict[str, str]:
     """The build context of an environment, less the wheels, the repository and the project's
     own build (``project_files``; see README)."""
-    from envs.backend import FORKSERVER, INSTALLER, RUNNER, plugin_source, template_dir
+    from envs.backend import PROGRAMS, plugin_source, template_dir
     from envs.base_image import base_image_tag, suite_for
     from envs.docker_backend import render_dockerfile
     from envs.project_build import project_context
@@ -316,9 +316,7 @@ def environment_files(env: Environment, snapshot: Snapshot,
         "Dockerfile": dockerfile,
         "lock.txt": render_lock(env.lock),
         "environment.json": json.dumps(record, indent=2, sort_keys=True) + "\n",
-        RUNNER: (template_dir() / RUNNER).read_text(),
-        FORKSERVER: (template_dir() / FORKSERVER).read_text(),
-        INSTALLER: (template_dir() / INSTALLER).read_text(),
+        **{program: (template_dir() / program).read_text() for program in PROGRAMS},
         "synth_report.py": plugin_source().read_text(),
     }
 

@@ -279,7 +279,15 @@ _SETUPS: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS, _SOLUTIONS, _SETUPS)
+# Reward integrity (verifiers/solution.py): a TAMPERED verdict's findings, and the canary behind
+# a RESOLVED one.
+_TAMPER: Migration = (
+    "ALTER TABLE solutions ADD COLUMN evidence VARCHAR[] DEFAULT []::VARCHAR[]",
+    "ALTER TABLE solutions ADD COLUMN canary VARCHAR DEFAULT ''",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS, _SOLUTIONS, _SETUPS,
+                                     _TAMPER)
 
 # Each table and its primary key (a record's content-hash id).
 TABLES = {
@@ -509,13 +517,16 @@ class Store:
         )
         return [TestRun.model_validate(_utc_row(r)) for r in rows]
 
-    def list_tasks(self, repo: str | None = None, limit: int | None = None) -> list[Task]:
-        """Tasks, newest first (ties broken by id), optionally of one repo only."""
+    def list_tasks(self, repo: str | None = None, limit: int | None = None, *,
+                   env_id: str | None = None) -> list[Task]:
+        """Tasks, newest first (ties broken by id), optionally of one repo or environment."""
         sql = f"SELECT {_columns(Task)} FROM tasks"
         params: list[Any] = []
-        if repo is not None:
-            sql += " WHERE repo = ?"
-            params.append(repo)
+        wheres = [(col, value) for col, value in (("repo", repo), ("env_id", env_id))
+                  if value is not None]
+        if wheres:
+            sql += " WHERE " + " AND ".join(f"{col} = ?" for col, _ in wheres)
+            params += [value for _, value in wheres]
         sql += " ORDER BY created_at DESC, instance_id"
         if limit is not None:
             sql += " LIMIT ?"

@@ -23,6 +23,9 @@ PLUGIN = "synth_report"
 RUNNER = "runner.py"
 FORKSERVER = "forkserver.py"
 INSTALLER = "install_project.py"
+STAGER = "stage.py"  # seals a container to one task's buggy state (envs/templates/stage.py)
+# The programs every environment carries in /opt/synth, beside the report plugin.
+PROGRAMS = (RUNNER, FORKSERVER, INSTALLER, STAGER)
 PINNED_ENV = {
     "LANG": "C.UTF-8",
     "LC_ALL": "C.UTF-8",
@@ -109,6 +112,10 @@ class RunRequest:
     """One execution of the suite: which patch, which tests, in which order, with coverage."""
 
     patch: str = ""
+    # Seal the run to a starting state: the clean tree with ``base`` applied (a task's bug, and a
+    # canary's when scoring one) is all the code under test can read, ``patch`` goes on top.
+    # None: the factory's own run, on the clean tree, which it may read.
+    base: str | None = None
     select: tuple[str, ...] | None = None  # node ids; None runs everything
     order: str = "default"  # "default" | "reverse" | "random:SEED"
     coverage: bool = False
@@ -130,6 +137,10 @@ class RunRequest:
 
     def limit(self, backend_limit: float) -> float:
         return backend_limit if self.timeout_s is None else min(self.timeout_s, backend_limit)
+
+
+class SealFailed(RuntimeError):
+    """A sealed run's starting state could not be made (its base patch did not apply)."""
 
 
 @dataclass(frozen=True)
@@ -345,7 +356,7 @@ def harness_digest() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in (template_dir() / "Dockerfile.j2", template_dir() / RUNNER,
-                 template_dir() / FORKSERVER, template_dir() / INSTALLER, plugin_source()):
+    for path in (template_dir() / "Dockerfile.j2", *(template_dir() / p for p in PROGRAMS),
+                 plugin_source()):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -26,15 +26,17 @@ from jinja2 import FileSystemLoader, StrictUndefined
 
 from envs.backend import (
     FORKSERVER,
-    INSTALLER,
     PATCH_FAILED_EXIT,
     PINNED_ENV,
+    PROGRAMS,
     RUNNER,
+    STAGER,
     BackendConfig,
     JobPaths,
     Limits,
     RawRun,
     RunRequest,
+    SealFailed,
     environment_id,
     environment_key,
     make_job,
@@ -56,14 +58,19 @@ from synth.records import (
 )
 
 USER, UID = "synth", 1000
+# The group that may read the pristine tree (the clean commit): the factory's own runs get it,
+# a run that scores a solution and an agent's shell do not.
+KEY_GROUP, KEY_GID = "synthkey", 1001
 PRISTINE = "/testbed"
+STAGE = "/stage"  # a sealed container's starting state (tmpfs, written by root: stage.py)
 WORK = "/work"
 OUT = "/opt/synth-out"  # tmpfs, mode 1733: the test user may create files here but not list them
 LOG = "/tmp/synth-run.log"
 RUN_LABEL = "synth.run"
 OWNER_LABEL = "synth.owner"  # host:pid of the process that started the container
 RUN_ID_LABEL = "synth.run_id"  # the factory run whose worker holds it warm
-WARM_SESSIONS = 4  # warm containers one backend keeps, least recently used closed first
+WARM_SESSIONS = 6  # warm containers one backend keeps, least recently used closed first
+SEALED_PER_ENV = 2  # sealed ones per environment (a solution's and its canary's)
 POLL_S = 0.05
 SERVER_START_S = 60.0
 SERVER_GRACE_S = 30.0  # past the run's own limit, which the server enforces itself
@@ -97,7 +104,8 @@ def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env
     root = WORK if spec.source_root == "." else f"{WORK}/{spec.source_root}"
     return jinja.get_template("Dockerfile.j2").render(
         base_image=base_image, repo_name=snapshot.repo.name, commit=snapshot.commit,
-        harness_version=HARNESS_VERSION, user=USER, uid=UID, pristine=PRISTINE, work=WORK,
+        harness_version=HARNESS_VERSION, user=USER, uid=UID, key_group=KEY_GROUP,
+        key_gid=KEY_GID, pristine=PRISTINE, work=WORK,
         python_path=f"{root}:/opt/synth", env_id=env_id, project_wheel=project_wheel,
         generated=generated,
     )
@@ -114,7 +122,8 @@ def container_profile(limits: Limits) -> dict:
         ],
         # The working copy may hold compiled extensions (a C speedup the project's build made):
         # Docker mounts a tmpfs noexec unless told, and dlopen refuses a noexec file system.
-        "tmpfs": {WORK: f"rw,exec,nosuid,nodev,size={limits.work_mb}m,mode=1777"},
+        "tmpfs": {WORK: f"rw,exec,nosuid,nodev,size={limits.work_mb}m,mode=1777",
+                  STAGE: f"rw,noexec,nosuid,nodev,size={limits.work_mb}m,mode=0755"},
         "mem_limit": f"{limits.memory_mb}m",
         "memswap_limit": f"{limits.memory_mb}m",
         "nano_cpus": int(limits.cpus * 1e9),
@@ -186,11 +195,11 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, client: docker.DockerClient, container) -> None:
+    def __init__(self, client: docker.DockerClient, container, user: str) -> None:
         api = client.api
         self.api = api
         self.exec_id = api.exec_create(
-            container.id, ["/opt/venv/bin/python", f"/opt/synth/{FORKSERVER}"], user=USER,
+            container.id, ["/opt/venv/bin/python", f"/opt/synth/{FORKSERVER}"], user=user,
             stdin=True, stdout=True, stderr=True, workdir=WORK, environment=dict(PINNED_ENV),
         )["Id"]
         self._sock = api.exec_start(self.exec_id, socket=True)
@@ -243,11 +252,20 @@ class TestServer:
 
 
 class DockerSession:
-    """One warm container of one environment; its test server (forkserver.py) runs the tests."""
+    """One warm container of one environment; its test server (forkserver.py) runs the tests.
+
+    ``base`` None: the factory's own session; runs reset from the pristine tree (the clean
+    commit), which they may read. Otherwise the session is *sealed*: root copies the pristine
+    tree with ``base`` applied into /stage once (envs/templates/stage.py), and every run, and an
+    agent's shell, resets from there as a user who cannot read the pristine tree. ``git`` gives
+    the stage a one-commit repository (an agent's workspace).
+    """
 
     def __init__(self, client: docker.DockerClient, env: Environment, limits: Limits,
-                 run_id: str | None = None) -> None:
+                 run_id: str | None = None, *, base: str | None = None,
+                 git: bool = False) -> None:
         self.client, self.env, self.limits = client, env, limits
+        self.base, self.git = base, git
         # The container's own process (and so its life) belongs to root; tests run as USER,
         # who can therefore kill everything it started without stopping the container.
         self.container = client.containers.create(
@@ -263,6 +281,39 @@ class DockerSession:
         self._oom_seen = self._oom_kills()
         self._server: TestServer | None = None
         self.last_mode = ""  # how the last run ran: "exact" or "hot" (forkserver.py)
+        if base is not None:
+            try:
+                self.seal(base, git)
+            except BaseException:
+                self.close()
+                raise
+
+    @property
+    def sealed(self) -> bool:
+        return self.base is not None
+
+    @property
+    def pristine(self) -> str:
+        """Where runs reset their working copy from."""
+        return STAGE if self.sealed else PRISTINE
+
+    @property
+    def run_user(self) -> str:
+        return USER if self.sealed else f"{USER}:{KEY_GROUP}"
+
+    def seal(self, base: str, git: bool = False, timeout_s: float = 300.0) -> None:
+        """Make (or remake) the stage: the pristine tree with ``base`` applied."""
+        # The test server may stay: each run is a fresh fork that resets /work from the stage,
+        # and sealed runs are exact (no collector holds the old tree).
+        self.base, self.git = base, git
+        job = {"pristine": PRISTINE, "stage": STAGE, "patch": base, "git": git}
+        exec_id = self._exec_with_stdin(["/usr/bin/python3", f"/opt/synth/{STAGER}"],
+                                        json.dumps(job).encode(), user="root")
+        if not self._wait(exec_id, time.monotonic() + timeout_s):
+            raise SealFailed(f"making the starting state took over {timeout_s:.0f}s")
+        code = int(self.client.api.exec_inspect(exec_id)["ExitCode"])
+        if code != 0:
+            raise SealFailed(f"the starting state could not be made (exit {code})")
 
     def _oom_kills(self) -> int:
         """The container's OOM-kill count (cgroup v1 memory.oom_control, or v2 memory.events)."""
@@ -276,11 +327,12 @@ class DockerSession:
 
     def run(self, request: RunRequest) -> RawRun:
         nonce = new_nonce()
-        paths = JobPaths(pristine=PRISTINE, work=WORK, report=f"{OUT}/{nonce}.json", log=LOG,
+        paths = JobPaths(pristine=self.pristine, work=WORK, report=f"{OUT}/{nonce}.json", log=LOG,
                          python="/opt/venv/bin/python", plugin_dir="/opt/synth")
         limit = request.limit(self.limits.timeout_s)
         job = make_job(self.env.spec, request, paths, nonce, self.limits)
-        job.update(mode="hot" if request.hot and not request.coverage else "exact",
+        hot = request.hot and not request.coverage and not self.sealed
+        job.update(mode="hot" if hot else "exact",
                    timeout_s=limit)
         start = time.monotonic()
         try:
@@ -312,20 +364,21 @@ class DockerSession:
         if self._server is None or not self._server.running():
             if self._server is not None:
                 self._server.close()
-            self._server = TestServer(self.client, self.container)
+            self._server = TestServer(self.client, self.container, self.run_user)
         return self._server
 
     # The agent's workspace (envs.task_env): the same /work, driven step by step. Every command
     # runs as USER, with no network, bounded in time and output.
 
-    def reset_workspace(self, patch: str, *, timeout_s: float = 120.0) -> tuple[bool, str]:
-        """Kill what USER left running, reset /work from the pristine copy and apply ``patch``
-        (runner.py's job with a no-op command). False and git's message if it did not apply."""
+    def reset_workspace(self, patch: str = "", *, timeout_s: float = 120.0) -> tuple[bool, str]:
+        """Kill what USER left running, reset /work from the stage (a sealed session's starting
+        state) and apply ``patch`` (runner.py's job with a no-op command). False and git's
+        message if it did not apply."""
         self.kill_user_processes()
-        job = {"pristine": PRISTINE, "work": WORK, "log": LOG, "patch": patch, "select": None,
-               "argv": ["true"], "env": {}}
+        job = {"pristine": self.pristine, "work": WORK, "log": LOG, "patch": patch,
+               "select": None, "argv": ["true"], "env": {}}
         exec_id = self._exec_with_stdin(["/usr/bin/python3", f"/opt/synth/{RUNNER}"],
-                                        json.dumps(job).encode())
+                                        json.dumps(job).encode(), user=self.run_user)
         if not self._wait(exec_id, time.monotonic() + timeout_s):
             raise TimeoutError(f"resetting the workspace took over {timeout_s:.0f}s")
         code = int(self.client.api.exec_inspect(exec_id)["ExitCode"])
@@ -365,16 +418,20 @@ class DockerSession:
         return int(self.client.api.exec_inspect(exec_id)["ExitCode"]) == 0
 
     def workspace_diff(self) -> str:
-        """The diff from the pristine commit to /work as it is now, read with the pristine
-        repository's git metadata and a scratch index: whatever the agent did to /work/.git
-        (commits, resets, hooks) has no say in it."""
+        """The diff from the starting state (the stage's one commit) to /work as it is now,
+        read with the stage's git metadata and a scratch index: whatever the agent did to
+        /work/.git (commits, resets, hooks) has no say in it. Renames are written as a deletion
+        and a creation, which is how the sanitizer wants them."""
+        if not (self.sealed and self.git):
+            raise RuntimeError("workspace_diff needs a session sealed with git=True")
         script = (
-            'd=$(mktemp -d) && mkdir "$d/objects" && find /work -name __pycache__ -prune '
-            '-exec rm -rf {} + ; export GIT_DIR=/testbed/.git GIT_WORK_TREE=/work '
+            f'd=$(mktemp -d) && mkdir "$d/objects" && find {WORK} -name __pycache__ -prune '
+            f'-exec rm -rf {{}} + ; export GIT_DIR={STAGE}/.git GIT_WORK_TREE={WORK} '
             'GIT_INDEX_FILE="$d/index" GIT_OBJECT_DIRECTORY="$d/objects" '
-            'GIT_ALTERNATE_OBJECT_DIRECTORIES=/testbed/.git/objects GIT_CONFIG_NOSYSTEM=1 '
-            'HOME="$d" && git read-tree HEAD && git add -A && '
-            'git diff --cached --binary --no-color --no-ext-diff HEAD; rc=$?; rm -rf "$d"; exit $rc'
+            f'GIT_ALTERNATE_OBJECT_DIRECTORIES={STAGE}/.git/objects GIT_CONFIG_NOSYSTEM=1 '
+            'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0="*" '
+            'HOME="$d" && git read-tree HEAD && git add -A && git diff --cached --binary '
+            '--no-renames --no-color --no-ext-diff HEAD; rc=$?; rm -rf "$d"; exit $rc'
         )
         code, out = self._exec(["sh", "-c", script])
         if code != 0:
@@ -403,10 +460,10 @@ class DockerSession:
         result = self.container.exec_run(argv, user=user, environment=environment, workdir=WORK)
         return result.exit_code, result.output
 
-    def _exec_with_stdin(self, argv: list[str], data: bytes) -> str:
+    def _exec_with_stdin(self, argv: list[str], data: bytes, *, user: str = USER) -> str:
         api = self.client.api
-        exec_id = api.exec_create(self.container.id, argv, user=USER, stdin=True,
-                                  workdir=WORK)["Id"]
+        exec_id = api.exec_create(self.container.id, argv, user=user, stdin=True,
+                                  workdir="/tmp")["Id"]
         sock = api.exec_start(exec_id, socket=True)
         raw = getattr(sock, "_sock", sock)
         raw.sendall(data)
@@ -436,7 +493,7 @@ class DockerBackend:
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
         self.client = docker.from_env(timeout=120)
-        self._sessions: dict[str, DockerSession] = {}
+        self._sessions: dict[tuple[str, str | None, bool], DockerSession] = {}
 
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment:
         self.config.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -503,7 +560,7 @@ class DockerBackend:
             for rel, data in project_files(project, lock, spec.python).items():
                 (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
                 (ctx / rel).write_bytes(data)
-            for program in (RUNNER, FORKSERVER, INSTALLER):
+            for program in PROGRAMS:
                 shutil.copy(template_dir() / program, ctx / program)
             shutil.copy(plugin_source(), ctx / "synth_report.py")
             (ctx / "Dockerfile").write_text(
@@ -522,18 +579,41 @@ class DockerBackend:
         return image
 
     def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun:
-        return self.session(env).run(request)
+        try:
+            session = self.session(env, base=request.base)
+        except SealFailed as exc:
+            return RawRun(PATCH_FAILED_EXIT, None, "", False, False, True, 0.0, str(exc))
+        return session.run(request)
 
-    def session(self, env: Environment) -> DockerSession:
-        """The warm container of ``env`` (a new one if it died or never started)."""
-        session = self._sessions.pop(env.env_id, None)
-        if session is None or not session.alive:
-            if session is not None:
-                session.close()
+    def session(self, env: Environment, *, base: str | None = None,
+                git: bool = False) -> DockerSession:
+        """A warm container of ``env`` (a new one if it died or never started), sealed to
+        ``base`` if given (see DockerSession). Up to SEALED_PER_ENV sealed containers per
+        environment: a solution's runs and its canary's alternate without resealing, and a new
+        task reseals the least recently used one (a copy of the tree, not a new container)."""
+        key = (env.env_id, base, git)
+        if not git and (env.env_id, base, True) in self._sessions:
+            key = (env.env_id, base, True)  # an agent's workspace: a run may use it as it is
+        session = self._sessions.pop(key, None)
+        if session is not None and not session.alive:
+            session.close()
+            session = None
+        if session is None and base is not None:
+            sealed = [k for k, s in self._sessions.items()
+                      if k[0] == env.env_id and s.sealed and s.git == git]
+            if len(sealed) >= SEALED_PER_ENV:
+                session = self._sessions.pop(sealed[0])
+                try:
+                    session.seal(base, git)
+                except SealFailed:
+                    session.close()
+                    raise
+        if session is None:
             # A worker on another node than the one that prepared ``env``: pull, don't rebuild.
             ensure_environment_image(self.client, env, self.config.registry)
-            session = DockerSession(self.client, env, self.config.limits, self.config.run_id)
-        self._sessions[env.env_id] = session  # most recently used last
+            session = DockerSession(self.client, env, self.config.limits, self.config.run_id,
+                                    base=base, git=git)
+        self._sessions[key] = session  # most recently used last
         while len(self._sessions) > WARM_SESSIONS:
             self._sessions.pop(next(iter(self._sessions))).close()
         return session

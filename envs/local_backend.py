@@ -9,6 +9,7 @@ loopback) and PID namespaces. It is weaker than a container: tests run as the fa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -38,6 +39,7 @@ from envs.backend import (
 from envs.project_build import add_generated
 from envs.wheelhouse import LOCK_NAME
 from synth import proc
+from synth.patches import combine
 from synth.records import (
     HARNESS_VERSION,
     BackendKind,
@@ -114,6 +116,11 @@ class LocalBackend:
             add_generated(project, venv / PRISTINE)
 
     def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun:
+        if request.base is not None:
+            # No second user here to seal a run with: the starting state is applied with the
+            # patch, and the clean tree stays readable (see README, "Verdicts you can trust").
+            request = dataclasses.replace(request, patch=combine(request.base, request.patch),
+                                          base=None)
         venv = Path(env.image_name)
         pristine = venv / PRISTINE if (venv / PRISTINE).is_dir() else Path(snapshot.path)
         limits = self.config.limits

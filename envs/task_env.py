@@ -4,23 +4,27 @@ is rewarded by the task's tests.
 ``reset(instance_id)`` puts the task's buggy state into the warm container's /work and returns
 what the agent may see: the problem statement and the file tree (never the FAIL_TO_PASS list).
 ``step(action)`` runs a shell command (as the unprivileged test user, no network, bounded in time
-and output), reads a file, writes a file, or submits. Submitting scores the diff from the clean
-commit to /work exactly as ``synth verify`` scores a patch (tests and test configuration
-restored, only FAIL_TO_PASS + PASS_TO_PASS run), in a fresh copy of the pristine tree.
+and output), reads a file, writes a file, or submits. Submitting scores the diff from the task's
+starting state to /work exactly as ``synth verify`` scores a patch (tests and test configuration
+restored, only FAIL_TO_PASS + PASS_TO_PASS run, a canary run behind a ``resolved``).
 
-The git history inside the container is the scrubbed one of the snapshot (synth.intake.scrub):
-the base commit and its ancestors only, no tags, remotes or reflog.
+The container is sealed to the task (envs.docker_backend.DockerSession): /work is a copy of the
+buggy state whose git repository holds one commit, that state; the clean tree the bug was made
+from is unreadable to the agent, and no git object holds the fix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from envs.backend import BackendConfig, BackendUnavailable
+from envs.backend import BackendConfig, BackendUnavailable, SealFailed
 from synth.records import BackendKind, Record
 from verifiers.solution import SolutionVerdict, TaskContext, reward, verify_solution
+
+if TYPE_CHECKING:
+    from envs.docker_backend import DockerSession
 
 
 class ActionKind(StrEnum):
@@ -106,8 +110,11 @@ class TaskEnv:
 
     def reset(self, instance_id: str) -> Observation:
         ctx = self._context(instance_id)
-        session = self._backend.session(ctx.environment)
-        ok, why = session.reset_workspace(ctx.task.patch)
+        try:
+            session = self._workspace(ctx)
+            ok, why = session.reset_workspace()
+        except SealFailed as exc:
+            ok, why = False, str(exc)
         if not ok:
             raise RuntimeError(f"{instance_id}: the task's bug does not apply: {why}")
         self._ctx, self._steps, self._done = ctx, 0, False
@@ -131,7 +138,7 @@ class TaskEnv:
     def _act(self, action: Action) -> Observation:
         ctx, cfg = self._ctx, self.config
         assert ctx is not None
-        session = self._backend.session(ctx.environment)
+        session = self._workspace(ctx)
         base = dict(instance_id=ctx.task.instance_id, problem_statement="", tree=(),
                     step=self._steps)
         if action.kind is ActionKind.SHELL:
@@ -156,22 +163,25 @@ class TaskEnv:
         ctx = self._ctx
         assert ctx is not None
         self._done = True
-        session = self._backend.session(ctx.environment)
+        session = self._workspace(ctx)
         session.kill_user_processes()  # nothing the agent started may watch the scoring run
         diff = session.workspace_diff()
-        verdict = self.verify(diff, from_clean=True)
+        verdict = self.verify(diff)
         obs = obs or Observation(instance_id=ctx.task.instance_id, problem_statement="",
                                  tree=(), step=self._steps)
         out = obs.model_copy(update={"output": _summary(verdict)})
         return out, reward(verdict, partial_credit=self.config.partial_credit), True, {
             **info, "verdict": verdict, "patch": diff}
 
-    def verify(self, solution: str, *, from_clean: bool = False) -> SolutionVerdict:
+    def _workspace(self, ctx: TaskContext) -> DockerSession:
+        return self._backend.session(ctx.environment, base=ctx.task.patch, git=True)
+
+    def verify(self, solution: str) -> SolutionVerdict:
         """Score ``solution`` for the current task in this environment's warm container."""
         if self._ctx is None:
             raise RuntimeError("no task: call reset(instance_id) first")
         return verify_solution(self._backend, self._ctx, solution,
-                               runs=self.config.verify_runs, from_clean=from_clean)
+                               runs=self.config.verify_runs)
 
     def close(self) -> None:
         self._backend.close()

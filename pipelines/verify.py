@@ -17,6 +17,7 @@ import ray
 from data.store import Store
 from envs.backend import BackendConfig, build_backend
 from pipelines.factory import start_ray
+from synth.records import Task
 from verifiers.solution import SolutionVerdict, TaskContext, verify_solution
 
 PATCH_SUFFIXES = (".diff", ".patch")
@@ -32,10 +33,22 @@ class SubmissionError(ValueError):
     """A --patches input the user must fix (named in the message)."""
 
 
+CANARIES = 8  # candidate canaries kept per task
+
+
 def load_context(store: Store, instance_id: str) -> TaskContext:
     task = store.get_task(instance_id)
     env = store.get_environment(task.env_id)
-    return TaskContext(task=task, environment=env, snapshot=store.get_snapshot(env.snapshot_id))
+    others = [t for t in store.list_tasks(env_id=task.env_id) if t.instance_id != task.instance_id]
+    return TaskContext(task=task, environment=env, snapshot=store.get_snapshot(env.snapshot_id),
+                       canaries=tuple(rank_canaries(task, others)[:CANARIES]))
+
+
+def rank_canaries(task: Task, others: Iterable[Task]) -> list[Task]:
+    """Other tasks of the task's environment, best canary first: those whose failing tests the
+    task shares most, so that a forgery aimed at the task's own tests fails them too."""
+    mine = set(task.FAIL_TO_PASS)
+    return sorted(others, key=lambda t: (-len(mine & set(t.FAIL_TO_PASS)), t.instance_id))
 
 
 def load_contexts(store: Store, instance_ids: Iterable[str]) -> dict[str, TaskContext]:

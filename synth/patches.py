@@ -251,3 +251,10 @@ def enclosing_functions(source: str, lines: set[int]) -> list[str]:
     visit(tree)
     src = source.split("\n")
     return ["\n".join(src[a - 1 : b]) for a, b in sorted(set(spans))]
+
+
+def combine(*patches: str) -> str:
+    """Patches applied one after another in a single ``git apply`` (it applies a file's diffs in
+    order, so a later patch's diff of a file follows an earlier one's diff of the same file)."""
+    parts = [p if p.endswith("\n") else p + "\n" for p in patches if p.strip()]
+    return "".join(parts)

@@ -9,10 +9,16 @@ then apply". What counts as out of bounds:
 - tests and test helpers, and the files that configure pytest (``is_test_path``);
 - code that runs before or around pytest: ``conftest.py``, ``pytest_*.py`` plugins,
   ``sitecustomize`` / ``usercustomize``, ``.pth`` files;
-- a new top-level module or package at the repository root or the source root: both are on
-  ``sys.path`` ahead of the environment's packages (``python -m pytest`` puts the working
-  directory first), so a new ``json.py`` or ``pytest/`` would run before the report plugin;
+- a new entry of any kind at the repository root or the source root: both are on ``sys.path``
+  ahead of the environment's packages (``python -m pytest`` puts the working directory first),
+  so a new ``json.py``, ``pytest/`` or sourceless ``sitecustomize.pyc`` would run before the
+  report plugin;
+- what is not source: binary diffs, compiled modules (``.pyc``, ``.so``, ...), symlinks, other
+  special files and file-mode changes;
 - anything under ``.git``.
+
+The kept patch is then read again by git itself (``verifiers.git_view``): a path that git would
+touch and these rules forbid is evidence of a patch written to be read two ways.
 
 The split follows ``git apply``'s own reading of a patch (a file diff starts at ``diff --git`` or
 at a ``---``/``+++`` pair outside a hunk; hunk bodies are consumed by the counts in their
@@ -28,10 +34,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
+from synth.patches import combine
 from verifiers.screening import _TEST_CONFIG, is_test_path
+
+__all__ = ["combine", "sanitize", "SolutionFlag", "Sanitized", "split_blocks", "flag_for"]
 
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _HOOK_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py"}
+_HOOK_STEMS = {"conftest", "sitecustomize", "usercustomize"}
+# Files Python imports or loads that are not source text.
+_COMPILED = {".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".egg-link", ".zip", ".whl", ".egg"}
+# Lines of a git file diff that say it is not a plain text change of a regular file.
+_SPECIAL = re.compile(r"^(?:GIT binary patch|Binary files |literal \d|delta \d|old mode |new mode |"
+                      r"(?:new|deleted) file mode (?!100644|100755)|similarity index|"
+                      r"dissimilarity index|copy from |copy to )")
 _PROBE = re.compile(r"synth_report|SYNTH_|/proc\b|_SETTINGS|sys\.modules|gc\.get_objects")
 
 
@@ -43,9 +59,13 @@ class SolutionFlag(StrEnum):
     TEST_HOOK = "test_hook"  # conftest.py, a pytest plugin, sitecustomize, a .pth file
     SHADOWS_MODULE = "shadows_module"  # a new top-level module that could shadow an import
     GIT_METADATA = "git_metadata"  # files under .git
+    # A binary diff, a compiled module, a symlink or other special file, a file-mode change:
+    # nothing a source fix needs, and nothing the probe scan or a reviewer can read.
+    NOT_SOURCE = "not_source"
     # Added code that names the harness's secrets (the report plugin, its SYNTH_* settings,
     # /proc, sys.modules): code under test runs inside pytest's process, so it could read the
-    # run's nonce and write a report of its own. Nothing can be restored: the solution is refused.
+    # run's nonce and write a report of its own. Nothing can be restored: the solution is
+    # scored tampered, unrun.
     HARNESS_PROBE = "harness_probe"
 
 
@@ -56,6 +76,7 @@ class FileBlock:
     text: str
     paths: tuple[str, ...]
     creates: bool  # adds a file (new file, or the target of a rename or copy)
+    special: bool = False  # binary, a symlink or other special file, a mode change, a copy
 
 
 @dataclass(frozen=True)
@@ -127,7 +148,9 @@ def _block(lines: list[str]) -> FileBlock:
             creates = True
         elif line.startswith("@@"):
             break
-    return FileBlock("".join(lines), tuple(dict.fromkeys(p for p in paths if p)), creates)
+    special = any(_SPECIAL.match(raw) for raw in lines)
+    return FileBlock("".join(lines), tuple(dict.fromkeys(p for p in paths if p)), creates,
+                     special)
 
 
 def _split_names(field: str) -> list[str]:
@@ -156,8 +179,11 @@ def flag_for(path: str, *, creates: bool, test_paths: Sequence[str] = (),
     parts = pure.parts
     if ".git" in parts:
         return SolutionFlag.GIT_METADATA
-    if pure.name in _HOOK_NAMES or pure.name.startswith("pytest_") or pure.suffix == ".pth":
+    if (pure.name in _HOOK_NAMES or pure.name.startswith("pytest_") or pure.suffix == ".pth"
+            or pure.name.split(".", 1)[0] in _HOOK_STEMS):
         return SolutionFlag.TEST_HOOK
+    if pure.suffix.lower() in _COMPILED or "__pycache__" in parts:
+        return SolutionFlag.NOT_SOURCE
     if pure.name in _TEST_CONFIG:
         return SolutionFlag.TEST_CONFIG
     if is_test_path(path, test_paths):
@@ -172,8 +198,8 @@ def _new_top_level(parts: tuple[str, ...], source_root: str, top_level: Collecti
     for root in roots:
         if len(parts) > len(root) and parts[: len(root)] == root:
             rest = parts[len(root):]
-            if len(rest) == 1 and rest[0].endswith(".py"):
-                return True  # a module file right on sys.path
+            if len(rest) == 1:
+                return True  # a module (or any file Python might load) right on sys.path
             if len(rest) > 1 and top_level and rest[0] not in top_level:
                 return True  # a new directory right on sys.path: a new package
     return False
@@ -194,6 +220,8 @@ def sanitize(patch: str, *, test_paths: Sequence[str] = (), source_root: str = "
         why = [f for p in block.paths
                if (f := flag_for(p, creates=block.creates, test_paths=test_paths,
                                  source_root=source_root, top_level=top_level)) is not None]
+        if block.special:
+            why.append(SolutionFlag.NOT_SOURCE)
         if why or not block.paths:
             dropped += block.paths
             flags += why
@@ -212,10 +240,3 @@ def probes(block: str) -> bool:
     plain forgery (read the nonce, write a report, exit 0), not an obfuscated one."""
     return any(_PROBE.search(line) for line in block.splitlines()
                if line.startswith("+") and not line.startswith("+++"))
-
-
-def combine(*patches: str) -> str:
-    """Patches applied one after another in a single ``git apply`` (it applies a file's diffs in
-    order, so a solution's diff of a file follows the bug's diff of the same file)."""
-    parts = [p if p.endswith("\n") else p + "\n" for p in patches if p.strip()]
-    return "".join(parts)

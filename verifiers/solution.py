@@ -1,9 +1,22 @@
-"""Scoring a candidate fix of a task: resolved, partial, unresolved, or error.
+"""Scoring a candidate fix of a task: resolved, partial, unresolved, tampered, or error.
 
 A solution is a diff against the task's buggy state (the clean snapshot with ``task.patch``
-applied). It is scored by applying the bug and then the solution — less every file diff that
-reaches the tests, their configuration or the harness (``verifiers.sanitize``), which are flagged
-— and running exactly FAIL_TO_PASS + PASS_TO_PASS. ``score`` is pure: runs in, verdict out.
+applied). It is scored in a run *sealed* to that state (the code under test cannot read the clean
+tree), with the solution applied on top — less every file diff that reaches the tests, their
+configuration or the harness (``verifiers.sanitize``), which are flagged — running exactly
+FAIL_TO_PASS + PASS_TO_PASS. ``score`` is pure: runs in, verdict out.
+
+Three defences stand behind a ``resolved`` (README, "Verdicts you can trust"):
+
+- before any run, git's own reading of the kept patch (``verifiers.git_view``) and a scan of the
+  code it adds: a patch written to be read two ways, or code naming the harness, is ``tampered``;
+- the run is sealed: no answer key (the clean tree, its git objects) is readable to the solution;
+- a *canary*: a resolved solution is run again with another task's bug added, in files neither
+  the task's bug nor the solution touch, caught by tests of this selection. Its tests must fail.
+  If they pass, the solution makes tests pass whatever the code does (it lied to pytest, or
+  weakened what tests compare with): ``tampered``. The canary run is the same selection, the
+  same command and the same sealed layout as the scored one, so code under test cannot tell the
+  two apart but by fingerprinting the tree.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from pathlib import Path
 from pydantic import Field
 
 from envs.backend import Backend, RunRequest
-from synth.patches import reverse_patch
+from synth.patches import combine, reverse_patch
 from synth.records import (
     HARNESS_VERSION,
     Environment,
@@ -30,9 +43,11 @@ from synth.records import (
     content_hash,
     utcnow,
 )
+from verifiers import git_view
 from verifiers.grading import passed, status_of
 from verifiers.runner import patch_hash, run_suite
-from verifiers.sanitize import Sanitized, SolutionFlag, combine, sanitize
+from verifiers.sanitize import Sanitized, SolutionFlag, flag_for, sanitize
+from verifiers.screening import patched_files
 
 
 class Outcome(StrEnum):
@@ -40,6 +55,7 @@ class Outcome(StrEnum):
     PARTIAL = "partial"  # some FAIL_TO_PASS tests pass, not all of them (or a P2P test broke)
     UNRESOLVED = "unresolved"  # no FAIL_TO_PASS test passes
     ERROR = "error"  # the patch did not apply, or the run could not be trusted (see reason)
+    TAMPERED = "tampered"  # the solution reached for the harness or its verdict (see evidence)
 
 
 class TestOutcome(Record):
@@ -66,6 +82,8 @@ class SolutionVerdict(Record):
     tests: tuple[TestOutcome, ...]
     flags: tuple[SolutionFlag, ...] = ()
     dropped: tuple[str, ...] = ()  # files the solution touched that were restored before running
+    evidence: tuple[str, ...] = ()  # why the outcome is TAMPERED, one finding per item
+    canary: str = ""  # the task whose bug was the canary behind a RESOLVED ("" if none ran)
     runs: int
     duration_s: float
     harness_version: str = HARNESS_VERSION
@@ -77,11 +95,13 @@ class SolutionVerdict(Record):
 
 
 class TaskContext(Record):
-    """What scoring a task needs besides the patch: the task, its environment and snapshot."""
+    """What scoring a task needs besides the patch: the task, its environment and snapshot, and
+    the candidate canaries (other tasks of the same environment, best first)."""
 
     task: Task
     environment: Environment
     snapshot: Snapshot
+    canaries: tuple[Task, ...] = ()
 
 
 def solution_id(instance_id: str, patch: str) -> str:
@@ -102,17 +122,32 @@ def top_level_names(snapshot: Snapshot, source_root: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def scored_patch(ctx: TaskContext, solution: str, *, from_clean: bool = False
-                 ) -> tuple[str, Sanitized]:
-    """The one patch a run applies: the bug, then what may be kept of ``solution``.
-
-    ``from_clean``: ``solution`` is a diff from the clean snapshot to the final state (what an
-    agent's working copy amounts to), so the bug is already in it.
-    """
+def kept_patch(ctx: TaskContext, solution: str) -> Sanitized:
+    """What may be kept of ``solution`` (a diff against the task's buggy state)."""
     spec = ctx.environment.spec
-    kept = sanitize(solution, test_paths=spec.test_paths, source_root=spec.source_root,
+    return sanitize(solution, test_paths=spec.test_paths, source_root=spec.source_root,
                     top_level=top_level_names(ctx.snapshot, spec.source_root))
-    return (kept.patch if from_clean else combine(ctx.task.patch, kept.patch)), kept
+
+
+def tamper_evidence(ctx: TaskContext, kept: Sanitized) -> tuple[list[str], frozenset[str]]:
+    """Findings that make a solution ``tampered`` before any run, and the paths git says the
+    kept patch touches."""
+    found = []
+    if SolutionFlag.HARNESS_PROBE in kept.flags:
+        found.append("the added code names the test harness's internals (its report plugin, "
+                     "SYNTH_* settings, /proc or sys.modules)")
+    if not kept.patch.strip():
+        return found, frozenset()
+    try:
+        view = git_view.read(kept.patch)
+    except git_view.Unreadable:
+        return found, frozenset()  # git cannot read it: it will not apply either (an ERROR)
+    spec = ctx.environment.spec
+    top = top_level_names(ctx.snapshot, spec.source_root)
+    found += git_view.evidence(view, lambda path, creates: flag_for(
+        path, creates=creates, test_paths=spec.test_paths, source_root=spec.source_root,
+        top_level=top))
+    return found, frozenset(view.paths)
 
 
 def selection(task: Task) -> tuple[str, ...]:
@@ -162,16 +197,17 @@ def score(task: Task, solution: str, runs: Sequence[TestRun], *,
                            tests=tests, **common)
 
 
-def refused(task: Task, solution: str, kept: Sanitized) -> SolutionVerdict:
-    """An ERROR verdict without a run: the solution reaches for the harness's secrets."""
+def tampered(task: Task, solution: str, kept: Sanitized, evidence: Sequence[str], *,
+             runs: Sequence[TestRun] = (), canary: str = "") -> SolutionVerdict:
+    """The TAMPERED verdict: what was found, and the runs behind it (none: refused unrun)."""
     return SolutionVerdict(
         solution_id=solution_id(task.instance_id, solution), instance_id=task.instance_id,
-        patch_hash=patch_hash(solution), outcome=Outcome.ERROR,
-        reason="the solution's code reaches into the test harness (its report plugin, SYNTH_* "
-               "settings, /proc or sys.modules); refused unrun",
+        patch_hash=patch_hash(solution), outcome=Outcome.TAMPERED,
+        reason="the solution tampers with the verdict: " + "; ".join(evidence),
         fail_to_pass_passed=0, fail_to_pass_total=len(task.FAIL_TO_PASS), pass_to_pass_passed=0,
         pass_to_pass_total=len(task.PASS_TO_PASS), tests=(), flags=kept.flags,
-        dropped=kept.dropped, runs=0, duration_s=0.0,
+        dropped=kept.dropped, evidence=tuple(evidence), canary=canary, runs=len(runs),
+        duration_s=round(sum(r.duration_s for r in runs), 3),
     )
 
 
@@ -188,18 +224,75 @@ def reward(verdict: SolutionVerdict, *, partial_credit: bool = False) -> float:
 
 
 def verify_solution(backend: Backend, ctx: TaskContext, solution: str, *, runs: int = 1,
-                    from_clean: bool = False) -> SolutionVerdict:
-    """Apply and run ``solution`` in the task's environment ``runs`` times, and score it."""
-    patch, kept = scored_patch(ctx, solution, from_clean=from_clean)
-    if SolutionFlag.HARNESS_PROBE in kept.flags:
-        return refused(ctx.task, solution, kept)
-    request = RunRequest(patch=patch, select=selection(ctx.task))
+                    canary: bool = True) -> SolutionVerdict:
+    """Apply and run ``solution`` in the task's sealed environment ``runs`` times, score it, and
+    put a ``resolved`` to the canary. ``canary=False`` skips that run (a measurement's control)."""
+    kept = kept_patch(ctx, solution)
+    evidence, touched = tamper_evidence(ctx, kept)
+    if evidence:
+        return tampered(ctx.task, solution, kept, evidence)
+    request = RunRequest(base=ctx.task.patch, patch=kept.patch, select=selection(ctx.task))
     test_runs = [
         run_suite(backend, ctx.environment, ctx.snapshot, kind=RunKind.SOLUTION,
                   request=request, attempt=attempt)
         for attempt in range(runs)
     ]
-    return score(ctx.task, solution, test_runs, kept=kept)
+    verdict = score(ctx.task, solution, test_runs, kept=kept)
+    if not (canary and verdict.resolved):
+        return verdict
+    return put_to_canary(backend, ctx, solution, kept, touched, verdict, test_runs)
+
+
+def canaries_for(ctx: TaskContext, touched: Collection[str]) -> list[tuple[Task, frozenset[str]]]:
+    """The canaries a solution can be checked with, best first, each with the tests of this
+    selection it makes fail: another task's bug in files neither this task's bug nor the
+    solution touch."""
+    selected = set(selection(ctx.task))
+    busy = set(touched) | set(patched_files(ctx.task.patch))
+    out = []
+    for other in ctx.canaries:
+        caught = frozenset(other.FAIL_TO_PASS) & selected
+        if other.instance_id == ctx.task.instance_id or not caught:
+            continue
+        if set(patched_files(other.patch)) & busy:
+            continue
+        out.append((other, caught))
+    return out
+
+
+CANARY_TRIES = 2  # canaries tried when one cannot run (its bug does not apply on this state)
+
+
+def put_to_canary(backend: Backend, ctx: TaskContext, solution: str, kept: Sanitized,
+                  touched: Collection[str], verdict: SolutionVerdict,
+                  runs: Sequence[TestRun]) -> SolutionVerdict:
+    """Run the resolved solution again with a canary bug; its tests must fail.
+
+    Tampered when none of the canary's tests fails, or when it shares FAIL_TO_PASS tests with
+    the task and none of those fails (a forgery aimed at the task's own tests)."""
+    task = ctx.task
+    for other, caught in canaries_for(ctx, touched)[:CANARY_TRIES]:
+        request = RunRequest(base=combine(task.patch, other.patch), patch=kept.patch,
+                             select=selection(task))
+        run = run_suite(backend, ctx.environment, ctx.snapshot, kind=RunKind.SOLUTION,
+                        request=request, attempt=len(runs))
+        if run.verdict not in (Verdict.PASS, Verdict.FAIL):
+            continue  # the canary could not run here: try the next one
+        statuses = run.status_map()
+        failed = {t for t in caught if not passed(status_of(statuses, t))}
+        shared = caught & set(task.FAIL_TO_PASS)
+        if not failed or (shared and not failed & shared):
+            missed = sorted(shared if failed else caught)
+            return tampered(task, solution, kept, [
+                f"with a canary bug added ({other.instance_id}, in "
+                f"{', '.join(sorted(set(patched_files(other.patch))))}), the tests that catch it "
+                f"still passed ({', '.join(missed[:5])}{' ...' if len(missed) > 5 else ''}): "
+                "the solution makes failing tests pass whatever the code does"],
+                runs=[*runs, run], canary=other.instance_id)
+        return verdict.model_copy(update={
+            "canary": other.instance_id, "runs": verdict.runs + 1,
+            "duration_s": round(verdict.duration_s + run.duration_s, 3)})
+    return verdict
 
 
 def resolve_rate(verdicts: Collection[SolutionVerdict]) -> float:

@@ -41,7 +41,9 @@ def test_four_environments_run_an_episode_each_in_parallel_and_release_their_con
         episodes = pool.run_episodes(picks, agents)
         assert [e.reward for e in episodes] == [1.0, 0.0, 1.0, 0.0]
         assert [e.instance_id for e in episodes] == picks
-        assert len(_owned_by(pids)) == 4, "one warm container per environment"
+        # Per actor: the task's sealed container (the agent's workspace, then its scored run)
+        # and, behind a resolved episode, the canary's.
+        assert 4 <= len(_owned_by(pids)) <= 6, "at most two warm containers per actor"
 
         # A batch step API too: reset all, one shell step each.
         obs = pool.reset(picks)

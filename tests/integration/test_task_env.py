@@ -171,7 +171,14 @@ def test_git_inside_the_container_knows_nothing_after_the_base_commit(
             assert obs.exit_code == 0, obs.output
             return obs.output
 
-        assert sh("git log --all --format=%H").split() == [base]
+        commits = sh("git log --all --format=%H").split()
+        assert len(commits) == 1 and base not in commits, "one commit: the task's buggy state"
+        assert sh("git status --porcelain") == "" and "a - b" in sh("cat calc.py")
+        # No answer key: no git object holds the clean code, and the clean tree is unreadable.
+        assert sh("git cat-file --batch-all-objects --batch | grep -c 'a + b' || true"
+                  ).strip() == "0"
+        assert "Permission denied" in sh("cat /testbed/calc.py 2>&1 || true")
+        assert "Permission denied" in sh("ls /testbed 2>&1 || true")
         assert sh("git reflog --all; git tag; git remote -v; git stash list").strip() == ""
         objects = sh("git cat-file --batch-all-objects --batch-check='%(objectname)'").split()
         assert future not in objects

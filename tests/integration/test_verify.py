@@ -125,8 +125,8 @@ def test_a_report_forged_from_inside_the_tests_process_is_refused(backend: Backe
                                        select=selection(one.task)))
     assert raw.verdict is not Verdict.PASS, "the /proc/self/environ forgery must not work"
     verdict = verify_solution(backend, one, patch)
-    assert verdict.outcome is Outcome.ERROR and verdict.runs == 0
-    assert verdict.flags == (SolutionFlag.HARNESS_PROBE,)
+    assert verdict.outcome is Outcome.TAMPERED and verdict.runs == 0
+    assert verdict.flags == (SolutionFlag.HARNESS_PROBE,) and verdict.evidence
 
 
 def test_cli_verify_single_json_and_exit_codes(db: Path, one: TaskContext, cache_dir: Path,
