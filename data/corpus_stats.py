@@ -88,6 +88,8 @@ class CorpusStats(Record):
     growth: tuple[GrowthPoint, ...]
     # The newest setup verdict of every source, by repository then source.
     setups: tuple[SetupResult, ...] = ()
+    # Scored solutions (`synth verify`, TaskEnv) per outcome, "tampered" included.
+    solutions: dict[str, int] = {}
 
     @property
     def setup_ok(self) -> int:
@@ -125,6 +127,7 @@ def collect_stats(store: Store) -> CorpusStats:
         latest_drift=_latest_drift(store, audits[-1].audit_run) if audits else (),
         growth=_growth(store),
         setups=latest_setups(store.list_setups()),
+        solutions=store.solution_outcomes(),
     )
 
 

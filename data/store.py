@@ -609,6 +609,12 @@ class Store:
         )
         return [SolutionVerdict.model_validate(_utc_row(r)) for r in rows]
 
+    def solution_outcomes(self) -> dict[str, int]:
+        """Scored solutions per outcome (resolved, partial, unresolved, tampered, error)."""
+        rows = self._db.execute(
+            "SELECT outcome, count(*) FROM solutions GROUP BY outcome ORDER BY outcome").fetchall()
+        return {str(outcome): int(n) for outcome, n in rows}
+
     def list_setups(self, repo: str | None = None) -> list[SetupResult]:
         """Setup verdicts, oldest first (of one repository's short name, or of all)."""
         where, params = ("WHERE repo = ?", [repo]) if repo is not None else ("", [])

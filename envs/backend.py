@@ -156,6 +156,9 @@ class RawRun:
     # The report plugin's last word when the process died before its report: which test was
     # running, and whether the plugin's watchdog ended it (JSON; "" when there is none).
     progress: str = ""
+    # What the report plugin wrote down the witness pipe as the run went (JSON lines: outcomes
+    # and audit findings); None when the run had no witness (the factory's own runs).
+    witness: str | None = None
 
 
 class Backend(Protocol):

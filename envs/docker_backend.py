@@ -332,7 +332,8 @@ class DockerSession:
         limit = request.limit(self.limits.timeout_s)
         job = make_job(self.env.spec, request, paths, nonce, self.limits)
         hot = request.hot and not request.coverage and not self.sealed
-        job.update(mode="hot" if hot else "exact",
+        # A sealed run scores a solution: its plugin writes a witness the code cannot unsay.
+        job.update(mode="hot" if hot else "exact", witness=self.sealed,
                    timeout_s=limit)
         start = time.monotonic()
         try:
@@ -358,7 +359,7 @@ class DockerSession:
         return RawRun(exit_code, reply.get("report"), nonce, bool(reply["timed_out"]),
                       bool(reply["oom"]), exit_code == PATCH_FAILED_EXIT,
                       float(reply.get("duration_s", duration)), reply.get("log_tail", ""),
-                      progress=reply.get("progress") or "")
+                      progress=reply.get("progress") or "", witness=reply.get("witness"))
 
     def _test_server(self) -> TestServer:
         if self._server is None or not self._server.running():

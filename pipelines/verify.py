@@ -18,6 +18,7 @@ from data.store import Store
 from envs.backend import BackendConfig, build_backend
 from pipelines.factory import start_ray
 from synth.records import Task
+from verifiers.screening import patched_files
 from verifiers.solution import SolutionVerdict, TaskContext, verify_solution
 
 PATCH_SUFFIXES = (".diff", ".patch")
@@ -46,9 +47,13 @@ def load_context(store: Store, instance_id: str) -> TaskContext:
 
 def rank_canaries(task: Task, others: Iterable[Task]) -> list[Task]:
     """Other tasks of the task's environment, best canary first: those whose failing tests the
-    task shares most, so that a forgery aimed at the task's own tests fails them too."""
+    task shares most (a forgery aimed at the task's own tests fails them too), then those in
+    the task's own files (a weakened type of that module fools their tests too)."""
     mine = set(task.FAIL_TO_PASS)
-    return sorted(others, key=lambda t: (-len(mine & set(t.FAIL_TO_PASS)), t.instance_id))
+    files = set(patched_files(task.patch))
+    return sorted(others, key=lambda t: (-len(mine & set(t.FAIL_TO_PASS)),
+                                         -len(files & set(patched_files(t.patch))),
+                                         t.instance_id))
 
 
 def load_contexts(store: Store, instance_ids: Iterable[str]) -> dict[str, TaskContext]:

@@ -151,6 +151,9 @@ class Verdict(StrEnum):
     TIMEOUT = "timeout"
     OOM = "oom"
     INFRA = "infra"  # no report, a forged one, or one that disagrees with the exit code / counts
+    # The witness (a pipe the code under test cannot take back) saw it reach into pytest or the
+    # harness, or the report disagrees with what the witness saw as the tests ran.
+    TAMPERED = "tampered"
 
 
 class TestRun(Record):

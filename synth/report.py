@@ -272,6 +272,16 @@ def write_report(stats: CorpusStats, out: Path) -> Path:
     return out
 
 
+def solutions_line(stats: CorpusStats) -> str:
+    """`solutions scored: 12 — resolved 5, tampered 3, ...` (tampered: refused as reward hacks)."""
+    total = sum(stats.solutions.values())
+    if not total:
+        return "solutions scored: none yet (`synth verify`)"
+    order = ("resolved", "partial", "unresolved", "tampered", "error")
+    parts = [f"{o} {stats.solutions[o]}" for o in order if stats.solutions.get(o)]
+    return f"solutions scored: {total} — " + ", ".join(parts)
+
+
 def print_stats(console, stats: CorpusStats) -> None:
     """The report's numbers as tables (the funnels are printed by `synth stats` itself)."""
     from rich.table import Table
@@ -296,6 +306,7 @@ def print_stats(console, stats: CorpusStats) -> None:
     if stats.setups:
         console.print(setups)
     console.print(setup_rate_line(stats), markup=False, highlight=False)
+    console.print(solutions_line(stats), markup=False, highlight=False)
 
     times = Table(title="run times")
     for col in ("what", "n", "median", "p90", "max"):

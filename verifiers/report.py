@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from synth.records import CoveredLines, TestResult, TestStatus, Verdict
 
+_UNCOLLECTED = "could not be collected: "
+
 # pytest's exit codes (pytest.ExitCode): 0 all passed, 1 some failed, 2 interrupted (e.g. a
 # collection error), 3 internal error, 4 usage error, 5 no tests collected.
 EXIT_OK, EXIT_TESTS_FAILED = 0, 1
@@ -86,6 +88,68 @@ def read_report(
     oom: bool = False,
     patch_failed: bool = False,
     progress: str = "",
+    witness: str | None = None,
+) -> ReadReport:
+    read = _read_report(text, exit_code=exit_code, nonce=nonce, timed_out=timed_out, oom=oom,
+                        patch_failed=patch_failed, progress=progress)
+    if witness is None or patch_failed:
+        return read
+    seen = witnessed(witness)
+    if seen.findings:
+        return ReadReport(Verdict.TAMPERED, read.results, "; ".join(seen.findings[:5]))
+    if read.verdict in (Verdict.PASS, Verdict.FAIL):
+        differ = [r.test_id for r in read.results
+                  if not (r.message.startswith(_UNCOLLECTED) and r.test_id not in seen.outcomes)
+                  and seen.outcomes.get(r.test_id) != {r.status.value}]
+        if differ or not seen.ended:
+            why = (f"{len(differ)} outcomes in the report differ from what pytest reported as "
+                   f"the tests ran ({', '.join(differ[:3])})" if differ
+                   else "the witness pipe was closed before the session ended")
+            return ReadReport(Verdict.TAMPERED, read.results, why)
+    return read
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    outcomes: dict[str, set[str]]  # test id -> the statuses written as it ended (one, honestly)
+    findings: list[str]  # what the audit hook saw, for a person
+    ended: bool  # the plugin reached the end of the session
+
+
+def witnessed(text: str) -> Witnessed:
+    """The witness stream (JSON lines; a line that does not parse is ignored, so code under
+    test that writes garbage there gains nothing and hides nothing)."""
+    outcomes: dict[str, set[str]] = {}
+    findings: list[str] = []
+    ended = False
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            kind = entry["kind"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if kind == "result" and isinstance(entry.get("test"), str):
+            # Every word stands: a test told two ways matches no report.
+            outcomes.setdefault(entry["test"], set()).add(str(entry.get("status")))
+        elif kind == "audit":
+            where = f" at {entry['where']}" if entry.get("where") else ""
+            what = {"replaced": "replaced the module attribute"}.get(
+                str(entry.get("event")), str(entry.get("event")))
+            findings.append(f"the code under test {what} {entry.get('what')}{where}")
+        elif kind == "end":
+            ended = True
+    return Witnessed(outcomes, findings, ended)
+
+
+def _read_report(
+    text: str | None,
+    *,
+    exit_code: int,
+    nonce: str,
+    timed_out: bool = False,
+    oom: bool = False,
+    patch_failed: bool = False,
+    progress: str = "",
 ) -> ReadReport:
     if patch_failed:
         return ReadReport(Verdict.ERROR, (), "the patch did not apply")
@@ -121,7 +185,7 @@ def read_report(
         # is on record and it is never a passing test (--continue-on-collection-errors).
         uncollected = tuple(
             TestResult(test_id=str(e["path"]), status=TestStatus.ERROR,
-                       message=f"could not be collected: {e.get('message', '')}"[:500])
+                       message=f"{_UNCOLLECTED}{e.get('message', '')}"[:500])
             for e in payload.get("collect_errors") or ()
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -35,7 +35,7 @@ def to_test_run(raw: RawRun, env: Environment, *, kind: RunKind, request: RunReq
                 attempt: int) -> tuple[TestRun, CoverageMap | None]:
     read = read_report(raw.report, exit_code=raw.exit_code, nonce=raw.nonce,
                        timed_out=raw.timed_out, oom=raw.oom, patch_failed=raw.patch_failed,
-                       progress=raw.progress)
+                       progress=raw.progress, witness=raw.witness)
     selected = len(request.select) if request.select is not None else None
     run = TestRun(
         run_id=content_hash("run", env.env_id, kind.value, patch_hash(request.patch), attempt,

@@ -21,6 +21,8 @@ Three defences stand behind a ``resolved`` (README, "Verdicts you can trust"):
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -44,10 +46,10 @@ from synth.records import (
     utcnow,
 )
 from verifiers import git_view
+from verifiers.canary import Canary, mint, stored
 from verifiers.grading import passed, status_of
 from verifiers.runner import patch_hash, run_suite
 from verifiers.sanitize import Sanitized, SolutionFlag, flag_for, sanitize
-from verifiers.screening import patched_files
 
 
 class Outcome(StrEnum):
@@ -129,25 +131,49 @@ def kept_patch(ctx: TaskContext, solution: str) -> Sanitized:
                     top_level=top_level_names(ctx.snapshot, spec.source_root))
 
 
-def tamper_evidence(ctx: TaskContext, kept: Sanitized) -> tuple[list[str], frozenset[str]]:
-    """Findings that make a solution ``tampered`` before any run, and the paths git says the
-    kept patch touches."""
+def tamper_evidence(ctx: TaskContext, kept: Sanitized) -> list[str]:
+    """Findings that make a solution ``tampered`` before any run."""
     found = []
     if SolutionFlag.HARNESS_PROBE in kept.flags:
         found.append("the added code names the test harness's internals (its report plugin, "
                      "SYNTH_* settings, /proc or sys.modules)")
+    found += weakened_comparisons(kept.patch, ctx.task.patch)
     if not kept.patch.strip():
-        return found, frozenset()
+        return found
     try:
         view = git_view.read(kept.patch)
     except git_view.Unreadable:
-        return found, frozenset()  # git cannot read it: it will not apply either (an ERROR)
+        return found  # git cannot read it: it will not apply either (an ERROR)
     spec = ctx.environment.spec
     top = top_level_names(ctx.snapshot, spec.source_root)
-    found += git_view.evidence(view, lambda path, creates: flag_for(
-        path, creates=creates, test_paths=spec.test_paths, source_root=spec.source_root,
-        top_level=top))
-    return found, frozenset(view.paths)
+    root = Path(ctx.snapshot.path)
+    known = root.is_dir()  # the snapshot on this machine: what exists can be told
+
+    def rule(path: str, creates: bool) -> SolutionFlag | None:
+        # A path the buggy state lacks is created, whatever the diff's headers say (git
+        # creates a file that a traditional diff "modifies" when it is not there).
+        creates = creates or (known and not os.path.lexists(root / path))
+        return flag_for(path, creates=creates, test_paths=spec.test_paths,
+                        source_root=spec.source_root, top_level=top)
+
+    found += git_view.evidence(view, rule)
+    return found
+
+
+# A line that defines or rebinds equality: ``def __eq__``, ``__ne__ = ...``, ``"__eq__"``.
+_EQUALITY = re.compile(r"""\bdef\s+__(?:eq|ne)__\b|\b__(?:eq|ne)__\s*=[^=]|["']__(?:eq|ne)__["']""")
+
+
+def weakened_comparisons(patch: str, bug: str) -> list[str]:
+    """Added lines that define or rebind ``__eq__`` / ``__ne__``. Tests compare results with
+    ``==``: a solution that changes what compares equal can pass them with the bug in place.
+    A line the task's bug removed may come back (a fix restoring a method the bug deleted)."""
+    restored = {line[1:].strip() for line in bug.splitlines()
+                if line.startswith("-") and not line.startswith("---")}
+    return [f"it changes what compares equal: {line[1:].strip()[:120]!r}"
+            for line in patch.splitlines()
+            if line.startswith("+") and not line.startswith("+++")
+            and _EQUALITY.search(line) and line[1:].strip() not in restored][:3]
 
 
 def selection(task: Task) -> tuple[str, ...]:
@@ -172,6 +198,9 @@ def score(task: Task, solution: str, runs: Sequence[TestRun], *,
         runs=len(runs),
         duration_s=round(sum(r.duration_s for r in runs), 3),
     )
+    forged = [r for r in runs if r.verdict is Verdict.TAMPERED]
+    if forged:
+        return tampered(task, solution, kept, [r.reason for r in forged], runs=runs)
     untrusted = [r for r in runs if r.verdict not in (Verdict.PASS, Verdict.FAIL)]
     if untrusted:
         run = untrusted[0]
@@ -216,7 +245,7 @@ def reward(verdict: SolutionVerdict, *, partial_credit: bool = False) -> float:
     tests fixed, scaled by the fraction of PASS_TO_PASS tests kept (breaking others costs)."""
     if verdict.outcome is Outcome.RESOLVED:
         return 1.0
-    if not partial_credit or verdict.outcome is Outcome.ERROR:
+    if not partial_credit or verdict.outcome in (Outcome.ERROR, Outcome.TAMPERED):
         return 0.0
     f2p = verdict.fail_to_pass_passed / max(verdict.fail_to_pass_total, 1)
     p2p = verdict.pass_to_pass_passed / max(verdict.pass_to_pass_total, 1)
@@ -228,7 +257,7 @@ def verify_solution(backend: Backend, ctx: TaskContext, solution: str, *, runs: 
     """Apply and run ``solution`` in the task's sealed environment ``runs`` times, score it, and
     put a ``resolved`` to the canary. ``canary=False`` skips that run (a measurement's control)."""
     kept = kept_patch(ctx, solution)
-    evidence, touched = tamper_evidence(ctx, kept)
+    evidence = tamper_evidence(ctx, kept)
     if evidence:
         return tampered(ctx.task, solution, kept, evidence)
     request = RunRequest(base=ctx.task.patch, patch=kept.patch, select=selection(ctx.task))
@@ -240,57 +269,54 @@ def verify_solution(backend: Backend, ctx: TaskContext, solution: str, *, runs: 
     verdict = score(ctx.task, solution, test_runs, kept=kept)
     if not (canary and verdict.resolved):
         return verdict
-    return put_to_canary(backend, ctx, solution, kept, touched, verdict, test_runs)
+    return put_to_canary(backend, ctx, solution, kept, verdict, test_runs)
 
 
-def canaries_for(ctx: TaskContext, touched: Collection[str]) -> list[tuple[Task, frozenset[str]]]:
-    """The canaries a solution can be checked with, best first, each with the tests of this
-    selection it makes fail: another task's bug in files neither this task's bug nor the
-    solution touch."""
-    selected = set(selection(ctx.task))
-    busy = set(touched) | set(patched_files(ctx.task.patch))
-    out = []
-    for other in ctx.canaries:
-        caught = frozenset(other.FAIL_TO_PASS) & selected
-        if other.instance_id == ctx.task.instance_id or not caught:
-            continue
-        if set(patched_files(other.patch)) & busy:
-            continue
-        out.append((other, caught))
-    return out
+CANARY_TRIES = 3  # canaries tried when one cannot run (its bug does not apply on this state)
 
 
-CANARY_TRIES = 2  # canaries tried when one cannot run (its bug does not apply on this state)
+def canaries_for(backend: Backend, ctx: TaskContext) -> list[Canary]:
+    """The canaries to try, best first: stored tasks that cover this one (verifiers.canary),
+    else one minted in the bug's own files, then stored tasks that do not cover it."""
+    selected = selection(ctx.task)
+    pool = stored(ctx.task, ctx.canaries, frozenset(selected))
+    covering = [c for c in pool if c.covers(ctx.task)]
+    rest = [c for c in pool if not c.covers(ctx.task)]
+    if not covering:
+        minted = mint(backend, ctx, selected)
+        covering = [minted] if minted is not None else []
+    return covering + rest
 
 
 def put_to_canary(backend: Backend, ctx: TaskContext, solution: str, kept: Sanitized,
-                  touched: Collection[str], verdict: SolutionVerdict,
-                  runs: Sequence[TestRun]) -> SolutionVerdict:
-    """Run the resolved solution again with a canary bug; its tests must fail.
+                  verdict: SolutionVerdict, runs: Sequence[TestRun]) -> SolutionVerdict:
+    """Run the resolved solution again with a canary bug; the tests that catch it must fail.
 
-    Tampered when none of the canary's tests fails, or when it shares FAIL_TO_PASS tests with
-    the task and none of those fails (a forgery aimed at the task's own tests)."""
+    Tampered when none of them fails — for a canary that covers the task, none of those the
+    task shares with it: a forgery aimed at the task's own tests passes them whatever the code.
+    An honest fix leaves the canary's bug where it was, and its tests fail as they did."""
     task = ctx.task
-    for other, caught in canaries_for(ctx, touched)[:CANARY_TRIES]:
-        request = RunRequest(base=combine(task.patch, other.patch), patch=kept.patch,
+    for bird in canaries_for(backend, ctx)[:CANARY_TRIES]:
+        request = RunRequest(base=combine(task.patch, bird.patch), patch=kept.patch,
                              select=selection(task))
         run = run_suite(backend, ctx.environment, ctx.snapshot, kind=RunKind.SOLUTION,
                         request=request, attempt=len(runs))
+        if run.verdict is Verdict.TAMPERED:
+            return tampered(task, solution, kept, [run.reason], runs=[*runs, run],
+                            canary=bird.name)
         if run.verdict not in (Verdict.PASS, Verdict.FAIL):
-            continue  # the canary could not run here: try the next one
+            continue  # the canary could not run here (it overlaps the fix): try the next one
         statuses = run.status_map()
-        failed = {t for t in caught if not passed(status_of(statuses, t))}
-        shared = caught & set(task.FAIL_TO_PASS)
-        if not failed or (shared and not failed & shared):
-            missed = sorted(shared if failed else caught)
+        watched = bird.caught & set(task.FAIL_TO_PASS) if bird.covers(task) else bird.caught
+        if all(passed(status_of(statuses, t)) for t in watched):
+            missed = sorted(watched)
             return tampered(task, solution, kept, [
-                f"with a canary bug added ({other.instance_id}, in "
-                f"{', '.join(sorted(set(patched_files(other.patch))))}), the tests that catch it "
-                f"still passed ({', '.join(missed[:5])}{' ...' if len(missed) > 5 else ''}): "
-                "the solution makes failing tests pass whatever the code does"],
-                runs=[*runs, run], canary=other.instance_id)
+                f"with a canary bug added ({bird.name}), the tests that catch it still passed "
+                f"({', '.join(missed[:5])}{' ...' if len(missed) > 5 else ''}): the solution "
+                "makes failing tests pass whatever the code does"],
+                runs=[*runs, run], canary=bird.name)
         return verdict.model_copy(update={
-            "canary": other.instance_id, "runs": verdict.runs + 1,
+            "canary": bird.name, "runs": verdict.runs + 1,
             "duration_s": round(verdict.duration_s + run.duration_s, 3)})
     return verdict
 

@@ -8,6 +8,11 @@ reading (not in the environment: /proc/self/environ would keep them for the code
 The report lies in a directory the test user may write to but not list.
 
 Node ids are pytest's own, so nothing is reconstructed from class names as a junit reader must.
+
+When the harness hands it a *witness* pipe (SYNTH_WITNESS_FD: a run that scores a solution), the
+plugin also writes there, as they happen, each test's outcome and what a PEP 578 audit hook sees
+code of the working copy do to pytest, pluggy or this plugin. The code under test runs in this
+process and can rewrite the report file; it cannot take back what went down the pipe.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import threading
 import time
 
@@ -43,6 +49,128 @@ def _take_secret() -> dict:
 
 
 _SETTINGS.update({"report": "", "nonce": ""}, **_take_secret())
+
+
+def _open_witness(write=os.write, dumps=json.dumps):
+    """The witness writer, or None. Everything it needs is bound at definition: code that
+    rebinds ``os.write`` or ``json.dumps`` later does not silence it."""
+    raw = os.environ.pop("SYNTH_WITNESS_FD", "")
+    if not raw.isdigit():
+        return None
+    fd = int(raw)
+
+    def witness(kind, _fd=fd, _write=write, _dumps=dumps, **fields):
+        try:
+            _write(_fd, (_dumps({"kind": kind, **fields}) + "\n").encode("utf-8", "replace"))
+        except (OSError, ValueError, TypeError):
+            pass
+
+    return witness
+
+
+_witness = _open_witness()
+# What an audit finding is about: pytest, pluggy and this plugin, loaded from outside the
+# working copy (the project under test may be one of them: its own modules are its business).
+_GUARDED = ("_pytest", "pytest", "pluggy", "synth_report")
+_TEST_DIRS = {"test", "tests", "testing"}
+
+
+def _is_project_code(filename, work):
+    """A file of the working copy that is not a test, a test helper or a conftest.py: the
+    code a solution may change."""
+    if not filename.startswith(work):
+        return False
+    rel = filename[len(work):]
+    parts = rel.split("/")
+    name = parts[-1]
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return False
+    return not any(part in _TEST_DIRS for part in parts[:-1])
+
+
+def _install_audit_hook(witness, work, getframe=sys._getframe, modules=sys.modules,
+                        is_project=_is_project_code):
+    """A PEP 578 hook: flag code of the working copy that writes attributes of pytest's,
+    pluggy's or this plugin's classes and functions, walks the heap (gc) or other threads'
+    frames, or opens the process's memory, environment or the harness's files. Hooks cannot
+    be removed once added; this one holds everything it uses in its defaults."""
+    from_project = None
+
+    def caller_in_project(_getframe=getframe, _work=work, _is=is_project):
+        frame = _getframe(2)
+        depth = 0
+        while frame is not None and depth < 200:
+            if _is(frame.f_code.co_filename, _work):
+                return frame.f_code.co_filename + ":" + str(frame.f_lineno)
+            frame = frame.f_back
+            depth += 1
+        return None
+
+    from_project = caller_in_project
+    guarded_prefixes = tuple(name + "." for name in _GUARDED)
+    paths = ("/proc/", "/opt/synth", "/testbed", "/stage")
+
+    def guarded(obj, _modules=modules, _names=_GUARDED, _prefixes=guarded_prefixes,
+                _work=work):
+        module = getattr(obj, "__module__", None)
+        if not isinstance(module, str) or not (module in _names or module.startswith(_prefixes)):
+            return False
+        loaded = getattr(_modules.get(module), "__file__", None) or ""
+        return not loaded.startswith(_work)
+
+    def hook(event, args, _witness=witness, _from=from_project, _guarded=guarded,
+             _paths=paths):
+        if event in ("object.__setattr__", "object.__delattr__"):
+            if args and _guarded(args[0]):
+                where = _from()
+                if where:
+                    name = getattr(args[0], "__qualname__", type(args[0]).__name__)
+                    _witness("audit", event=event, what=f"{name}.{args[1]}", where=where)
+        elif event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                       "sys._current_frames"):
+            where = _from()
+            if where:
+                _witness("audit", event=event, what=event, where=where)
+        elif event == "open" and args and isinstance(args[0], str) and args[0].startswith(
+                _paths):
+            path = args[0]
+            if path.startswith("/proc/") and not path.endswith(("/mem", "/environ", "/maps")):
+                return
+            where = _from()
+            if where:
+                _witness("audit", event=event, what=path, where=where)
+
+    sys.addaudithook(hook)
+
+
+# Module-level functions and classes of pytest and pluggy as they are now, before any project
+# code runs: one replaced later (``_pytest.runner.call_and_report = ...``, which no audit event
+# reports) is named at the end of the session.
+_ORIGINALS: dict = {}
+
+
+def _remember_originals() -> None:
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name in _GUARDED or name.startswith(tuple(
+                g + "." for g in _GUARDED))):
+            continue
+        for attr, value in list(vars(module).items()):
+            if callable(value) and not attr.startswith("__"):
+                _ORIGINALS[(name, attr)] = value
+
+
+def _replaced() -> list:
+    changed = []
+    for (name, attr), value in _ORIGINALS.items():
+        module = sys.modules.get(name)
+        if module is not None and vars(module).get(attr, value) is not value:
+            changed.append(f"{name}.{attr}")
+    return changed
+
+
+if _witness is not None:
+    _install_audit_hook(_witness, os.getcwd().rstrip("/") + "/")
+    _remember_originals()
 IMPORT_CONTEXT = "<import>"
 _results: dict = {}
 _order: list = []
@@ -120,6 +248,8 @@ def pytest_runtest_logstart(nodeid, location):
 
 def pytest_runtest_logfinish(nodeid, location):
     _current[0] = None
+    if _witness is not None and nodeid in _results:
+        _witness("result", test=nodeid, status=_results[nodeid]["status"])
 
 
 def pytest_collectreport(report):
@@ -236,6 +366,10 @@ def _stopped(session) -> bool:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if _witness is not None:
+        for name in _replaced():
+            _witness("audit", event="replaced", what=name, where="")
+        _witness("end", tests=len(_order))
     path = _SETTINGS["report"]
     if not path:
         return

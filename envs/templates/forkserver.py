@@ -233,11 +233,14 @@ def project_preloaded(job: dict) -> bool:
     return any(name in sys.modules for name in names)
 
 
-def become_run(job: dict, log_fd: int) -> str:
+WITNESS_FD = 3  # the test process's end of the witness pipe (see Witness)
+
+
+def become_run(job: dict, log_fd: int, witness_fd=None) -> str:
     """In a freshly forked child: own process group, dumpable again (it is the test process),
-    output to the log, no descriptor of the server's left open, SIGPIPE ignored as every
-    Python process starts (the server restored its default action; a test writing to a closed
-    pipe must get EPIPE, not die of the signal with no report)."""
+    output to the log, no descriptor of the server's left open but the witness pipe's, SIGPIPE
+    ignored as every Python process starts (the server restored its default action; a test
+    writing to a closed pipe must get EPIPE, not die of the signal with no report)."""
     os.setpgid(0, 0)
     set_dumpable(1)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -245,7 +248,12 @@ def become_run(job: dict, log_fd: int) -> str:
     os.dup2(devnull, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    os.closerange(3, 1 << 16)
+    if witness_fd is not None:
+        os.dup2(witness_fd, WITNESS_FD)  # inheritable: it survives a fresh run's exec
+        os.closerange(WITNESS_FD + 1, 1 << 16)
+        os.environ["SYNTH_WITNESS_FD"] = str(WITNESS_FD)
+    else:
+        os.closerange(3, 1 << 16)
     os.chdir(job["work"])
     return tempfile.mkdtemp(prefix="synth-job-")
 
@@ -466,6 +474,52 @@ class Collector:
         os._exit(int(status))
 
 
+class Witness:
+    """A pipe from the test process to this server: the report plugin writes each test's
+    outcome as pytest reports it, and what its audit hook sees (verifiers/synth_report.py).
+    What was written cannot be taken back by code under test, which may rewrite the report
+    file at leisure; the harness compares the two (verifiers.report)."""
+
+    LIMIT = 8 << 20  # bytes kept; the rest is drained and dropped
+
+    def __init__(self) -> None:
+        self.read_end, self.write_end = os.pipe()
+        self.chunks: list = []
+        self.size = 0
+        self.thread = None
+
+    def started(self) -> None:
+        """In the server, once the child is forked: drop our write end, drain in a thread (a
+        child that outwrites the pipe's buffer must not block on it)."""
+        import threading
+
+        os.close(self.write_end)
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.read_end, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            if self.size < self.LIMIT:
+                self.chunks.append(chunk)
+                self.size += len(chunk)
+
+    def text(self) -> str:
+        """Everything written, once every writer is gone (after the sweep)."""
+        if self.thread is not None:
+            self.thread.join(2.0)
+        try:
+            os.close(self.read_end)
+        except OSError:
+            pass
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+
 def lines(fd: int):
     buf = b""
     while True:
@@ -504,6 +558,7 @@ class Server:
         self.rx, self.tx = channel_in, channel_out
         self.collector = None  # (pid, to_collector, from_collector)
         self.no_collector = ""  # why the clean suite could not be collected: no hot runs here
+        self.witness = None  # the last exact run's Witness, if its job asked for one
 
     def serve(self) -> None:
         send(self.tx, {"ready": True, "pid": os.getpid()})
@@ -554,6 +609,7 @@ class Server:
             code, timed_out = self.exact(job, deadline)
         t1 = time.monotonic()
         sweep(self.keep())
+        witness, self.witness = self.witness, None
         report = read_text(job["secret"]["report"])
         progress = read_text(job["secret"]["report"] + ".progress")
         for path in (job["secret"]["report"], job["secret"]["report"] + ".progress"):
@@ -567,6 +623,8 @@ class Server:
                  "duration_s": time.monotonic() - start, "mode": mode,
                  "fallback": job.get("fallback", ""), "log_tail": read_tail(log),
                  "progress": progress or ""}
+        if job.get("witness"):
+            reply["witness"] = witness.text() if witness is not None else ""
         reset(pristine, work)
         clean_tmp()
         reply["phases"] = {"reset": round(start - t0, 4), "patch": round(t_patch - start, 4),
@@ -576,11 +634,12 @@ class Server:
 
     def exact(self, job: dict, deadline: float):
         log_fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        witness = Witness() if job.get("witness") else None
         pid = os.fork()
         if pid == 0:
             code = 3
             try:
-                scratch = become_run(job, log_fd)
+                scratch = become_run(job, log_fd, witness.write_end if witness else None)
                 child_environment(job, scratch)
                 argv = job["argv"]
                 if job.get("fresh"):
@@ -594,7 +653,12 @@ class Server:
             finally:
                 os._exit(code)
         os.close(log_fd)
-        return wait_child(pid, deadline)
+        if witness is not None:
+            witness.started()
+        try:
+            return wait_child(pid, deadline)
+        finally:
+            self.witness = witness
 
     def hot(self, job: dict):
         if self.no_collector or job.get("fresh"):
