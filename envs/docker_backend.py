@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -494,7 +495,11 @@ class DockerBackend:
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
         self.client = docker.from_env(timeout=120)
-        self._sessions: dict[tuple[str, str | None, bool], DockerSession] = {}
+        self._sessions: dict[tuple, DockerSession] = {}
+        # Runs may come from two threads at once (a solution's and its canary's): choosing,
+        # resealing and evicting sessions is serialised, and a session in use is never taken.
+        self._lock = threading.Lock()
+        self._busy: set[int] = set()
 
     def prepare(self, snapshot: Snapshot, spec: EnvSpec) -> Environment:
         self.config.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -581,43 +586,74 @@ class DockerBackend:
 
     def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun:
         try:
-            session = self.session(env, base=request.base)
+            session = self.session(env, base=request.base, hold=True)
         except SealFailed as exc:
             return RawRun(PATCH_FAILED_EXIT, None, "", False, False, True, 0.0, str(exc))
-        return session.run(request)
+        try:
+            return session.run(request)
+        finally:
+            with self._lock:
+                self._busy.discard(id(session))
 
-    def session(self, env: Environment, *, base: str | None = None,
-                git: bool = False) -> DockerSession:
+    def session(self, env: Environment, *, base: str | None = None, git: bool = False,
+                hold: bool = False) -> DockerSession:
         """A warm container of ``env`` (a new one if it died or never started), sealed to
         ``base`` if given (see DockerSession). Up to SEALED_PER_ENV sealed containers per
         environment: a solution's runs and its canary's alternate without resealing, and a new
-        task reseals the least recently used one (a copy of the tree, not a new container)."""
+        task reseals the least recently used one (a copy of the tree, not a new container).
+        ``hold``: it stays marked in use until the caller lets go (run_tests). Containers are
+        made and sealed outside the lock: two threads' runs start together."""
+        with self._lock:
+            key, session, reseal = self._pick(env, base, git)
+            if session is not None:
+                self._busy.add(id(session))
+        try:
+            if session is None:
+                # A worker on another node than the one that prepared ``env``: pull, don't
+                # rebuild.
+                ensure_environment_image(self.client, env, self.config.registry)
+                session = DockerSession(self.client, env, self.config.limits,
+                                        self.config.run_id, base=base, git=git)
+            elif reseal:
+                session.seal(base or "", git)
+        except BaseException:
+            if session is not None:
+                with self._lock:
+                    self._busy.discard(id(session))
+                session.close()
+            raise
+        with self._lock:
+            if not hold:
+                self._busy.discard(id(session))
+            else:
+                self._busy.add(id(session))
+            if self._sessions.get(key, session) is not session:
+                key = (*key, id(session))  # another thread's twin holds the key: keep both
+            self._sessions[key] = session  # most recently used last
+            idle = [k for k, s in self._sessions.items() if id(s) not in self._busy]
+            for k in idle[: max(len(self._sessions) - WARM_SESSIONS, 0)]:
+                self._sessions.pop(k).close()
+        return session
+
+    def _pick(self, env: Environment, base: str | None, git: bool
+              ) -> tuple[tuple, DockerSession | None, bool]:
+        """(key, a session taken out of the pool or None to make one, whether to reseal it)."""
         key = (env.env_id, base, git)
         if not git and (env.env_id, base, True) in self._sessions:
             key = (env.env_id, base, True)  # an agent's workspace: a run may use it as it is
-        session = self._sessions.pop(key, None)
-        if session is not None and not session.alive:
-            session.close()
-            session = None
-        if session is None and base is not None:
-            sealed = [k for k, s in self._sessions.items()
-                      if k[0] == env.env_id and s.sealed and s.git == git]
-            if len(sealed) >= SEALED_PER_ENV:
-                session = self._sessions.pop(sealed[0])
-                try:
-                    session.seal(base, git)
-                except SealFailed:
-                    session.close()
-                    raise
-        if session is None:
-            # A worker on another node than the one that prepared ``env``: pull, don't rebuild.
-            ensure_environment_image(self.client, env, self.config.registry)
-            session = DockerSession(self.client, env, self.config.limits, self.config.run_id,
-                                    base=base, git=git)
-        self._sessions[key] = session  # most recently used last
-        while len(self._sessions) > WARM_SESSIONS:
-            self._sessions.pop(next(iter(self._sessions))).close()
-        return session
+        found = self._sessions.get(key)
+        if found is not None and id(found) not in self._busy:
+            del self._sessions[key]
+            if found.alive:
+                return key, found, False
+            found.close()
+        if base is None:
+            return key, None, False
+        sealed = [k for k, s in self._sessions.items()
+                  if k[0] == env.env_id and s.sealed and s.git == git and id(s) not in self._busy]
+        if len(sealed) >= SEALED_PER_ENV:
+            return key, self._sessions.pop(sealed[0]), True
+        return key, None, False
 
     def close(self) -> None:
         for session in self._sessions.values():

@@ -89,7 +89,9 @@ def verify_chunk(config: BackendConfig, items: Sequence[tuple[TaskContext, str]]
     """Score solutions one after another in one backend (warm containers)."""
     backend = build_backend(config)
     try:
-        return [verify_solution(backend, ctx, patch, runs=runs) for ctx, patch in items]
+        # The workers keep the cores busy: each canary runs only behind a resolved verdict.
+        return [verify_solution(backend, ctx, patch, runs=runs, parallel=False)
+                for ctx, patch in items]
     finally:
         backend.close()
 

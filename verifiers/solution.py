@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -253,23 +254,37 @@ def reward(verdict: SolutionVerdict, *, partial_credit: bool = False) -> float:
 
 
 def verify_solution(backend: Backend, ctx: TaskContext, solution: str, *, runs: int = 1,
-                    canary: bool = True) -> SolutionVerdict:
+                    canary: bool = True, parallel: bool = True) -> SolutionVerdict:
     """Apply and run ``solution`` in the task's sealed environment ``runs`` times, score it, and
-    put a ``resolved`` to the canary. ``canary=False`` skips that run (a measurement's control)."""
+    put a ``resolved`` to the canary. ``canary=False`` skips that run (a measurement's control).
+
+    ``parallel``: the first canary's run goes alongside the scored run (two containers), so a
+    verdict takes about one run's time; its result is dropped when the solution does not
+    resolve. Off, the canary runs only behind a ``resolved`` (fewer runs: for batches whose
+    workers keep every core busy already)."""
     kept = kept_patch(ctx, solution)
     evidence = tamper_evidence(ctx, kept)
     if evidence:
         return tampered(ctx.task, solution, kept, evidence)
     request = RunRequest(base=ctx.task.patch, patch=kept.patch, select=selection(ctx.task))
-    test_runs = [
-        run_suite(backend, ctx.environment, ctx.snapshot, kind=RunKind.SOLUTION,
-                  request=request, attempt=attempt)
-        for attempt in range(runs)
-    ]
+    birds = canaries_for(backend, ctx) if canary else []
+    early: TestRun | None = None
+    if parallel and birds and runs == 1:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="synth-verify") as pool:
+            scored = pool.submit(run_suite, backend, ctx.environment, ctx.snapshot,
+                                 kind=RunKind.SOLUTION, request=request)
+            ahead = pool.submit(canary_run, backend, ctx, kept, birds[0], attempt=1)
+            test_runs, early = [scored.result()], ahead.result()
+    else:
+        test_runs = [
+            run_suite(backend, ctx.environment, ctx.snapshot, kind=RunKind.SOLUTION,
+                      request=request, attempt=attempt)
+            for attempt in range(runs)
+        ]
     verdict = score(ctx.task, solution, test_runs, kept=kept)
     if not (canary and verdict.resolved):
         return verdict
-    return put_to_canary(backend, ctx, solution, kept, verdict, test_runs)
+    return put_to_canary(backend, ctx, solution, kept, verdict, test_runs, birds, early)
 
 
 CANARY_TRIES = 3  # canaries tried when one cannot run (its bug does not apply on this state)
@@ -285,22 +300,32 @@ def canaries_for(backend: Backend, ctx: TaskContext) -> list[Canary]:
     if not covering:
         minted = mint(backend, ctx, selected)
         covering = [minted] if minted is not None else []
-    return covering + rest
+    return (covering + rest)[:CANARY_TRIES]
+
+
+def canary_run(backend: Backend, ctx: TaskContext, kept: Sanitized, bird: Canary, *,
+               attempt: int) -> TestRun:
+    """The solution run on the task's buggy state with ``bird``'s bug added: the same
+    selection, command and sealed layout as the scored run."""
+    request = RunRequest(base=combine(ctx.task.patch, bird.patch), patch=kept.patch,
+                         select=selection(ctx.task))
+    return run_suite(backend, ctx.environment, ctx.snapshot, kind=RunKind.SOLUTION,
+                     request=request, attempt=attempt)
 
 
 def put_to_canary(backend: Backend, ctx: TaskContext, solution: str, kept: Sanitized,
-                  verdict: SolutionVerdict, runs: Sequence[TestRun]) -> SolutionVerdict:
-    """Run the resolved solution again with a canary bug; the tests that catch it must fail.
+                  verdict: SolutionVerdict, runs: Sequence[TestRun], birds: Sequence[Canary],
+                  early: TestRun | None = None) -> SolutionVerdict:
+    """Judge the resolved solution by its canary runs (``early``: the first one's, if it ran
+    already); the tests that catch a canary must fail.
 
     Tampered when none of them fails — for a canary that covers the task, none of those the
     task shares with it: a forgery aimed at the task's own tests passes them whatever the code.
     An honest fix leaves the canary's bug where it was, and its tests fail as they did."""
     task = ctx.task
-    for bird in canaries_for(backend, ctx)[:CANARY_TRIES]:
-        request = RunRequest(base=combine(task.patch, bird.patch), patch=kept.patch,
-                             select=selection(task))
-        run = run_suite(backend, ctx.environment, ctx.snapshot, kind=RunKind.SOLUTION,
-                        request=request, attempt=len(runs))
+    for n, bird in enumerate(birds):
+        run = early if n == 0 and early is not None else canary_run(
+            backend, ctx, kept, bird, attempt=len(runs) + n)
         if run.verdict is Verdict.TAMPERED:
             return tampered(task, solution, kept, [run.reason], runs=[*runs, run],
                             canary=bird.name)
@@ -316,7 +341,7 @@ def put_to_canary(backend: Backend, ctx: TaskContext, solution: str, kept: Sanit
                 "makes failing tests pass whatever the code does"],
                 runs=[*runs, run], canary=bird.name)
         return verdict.model_copy(update={
-            "canary": bird.name, "runs": verdict.runs + 1,
+            "canary": bird.name, "runs": verdict.runs + n + 1,
             "duration_s": round(verdict.duration_s + run.duration_s, 3)})
     return verdict
 

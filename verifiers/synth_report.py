@@ -143,33 +143,59 @@ def _install_audit_hook(witness, work, getframe=sys._getframe, modules=sys.modul
     sys.addaudithook(hook)
 
 
-# Module-level functions and classes of pytest and pluggy as they are now, before any project
-# code runs: one replaced later (``_pytest.runner.call_and_report = ...``, which no audit event
+# Module-level functions and classes of pytest and pluggy, and the methods of those classes, as
+# they are now, before any project code runs: one replaced later (``_pytest.runner.
+# call_and_report = ...``, ``TestReport.from_item_and_call = ...``: writes no audit event
 # reports) is named at the end of the session.
 _ORIGINALS: dict = {}
 
 
 def _remember_originals() -> None:
+    prefixes = tuple(g + "." for g in _GUARDED)
     for name, module in list(sys.modules.items()):
-        if module is None or not (name in _GUARDED or name.startswith(tuple(
-                g + "." for g in _GUARDED))):
+        if module is None or not (name in _GUARDED or name.startswith(prefixes)):
             continue
         for attr, value in list(vars(module).items()):
-            if callable(value) and not attr.startswith("__"):
-                _ORIGINALS[(name, attr)] = value
+            if not callable(value) or attr.startswith("__"):
+                continue
+            _ORIGINALS[(module, attr)] = value
+            if isinstance(value, type) and value.__module__ == name:
+                for method, member in list(vars(value).items()):
+                    if not method.startswith("__") and (
+                            callable(member) or isinstance(member, (classmethod, staticmethod,
+                                                                    property))):
+                        _ORIGINALS[(value, method)] = member
 
 
-def _replaced() -> list:
+def _origin(value) -> str:
+    """The file the code of ``value`` comes from ("" when it cannot be told)."""
+    for name in ("__func__", "fget"):
+        value = getattr(value, name, None) or value
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        return code.co_filename
+    module = sys.modules.get(getattr(type(value), "__module__", "") or "")
+    return getattr(module, "__file__", "") or ""
+
+
+def _replaced(work: str) -> list:
+    """What was replaced with code from the working copy (pytest's own plugins replace a few
+    of its methods too, as ``legacypath`` does ``Config._getini_unknown_type``)."""
     changed = []
-    for (name, attr), value in _ORIGINALS.items():
-        module = sys.modules.get(name)
-        if module is not None and vars(module).get(attr, value) is not value:
-            changed.append(f"{name}.{attr}")
+    for (owner, attr), value in _ORIGINALS.items():
+        now = vars(owner).get(attr, value)
+        if now is value or not _origin(now).startswith(work):
+            continue
+        where = getattr(owner, "__qualname__", None) or getattr(owner, "__name__", "?")
+        if isinstance(owner, type):
+            where = f"{owner.__module__}.{where}"
+        changed.append(f"{where}.{attr}")
     return changed
 
 
+_WORK = os.getcwd().rstrip("/") + "/"
 if _witness is not None:
-    _install_audit_hook(_witness, os.getcwd().rstrip("/") + "/")
+    _install_audit_hook(_witness, _WORK)
     _remember_originals()
 IMPORT_CONTEXT = "<import>"
 _results: dict = {}
@@ -367,7 +393,7 @@ def _stopped(session) -> bool:
 
 def pytest_sessionfinish(session, exitstatus):
     if _witness is not None:
-        for name in _replaced():
+        for name in _replaced(_WORK):
             _witness("audit", event="replaced", what=name, where="")
         _witness("end", tests=len(_order))
     path = _SETTINGS["report"]
