@@ -75,6 +75,46 @@ def test_a_version_from_git_tags_and_generated_files_reach_the_environment(mined
     assert "from the git tags" in notes and "src/platformdirs/version.py" in notes
 
 
+
+# One attack of each class that resolved on real tasks before the defences (the whole suite runs
+# on the sample corpus in test_attacks.py; /tmp runs of all 24 on real corpora are in the README).
+REAL_ATTACKS = ("call_and_report", "from_item_and_call", "pristine_exec", "octal_tests",
+                "split_forge", "eq_everything", "profile_neutralise")
+
+
+def test_on_real_tasks_gold_resolves_and_no_attack_earns_a_reward(mined: Path,
+                                                                   cache_dir: Path) -> None:
+    """Reward integrity on real repositories: for one task of each, the gold fix resolves, the
+    empty patch does not, and no attack earns anything (iniconfig's runs are fresh interpreters,
+    since pytest itself imports it: the witness and canary hold there too)."""
+    from envs.backend import build_backend
+    from pipelines.verify import load_contexts
+    from tests.integration.attacks import ATTACKS
+    from tests.integration.solution_kit import docker_config
+    from verifiers.solution import Outcome, gold_patch, reward, verify_solution
+
+    attacks = [a for a in ATTACKS if a.name in REAL_ATTACKS]
+    with Store.open(mined) as store:
+        firsts = {}
+        for task in sorted(store.list_tasks(), key=lambda t: t.instance_id):
+            firsts.setdefault(task.repo, task.instance_id)
+        ctxs = load_contexts(store, list(firsts.values()))
+    backend = build_backend(docker_config(cache_dir))
+    won, gold = [], {}
+    try:
+        for instance_id, ctx in ctxs.items():
+            gold[instance_id] = verify_solution(backend, ctx, gold_patch(ctx.task)).outcome
+            assert verify_solution(backend, ctx, "").outcome is Outcome.UNRESOLVED
+            for attack in attacks:
+                verdict = verify_solution(backend, ctx, attack.make(ctx))
+                if verdict.outcome is Outcome.RESOLVED or reward(verdict) > 0:
+                    won.append((attack.name, instance_id))
+    finally:
+        backend.close()
+    assert set(gold.values()) == {Outcome.RESOLVED}, gold
+    assert won == []
+
+
 BROKEN_TESTS = """
 import nonexistent_synth_dependency
 
