@@ -127,11 +127,17 @@ def _batch(path: Path, db: Path, runs: int, workers: int, timeout: float,
 
 
 def _show(v, *, tests: bool) -> None:
+    from rich.markup import escape
+
     colour = {"resolved": "green", "partial": "yellow"}.get(v.outcome.value, "red")
+    # Reasons and evidence quote test ids and code ("test_x[a-b]"): never rich markup.
     console.print(f"[bold {colour}]{v.outcome.value}[/] {v.instance_id}: FAIL_TO_PASS "
                   f"{v.fail_to_pass_passed}/{v.fail_to_pass_total}, PASS_TO_PASS "
                   f"{v.pass_to_pass_passed}/{v.pass_to_pass_total} ({v.duration_s:.1f}s)"
-                  + (f" — {v.reason}" if v.reason else ""), highlight=False)
+                  + (f" — {escape(v.reason)}" if v.reason else ""), highlight=False)
+    if v.canary and v.resolved:
+        console.print(f"  canary: {escape(v.canary)} (its tests failed, as they must)",
+                      highlight=False)
     if v.flags:
         console.print(f"  flagged: {', '.join(f.value for f in v.flags)}; restored before "
                       f"running: {', '.join(v.dropped)}", highlight=False)

@@ -144,6 +144,12 @@ def test_cli_verify_single_json_and_exit_codes(db: Path, one: TaskContext, cache
     assert out.exit_code == 1 and "unresolved" in out.output
     bad = runner.invoke(app, ["verify", iid, "--patch", str(tmp_path / "nope"), *common])
     assert bad.exit_code == 2 and "no such file" in " ".join(bad.output.split())
+    forged = tmp_path / "forged.diff"
+    forged.write_text(loophole_patch(one, FORGE_REPORT))
+    out = runner.invoke(app, ["verify", iid, "--patch", str(forged), *common])
+    assert out.exit_code == 1 and "tampered" in out.output and "harness" in out.output
+    stats = runner.invoke(app, ["stats", "--db", str(db)])
+    assert stats.exit_code == 0 and "tampered" in stats.output.split("solutions scored:")[1]
 
 
 def test_cli_verify_batch_reads_swebench_style_predictions(
