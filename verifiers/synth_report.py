@@ -92,7 +92,7 @@ def _install_audit_hook(witness, work, getframe=sys._getframe, modules=sys.modul
                         is_project=_is_project_code):
     """A PEP 578 hook: flag code of the working copy that writes attributes of pytest's,
     pluggy's or this plugin's classes and functions, walks the heap (gc) or other threads'
-    frames, or opens the process's memory, environment or the harness's files. Hooks cannot
+    frames, or opens a process's memory or the harness's files. Hooks cannot
     be removed once added; this one holds everything it uses in its defaults."""
     from_project = None
 
@@ -134,7 +134,9 @@ def _install_audit_hook(witness, work, getframe=sys._getframe, modules=sys.modul
         elif event == "open" and args and isinstance(args[0], str) and args[0].startswith(
                 _paths):
             path = args[0]
-            if path.startswith("/proc/") and not path.endswith(("/mem", "/environ", "/maps")):
+            # /proc: only another process's (or its own) memory. Projects read their own
+            # status, maps and environment (psutil does); none of that holds a secret now.
+            if path.startswith("/proc/") and not path.endswith("/mem"):
                 return
             where = _from()
             if where:
