@@ -133,9 +133,10 @@ def witnessed(text: str) -> Witnessed:
             outcomes.setdefault(entry["test"], set()).add(str(entry.get("status")))
         elif kind == "audit":
             where = f" at {entry['where']}" if entry.get("where") else ""
-            what = {"replaced": "replaced the module attribute"}.get(
-                str(entry.get("event")), str(entry.get("event")))
-            findings.append(f"the code under test {what} {entry.get('what')}{where}")
+            event = str(entry.get("event"))
+            verb = {"replaced": "replaced", "object.__setattr__": "wrote",
+                    "object.__delattr__": "deleted", "open": "opened"}.get(event, "called")
+            findings.append(f"the code under test {verb} {entry.get('what')}{where}")
         elif kind == "end":
             ended = True
     return Witnessed(outcomes, findings, ended)
