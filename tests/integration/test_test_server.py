@@ -34,9 +34,11 @@ def ledger(sample_path: Path, cache_dir: Path, docker_engine):
 
 
 def tree_digest(session, root: str) -> str:
-    out = session.shell(TREE_DIGEST.format(root=root), timeout_s=30, max_bytes=4096)
-    assert out.exit_code == 0, out.output
-    return out.output.strip()
+    """As the factory's runs see it: the test user with the group that may read /testbed (an
+    agent's shell may not)."""
+    code, out = session._exec(["sh", "-c", TREE_DIGEST.format(root=root)], user=session.run_user)
+    assert code == 0, out
+    return out.decode().strip()
 
 
 # A mutant that loops while it allocates meets the memory limit or the per-test time limit,
