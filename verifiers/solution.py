@@ -32,7 +32,7 @@ from pathlib import Path
 from pydantic import Field
 
 from envs.backend import Backend, RunRequest
-from synth.patches import combine, reverse_patch
+from synth.patches import PatchError, combine, parse_patch, reverse_patch
 from synth.records import (
     HARNESS_VERSION,
     Environment,
@@ -267,7 +267,7 @@ def verify_solution(backend: Backend, ctx: TaskContext, solution: str, *, runs: 
     if evidence:
         return tampered(ctx.task, solution, kept, evidence)
     request = RunRequest(base=ctx.task.patch, patch=kept.patch, select=selection(ctx.task))
-    birds = canaries_for(backend, ctx) if canary else []
+    birds = clear_of(canaries_for(backend, ctx), kept.patch) if canary else []
     early: TestRun | None = None
     if parallel and birds and runs == 1:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="synth-verify") as pool:
@@ -301,6 +301,26 @@ def canaries_for(backend: Backend, ctx: TaskContext) -> list[Canary]:
         minted = mint(backend, ctx, selected)
         covering = [minted] if minted is not None else []
     return (covering + rest)[:CANARY_TRIES]
+
+
+def clear_of(birds: Sequence[Canary], patch: str) -> list[Canary]:
+    """``birds`` with those whose hunks come near ``patch``'s moved last (stable otherwise): a
+    canary next to the fix would not apply on the fixed state, and its run would be wasted."""
+    near = hunk_spans(patch)
+    return sorted(birds, key=lambda b: any(
+        path == other and a <= y and x <= b_end
+        for path, a, b_end in hunk_spans(b.patch) for other, x, y in near))
+
+
+def hunk_spans(patch: str, margin: int = 3) -> list[tuple[str, int, int]]:
+    """(file, first, last) old-side lines each hunk of ``patch`` reads, widened by its context
+    margin."""
+    try:
+        diffs = parse_patch(patch)
+    except PatchError:
+        return []
+    return [(d.old_path, h.old_start - margin, h.old_start + h.old_count + margin)
+            for d in diffs for h in d.hunks]
 
 
 def canary_run(backend: Backend, ctx: TaskContext, kept: Sanitized, bird: Canary, *,

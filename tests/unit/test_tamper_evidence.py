@@ -146,3 +146,19 @@ def test_runs_without_a_witness_are_read_as_before() -> None:
     read = read_report(_report([("t::a", "passed")]), exit_code=0, nonce="n", witness=None)
     assert read.verdict is Verdict.PASS
     assert read.results == (TestResult(test_id="t::a", status=TestStatus.PASSED),)
+
+
+def test_canaries_next_to_the_fix_are_tried_last() -> None:
+    from verifiers.canary import Canary
+    from verifiers.solution import clear_of
+
+    def diff(path: str, line: int) -> str:
+        return (f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n"
+                f"@@ -{line},1 +{line},1 @@\n-x\n+y\n")
+
+    near = Canary("near", diff("pkg/core.py", 12), frozenset({"t::a"}))
+    far = Canary("far", diff("pkg/core.py", 80), frozenset({"t::a"}))
+    other = Canary("other", diff("pkg/util.py", 12), frozenset({"t::b"}))
+    fix = diff("pkg/core.py", 10)
+    assert [b.name for b in clear_of([near, far, other], fix)] == ["far", "other", "near"]
+    assert [b.name for b in clear_of([near, far], "")] == ["near", "far"]
