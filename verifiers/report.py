@@ -79,20 +79,11 @@ class ReadReport:
     coverage: tuple[CoveredLines, ...] = ()
 
 
-def read_report(
-    text: str | None,
-    *,
-    exit_code: int,
-    nonce: str,
-    timed_out: bool = False,
-    oom: bool = False,
-    patch_failed: bool = False,
-    progress: str = "",
-    witness: str | None = None,
-) -> ReadReport:
-    read = _read_report(text, exit_code=exit_code, nonce=nonce, timed_out=timed_out, oom=oom,
-                        patch_failed=patch_failed, progress=progress)
-    if witness is None or patch_failed:
+def against_witness(read: ReadReport, witness: str | None) -> ReadReport:
+    """``read`` judged against the run's witness (None: the run had none, as the factory's own
+    runs, or its patch did not apply): an audit finding, an outcome the witness did not see, a
+    test told two ways or a witness cut short make the run TAMPERED."""
+    if witness is None:
         return read
     seen = witnessed(witness)
     if seen.findings:
@@ -142,7 +133,7 @@ def witnessed(text: str) -> Witnessed:
     return Witnessed(outcomes, findings, ended)
 
 
-def _read_report(
+def read_report(
     text: str | None,
     *,
     exit_code: int,

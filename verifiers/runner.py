@@ -15,7 +15,7 @@ from synth.records import (
     content_hash,
 )
 from verifiers.grading import Baseline, baseline_of
-from verifiers.report import blame, read_report
+from verifiers.report import against_witness, blame, read_report
 
 
 def patch_hash(patch: str) -> str:
@@ -35,7 +35,8 @@ def to_test_run(raw: RawRun, env: Environment, *, kind: RunKind, request: RunReq
                 attempt: int) -> tuple[TestRun, CoverageMap | None]:
     read = read_report(raw.report, exit_code=raw.exit_code, nonce=raw.nonce,
                        timed_out=raw.timed_out, oom=raw.oom, patch_failed=raw.patch_failed,
-                       progress=raw.progress, witness=raw.witness)
+                       progress=raw.progress)
+    read = against_witness(read, None if raw.patch_failed else raw.witness)
     selected = len(request.select) if request.select is not None else None
     run = TestRun(
         run_id=content_hash("run", env.env_id, kind.value, patch_hash(request.patch), attempt,

@@ -21,6 +21,7 @@ Three defences stand behind a ``resolved`` (README, "Verdicts you can trust"):
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Collection, Sequence
@@ -118,7 +119,13 @@ def gold_patch(task: Task) -> str:
 
 def top_level_names(snapshot: Snapshot, source_root: str) -> frozenset[str]:
     """Entries of the clean repository's root and source root (see ``sanitize``)."""
-    root = Path(snapshot.path)
+    return _top_level(snapshot.path, source_root)
+
+
+@functools.lru_cache(maxsize=256)
+def _top_level(path: str, source_root: str) -> frozenset[str]:
+    # A snapshot never changes: read once per process, not at every verification.
+    root = Path(path)
     names = {p.name for p in root.iterdir()} if root.is_dir() else set()
     if source_root not in (".", "") and (root / source_root).is_dir():
         names |= {p.name for p in (root / source_root).iterdir()}

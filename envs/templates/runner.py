@@ -16,15 +16,22 @@ import tempfile
 PATCH_FAILED = 97
 
 
-def reset(pristine: str, work: str) -> None:
+def clear(work: str) -> None:
+    """Empty ``work``, entry by entry: it is a mount point the test user does not own."""
     for name in os.listdir(work):
         path = os.path.join(work, name)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
         else:
             os.unlink(path)
-    # Entry by entry: the work directory itself is a mount point the test user does not own.
+
+
+def reset(pristine: str, work: str, skip: tuple = ()) -> None:
+    """``work`` made a byte-for-byte copy of ``pristine`` (less the top-level names in ``skip``)."""
+    clear(work)
     for name in os.listdir(pristine):
+        if name in skip:
+            continue
         src, dst = os.path.join(pristine, name), os.path.join(work, name)
         if os.path.isdir(src) and not os.path.islink(src):
             shutil.copytree(src, dst, symlinks=True)

@@ -13,25 +13,16 @@ Exit 97: the patch did not apply (its message on stdout).
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-PATCH_FAILED = 97
+from runner import PATCH_FAILED, clear, reset  # beside this file in /opt/synth
+
 # A fixed identity and date: the same buggy state is the same commit, run after run.
 IDENTITY = {"GIT_AUTHOR_NAME": "synth", "GIT_AUTHOR_EMAIL": "synth@localhost",
             "GIT_COMMITTER_NAME": "synth", "GIT_COMMITTER_EMAIL": "synth@localhost",
             "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
             "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/tmp"}
-
-
-def clear(path: str) -> None:
-    for name in os.listdir(path):
-        full = os.path.join(path, name)
-        if os.path.isdir(full) and not os.path.islink(full):
-            shutil.rmtree(full)
-        else:
-            os.unlink(full)
 
 
 def git(stage: str, *args: str) -> subprocess.CompletedProcess:
@@ -43,15 +34,7 @@ def git(stage: str, *args: str) -> subprocess.CompletedProcess:
 def main() -> int:
     job = json.load(sys.stdin)
     pristine, stage = job["pristine"], job["stage"]
-    clear(stage)
-    for name in os.listdir(pristine):
-        if name == ".git":
-            continue
-        src, dst = os.path.join(pristine, name), os.path.join(stage, name)
-        if os.path.isdir(src) and not os.path.islink(src):
-            shutil.copytree(src, dst, symlinks=True)
-        else:
-            shutil.copy2(src, dst, follow_symlinks=False)
+    reset(pristine, stage, skip=(".git",))  # the clean commit's history stays behind
     if job.get("patch"):
         patch_file = os.path.join("/tmp", "synth-stage.patch")
         with open(patch_file, "w", encoding="utf-8") as fh:

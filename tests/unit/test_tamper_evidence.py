@@ -10,7 +10,7 @@ import pytest
 
 from synth.records import TestResult, TestStatus, Verdict
 from verifiers import git_view
-from verifiers.report import read_report, witnessed
+from verifiers.report import against_witness, read_report, witnessed
 from verifiers.sanitize import SolutionFlag, flag_for, sanitize
 from verifiers.solution import weakened_comparisons
 
@@ -107,8 +107,8 @@ def test_a_report_that_agrees_with_its_witness_stands() -> None:
     seen = _witness({"kind": "result", "test": "t::a", "status": "passed"},
                     {"kind": "result", "test": "t::b", "status": "failed"},
                     {"kind": "end", "tests": 2})
-    read = read_report(_report([("t::a", "passed"), ("t::b", "failed")]), exit_code=1,
-                       nonce="n", witness=seen)
+    read = against_witness(read_report(_report([("t::a", "passed"), ("t::b", "failed")]),
+                                       exit_code=1, nonce="n"), seen)
     assert read.verdict is Verdict.FAIL
 
 
@@ -120,7 +120,7 @@ def test_a_report_rewritten_after_the_tests_ran_is_tampered() -> None:
     seen = _witness({"kind": "result", "test": "t::a", "status": "passed"},
                     {"kind": "result", "test": "t::b", "status": "failed"},
                     {"kind": "end", "tests": 2})
-    read = read_report(report, exit_code=0, nonce="n", witness=seen)
+    read = against_witness(read_report(report, exit_code=0, nonce="n"), seen)
     assert read.verdict is Verdict.TAMPERED and "t::b" in read.reason
 
 
@@ -135,15 +135,16 @@ def test_a_test_told_two_ways_an_audit_finding_or_a_silenced_witness_is_tampered
                        {"kind": "end", "tests": 1})
     silenced = _witness({"kind": "result", "test": "t::a", "status": "passed"})
     for seen in (forged_first, audited, silenced):
-        read = read_report(report, exit_code=0, nonce="n", witness=seen)
+        read = against_witness(read_report(report, exit_code=0, nonce="n"), seen)
         assert read.verdict is Verdict.TAMPERED, seen
-    assert "TestReport.from_item_and_call" in read_report(
-        report, exit_code=0, nonce="n", witness=audited).reason
+    assert "TestReport.from_item_and_call" in against_witness(read_report(
+        report, exit_code=0, nonce="n"), audited).reason
     assert witnessed("not json\n{}\n").outcomes == {}
 
 
 def test_runs_without_a_witness_are_read_as_before() -> None:
-    read = read_report(_report([("t::a", "passed")]), exit_code=0, nonce="n", witness=None)
+    read = against_witness(read_report(_report([("t::a", "passed")]), exit_code=0, nonce="n"),
+                           None)
     assert read.verdict is Verdict.PASS
     assert read.results == (TestResult(test_id="t::a", status=TestStatus.PASSED),)
 
