@@ -10,6 +10,7 @@ import math
 from datetime import datetime
 
 from data.store import FunnelRow, Store
+from data.task_metrics import CostSummary, summary
 from synth.records import Record, Rejection, SetupResult, SetupVerdict, utcnow
 
 BINS_PER_DECADE = 4  # histogram bins are log-spaced: 10^(b/4) .. 10^((b+1)/4) seconds
@@ -90,6 +91,8 @@ class CorpusStats(Record):
     setups: tuple[SetupResult, ...] = ()
     # Scored solutions (`synth verify`, TaskEnv) per outcome, "tampered" included.
     solutions: dict[str, int] = {}
+    # What a task cost to make (CPU seconds) and how many held steady in every run.
+    cost: CostSummary | None = None
 
     @property
     def setup_ok(self) -> int:
@@ -128,6 +131,7 @@ def collect_stats(store: Store) -> CorpusStats:
         growth=_growth(store),
         setups=latest_setups(store.list_setups()),
         solutions=store.solution_outcomes(),
+        cost=summary(store),
     )
 
 

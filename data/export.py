@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data.store import Store
+from data.task_metrics import COLUMNS, METRICS_SQL, backfill
 from data.task_repo import (
     IDENTITY,
     TaskCommit,
@@ -373,6 +374,7 @@ def export_corpus(
     snapshot_root: Path,
 ) -> ExportSummary:
     """Write the tasks ``flt`` selects to ``out`` in ``fmt``; see the module docstring."""
+    backfill(store)  # tasks stored before their accounting get it now
     tasks = select_tasks(store, flt or TaskFilter())
     out = out.expanduser().resolve()
     if fmt is ExportFormat.PARQUET:
@@ -404,15 +406,23 @@ def export_parquet(store: Store, tasks: Sequence[Task], out: Path) -> None:
         store.query("DROP TABLE IF EXISTS export_ids")
 
 
-_PARQUET_SELECT = """
+# The accounting columns (data.task_metrics) that the tasks table does not already give.
+_METRIC_COLUMNS = ", ".join(
+    f'm."{name}"' for name in COLUMNS
+    if name not in ("instance_id", "repo", "env_id", "strategy", "operator")
+)
+_PARQUET_SELECT = f"""
     SELECT t.instance_id, t.repo, t.base_commit, t.patch, t.problem_statement,
            t."FAIL_TO_PASS", t."PASS_TO_PASS", t.image_name, t.created_at, t.env_id,
            t.candidate_id, t.strategy, t.operator, t.seed, t.parents, t.harness_version,
            c.target_file, c.target_entity,
            e.backend, e.image_digest, e.base_image, e.spec, e."lock",
-           s."commit" AS env_commit, r.source AS repo_source, r.kind AS repo_kind
+           s."commit" AS env_commit, r.source AS repo_source, r.kind AS repo_kind,
+           {_METRIC_COLUMNS}, st.fail_to_pass AS fail_to_pass_rates, st.unsteady_p2p
     FROM tasks t
     JOIN export_ids x ON x.instance_id = t.instance_id
+    LEFT JOIN ({METRICS_SQL}) m ON m.instance_id = t.instance_id
+    LEFT JOIN task_stats st ON st.instance_id = t.instance_id
     LEFT JOIN candidates c ON c.candidate_id = t.candidate_id
     LEFT JOIN environments e ON e.env_id = t.env_id
     LEFT JOIN snapshots s ON s.snapshot_id = e.snapshot_id

@@ -42,6 +42,7 @@ from synth.records import (
     SetupResult,
     Snapshot,
     Task,
+    TaskStats,
     TestRun,
     utcnow,
 )
@@ -286,8 +287,36 @@ _TAMPER: Migration = (
     "ALTER TABLE solutions ADD COLUMN canary VARCHAR DEFAULT ''",
 )
 
+# Per-task accounting (verifiers/accounting.py): each run's CPU, each environment's build time,
+# and one row per task with its own cost, the runs behind its verdict and difficulty signals.
+_ACCOUNTING: Migration = (
+    "ALTER TABLE test_runs ADD COLUMN cpu_s DOUBLE",
+    "ALTER TABLE environments ADD COLUMN build_s DOUBLE DEFAULT 0.0",
+    """
+    CREATE TABLE task_stats (
+        instance_id VARCHAR PRIMARY KEY,
+        env_id VARCHAR NOT NULL,
+        own_cpu_s DOUBLE NOT NULL,
+        runs INTEGER NOT NULL,
+        gold_runs INTEGER NOT NULL,
+        bug_runs INTEGER NOT NULL,
+        steady BOOLEAN NOT NULL,
+        fail_to_pass STRUCT(test_id VARCHAR, gold_passed INTEGER, gold_runs INTEGER,
+                            bug_passed INTEGER, bug_runs INTEGER)[] NOT NULL,
+        unsteady_p2p STRUCT(test_id VARCHAR, gold_passed INTEGER, gold_runs INTEGER,
+                            bug_passed INTEGER, bug_runs INTEGER)[] NOT NULL,
+        lines_added INTEGER NOT NULL,
+        lines_removed INTEGER NOT NULL,
+        files_changed INTEGER NOT NULL,
+        covering_tests INTEGER,
+        test_distance INTEGER,
+        f2p_files_run INTEGER
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS, _SOLUTIONS, _SETUPS,
-                                     _TAMPER)
+                                     _TAMPER, _ACCOUNTING)
 
 # Each table and its primary key (a record's content-hash id).
 TABLES = {
@@ -300,6 +329,7 @@ TABLES = {
     "audits": "audit_id",
     "solutions": "solution_id",
     "setups": "setup_id",
+    "task_stats": "instance_id",
 }
 _CHUNK_ROWS = 256  # rows per INSERT statement
 
@@ -449,6 +479,7 @@ class Store:
         test_runs: Iterable[TestRun] = (),
         tasks: Iterable[Task] = (),
         setups: Iterable[SetupResult] = (),
+        task_stats: Iterable[TaskStats] = (),
     ) -> None:
         """Store a batch in one transaction: all of it, or (on any error) none of it.
 
@@ -468,6 +499,7 @@ class Store:
             ("test_runs", [_plain(r) for r in test_runs]),
             ("tasks", [_plain(t) for t in tasks]),
             ("setups", [{"setup_id": s.setup_id, **_plain(s)} for s in setups]),
+            ("task_stats", [_plain(t) for t in task_stats]),
         ]
         with self._batch() as db:
             for table, rows in batches:
@@ -554,6 +586,28 @@ class Store:
                 " give more characters"
             )
         return Task.model_validate(_utc_row(rows[0]))
+
+    def get_task_stats(self, instance_id: str) -> TaskStats | None:
+        rows = self._rows(f"SELECT {_columns(TaskStats)} FROM task_stats WHERE instance_id = ?",
+                          [instance_id])
+        return TaskStats.model_validate(rows[0]) if rows else None
+
+    def tasks_without_stats(self) -> list[Task]:
+        """Tasks stored before their accounting was (schema 7 and older)."""
+        rows = self._rows(
+            f"SELECT {_columns(Task)} FROM tasks WHERE instance_id NOT IN"
+            " (SELECT instance_id FROM task_stats) ORDER BY instance_id"
+        )
+        return [Task.model_validate(_utc_row(r)) for r in rows]
+
+    def list_runs_of(self, env_id: str, patch_hash: str) -> list[TestRun]:
+        """The stored runs of one patch in one environment (a task's own runs)."""
+        rows = self._rows(
+            f"SELECT {_columns(TestRun)} FROM test_runs WHERE env_id = ? AND patch_hash = ?"
+            " ORDER BY created_at, run_id",
+            [env_id, patch_hash],
+        )
+        return [TestRun.model_validate(_utc_row(r)) for r in rows]
 
     def write_coverage(self, coverage: CoverageMap) -> None:
         """Replace the coverage map of one environment, in one transaction."""

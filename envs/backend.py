@@ -159,6 +159,9 @@ class RawRun:
     # What the report plugin wrote down the witness pipe as the run went (JSON lines: outcomes
     # and audit findings); None when the run had no witness (the factory's own runs).
     witness: str | None = None
+    # CPU seconds the run cost (the container's cgroup, or the runner's reaped children); None
+    # where it could not be measured.
+    cpu_s: float | None = None
 
 
 class Backend(Protocol):

@@ -360,7 +360,8 @@ class DockerSession:
         return RawRun(exit_code, reply.get("report"), nonce, bool(reply["timed_out"]),
                       bool(reply["oom"]), exit_code == PATCH_FAILED_EXIT,
                       float(reply.get("duration_s", duration)), reply.get("log_tail", ""),
-                      progress=reply.get("progress") or "", witness=reply.get("witness"))
+                      progress=reply.get("progress") or "", witness=reply.get("witness"),
+                      cpu_s=reply.get("cpu_s"))
 
     def _test_server(self) -> TestServer:
         if self._server is None or not self._server.running():

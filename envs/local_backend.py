@@ -156,7 +156,7 @@ class LocalBackend:
             exit_code=done.returncode, report=report, nonce=nonce, timed_out=done.timed_out,
             oom=oom, patch_failed=done.returncode == PATCH_FAILED_EXIT,
             duration_s=done.duration_s, log_tail=log_tail or done.stdout[-4000:],
-            progress=progress,
+            progress=progress, cpu_s=round(done.cpu_s, 4),
         )
 
     def close(self) -> None:

@@ -318,6 +318,7 @@ def _write_batch(store: Store, result: BatchResult, summary: RunSummary) -> None
         candidates=[v.candidate for v in result.validated],
         test_runs=[run for v in result.validated for run in v.runs],
         tasks=[v.task for v in result.validated if v.task is not None],
+        task_stats=[v.stats for v in result.validated if v.stats is not None],
     )
     for v in result.validated:
         if v.task is None:

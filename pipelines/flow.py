@@ -16,6 +16,7 @@ stages it started and tells it when a validation batch is done:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,6 @@ from pipelines.stages import (
     Built,
     Measured,
     Prepared,
-    Validated,
     environment_for,
     measure_environment,
     validate_batch,
@@ -172,7 +172,7 @@ def restate(
         style = options.style or choose_style(v.candidate.seed, v.candidate.candidate_id)
         written = write_statement(item, style=style, writer=writer)
         task = v.task.model_copy(update={"problem_statement": written.text})
-        out.append(Validated(v.candidate, v.runs, task))
+        out.append(dataclasses.replace(v, task=task))
     return BatchResult(tuple(out))
 
 

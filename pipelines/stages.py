@@ -38,12 +38,14 @@ from synth.records import (
     Snapshot,
     Strategy,
     Task,
+    TaskStats,
     TestRun,
     TestStatus,
     content_hash,
 )
 from synth.statement import render_statement
 from synth.targeting import coverage_targets
+from verifiers.accounting import task_stats
 from verifiers.grading import Baseline, baseline_of, broke_any, grade, rejection_for
 from verifiers.runner import run_coverage, run_suite, settle_baseline
 from verifiers.screening import changed_lines, screenable, tests_covering, touches_tests
@@ -108,6 +110,7 @@ class Validated:
     candidate: Candidate
     runs: tuple[TestRun, ...]
     task: Task | None = None
+    stats: TaskStats | None = None  # what the task cost and how hard it looks
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,13 @@ def environment_for(ref: RepoRef, snapshot: Snapshot, backend: BackendConfig,
     spec = infer_spec(read_config_files(root), tree, test_texts=read_test_texts(root, tree),
                       override=override)
     runner = build_backend(backend)
+    started = time.monotonic()
     try:
         env = runner.prepare(snapshot, spec)
     finally:
         runner.close()
+    # Stored once per environment (a rebuilt or cached one keeps the first record's figure).
+    env = env.model_copy(update={"build_s": round(time.monotonic() - started, 2)})
     return Built(ref, snapshot, env, current_node(), str(backend.cache_dir))
 
 
@@ -323,7 +329,9 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
         seed=cand.seed,
         parents=cand.parents,
     )
-    return Validated(cand, tuple(runs), task)
+    stats = task_stats(task, runs, measured.baseline_runs, measured.coverage,
+                       env.spec.test_paths)
+    return Validated(cand, tuple(runs), task, stats)
 
 
 def screen_timeout(measured: Measured, covering: Iterable[str]) -> float:

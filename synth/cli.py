@@ -249,26 +249,60 @@ def stats(db: DbOption = DEFAULT_DB) -> None:
 def tasks_list(
     db: DbOption = DEFAULT_DB,
     repo: Annotated[str | None, typer.Option(help="Only this repository.")] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(help="A metrics column (cpu_s, f2p_tests, lines_changed, test_distance, "
+                          "...); a leading - sorts descending. Default: newest first."),
+    ] = None,
+    filter: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="COLUMN OP VALUE, repeatable, all apply: e.g. "
+                                      "'cpu_s<=30', steady=true, 'f2p_tests>=2', "
+                                      "operator=arith_swap. Columns: see README (accounting)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
-    """Validated tasks, newest first."""
-    with _open_existing(db) as store:
-        tasks = store.list_tasks(repo=repo, limit=limit)
-    table = Table()
+    """Validated tasks with what each cost and how hard it looks, newest first."""
+    from rich import box
+
+    from data import task_metrics as tm
+
+    try:
+        conditions = [tm.parse_condition(f) for f in filter or []]
+        if repo is not None:
+            conditions.append(tm.Condition(column="repo", op="=", value=repo))
+        with _open_existing(db) as store:
+            if sort is None:  # newest first, as before the metrics existed
+                ids = [t.instance_id for t in store.list_tasks(repo=repo)]
+                rows = tm.select(store, conditions, ids=ids)
+                order = {i: n for n, i in enumerate(ids)}
+                rows = sorted(rows, key=lambda r: order[r["instance_id"]])[:limit]
+            else:
+                rows = tm.select(store, conditions, sort=sort, limit=limit)
+    except tm.MetricsError as exc:
+        raise fail(str(exc)) from None
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     # The id is what users copy into `tasks show`: never wrap it. It names the operator too.
-    widest = max((len(t.instance_id) for t in tasks), default=11)
+    widest = max((len(r["instance_id"]) for r in rows), default=11)
     table.add_column("instance_id", no_wrap=True, min_width=widest)
-    for col in ("F2P", "P2P", "created"):
-        table.add_column(col, no_wrap=True)
-    for t in tasks:
-        table.add_row(
-            t.instance_id,
-            str(len(t.FAIL_TO_PASS)),
-            str(len(t.PASS_TO_PASS)),
-            t.created_at.strftime("%m-%d %H:%M"),
-        )
+    shown = ("cpu_s", "f2p_tests", "p2p_tests", "lines_changed", "test_distance",
+             "steady")
+    for head in ("cpu s", "F2P", "P2P", "lines", "dist", "steady"):
+        table.add_column(head, no_wrap=True, justify="right", min_width=len(head))
+    for r in rows:
+        table.add_row(r["instance_id"], *(_cell(r[c]) for c in shown))
     console.print(table)
-    console.print(f"{len(tasks)} task(s)")
+    console.print(f"{len(rows)} task(s)")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
 
 
 @tasks_app.command("show")
@@ -276,7 +310,8 @@ def tasks_show(
     task_id: Annotated[str, typer.Argument(help="instance_id or a unique prefix")],
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """One task whole: statement, patch, FAIL_TO_PASS, PASS_TO_PASS, environment."""
+    """One task whole: statement, patch, FAIL_TO_PASS, PASS_TO_PASS, environment, cost."""
+    from data import task_metrics as tm
     from data.store import StoreError
 
     with _open_existing(db) as store:
@@ -285,19 +320,37 @@ def tasks_show(
         except StoreError as exc:
             raise fail(str(exc)) from None
         env = store.get_environment(task.env_id)
+        metrics = {r["instance_id"]: r for r in tm.select(store, ids=[task.instance_id])}
+        stats = store.get_task_stats(task.instance_id)
     console.print(f"[bold]{task.instance_id}[/]  repo {task.repo} @ {task.base_commit}")
     console.print(f"strategy {task.strategy.value}, operator {task.operator}, seed {task.seed}")
     console.print(
         f"environment {env.backend.value} {env.image_name} ({env.image_digest[:19]}), "
         f"base {env.base_image}, {len(env.lock)} locked wheels"
     )
+    if (m := metrics.get(task.instance_id)) is not None:
+        console.print(
+            f"cost {m['cpu_s']:.2f} CPU s (own runs {m['own_cpu_s']:.2f} + environment share "
+            f"{m['env_cpu_s']:.2f}); {m['runs']} runs behind the verdict ({m['gold_runs']} clean, "
+            f"{m['bug_runs']} with the bug), steady: {_cell(m['steady'])}"
+        )
+        console.print(
+            f"difficulty: +{m['lines_added']} -{m['lines_removed']} lines in "
+            f"{m['files_changed']} file(s), test distance {_cell(m['test_distance'])}, "
+            f"covering tests {_cell(m['covering_tests'])}, files a failing test runs "
+            f"{_cell(m['f2p_files_run'])}"
+        )
+    rates = {r.test_id: r for r in (stats.fail_to_pass if stats else ())}
     console.rule("problem statement")
     console.print(task.problem_statement, markup=False, highlight=False)
     console.rule("patch (the bug)")
     console.print(task.patch, markup=False, highlight=False)
     console.rule(f"FAIL_TO_PASS ({len(task.FAIL_TO_PASS)})")
     for t in task.FAIL_TO_PASS:
-        console.print(t, markup=False, highlight=False)
+        rate = rates.get(t)
+        seen = (f"  (passed {rate.gold_passed}/{rate.gold_runs} clean, "
+                f"{rate.bug_passed}/{rate.bug_runs} with the bug)" if rate else "")
+        console.print(t + seen, markup=False, highlight=False)
     console.rule(f"PASS_TO_PASS ({len(task.PASS_TO_PASS)})")
     for t in task.PASS_TO_PASS:
         console.print(t, markup=False, highlight=False)

@@ -26,6 +26,9 @@ class Completed:
     stderr: str
     timed_out: bool
     duration_s: float
+    # CPU seconds of the children this process reaped meanwhile: the child and what it waited
+    # for. Exact for one child at a time; a thread running another child at once adds its share.
+    cpu_s: float = 0.0
 
 
 def run(
@@ -40,10 +43,12 @@ def run(
     preexec: Callable[[], None] | None = None,
 ) -> Completed:
     """Run ``args`` in a new session (its own process group); on timeout kill the whole group."""
+    import resource
     import time
 
     argv = [os.fspath(a) for a in args]
     start = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out_handle = open(stdout_path, "wb") if stdout_path else None
     in_handle = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
@@ -78,12 +83,20 @@ def run(
         stderr=(err or b"").decode("utf-8", "replace"),
         timed_out=timed_out,
         duration_s=time.monotonic() - start,
+        cpu_s=_cpu_since(before),
     )
     if check and (timed_out or proc.returncode != 0):
         what = "timed out" if timed_out else f"exited with {proc.returncode}"
         tail = (done.stderr or done.stdout)[-2000:]
         raise ProcessError(f"`{' '.join(argv[:6])}` {what}:\n{tail}")
     return done
+
+
+def _cpu_since(before) -> float:
+    import resource
+
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return max(0.0, (now.ru_utime + now.ru_stime) - (before.ru_utime + before.ru_stime))
 
 
 def _kill_group(pid: int) -> None:

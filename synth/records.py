@@ -110,6 +110,9 @@ class Environment(Record):
     lock: tuple[Requirement, ...]
     spec: EnvSpec
     created_at: datetime = Field(default_factory=utcnow)
+    # Wall seconds the build took where it was made (image and wheelhouse); 0.0 when the image
+    # was already there. Every task of the environment carries a share of it.
+    build_s: float = 0.0
 
 
 class TestStatus(StrEnum):
@@ -173,6 +176,9 @@ class TestRun(Record):
     selected: int | None = None  # how many tests were selected; None: the whole suite
     log_tail: str = ""
     created_at: datetime = Field(default_factory=utcnow)
+    # CPU seconds the run cost inside its environment (reset, patch, pytest, clean-up); None:
+    # not measured (runs stored before it was).
+    cpu_s: float | None = None
 
     def status_map(self) -> dict[str, TestStatus]:
         return {r.test_id: r.status for r in self.results}
@@ -253,6 +259,45 @@ class Task(Record):
     parents: tuple[str, ...] = ()
     harness_version: str = HARNESS_VERSION
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class TestRate(Record):
+    """How one FAIL_TO_PASS / PASS_TO_PASS test behaved in the runs behind its task's verdict."""
+
+    __test__ = False
+
+    test_id: str
+    gold_passed: int  # clean runs (the gold state) in which it passed
+    gold_runs: int
+    bug_passed: int  # full-suite runs with the bug in which it passed
+    bug_runs: int
+
+
+class TaskStats(Record):
+    """What one task cost to make and how hard it looks: stored beside it, exported with it."""
+
+    instance_id: str
+    env_id: str
+    own_cpu_s: float  # its own screening and validation runs (the environment's share is apart)
+    runs: int  # runs behind its verdict: the clean suite's and its own
+    gold_runs: int  # trusted clean runs (the task's gold state)
+    bug_runs: int  # trusted full-suite runs with the bug
+    # Every test did what its role expects in every run: FAIL_TO_PASS passed clean and failed
+    # with the bug, PASS_TO_PASS passed in all of them.
+    steady: bool
+    fail_to_pass: tuple[TestRate, ...]  # each FAIL_TO_PASS test's pass counts
+    unsteady_p2p: tuple[TestRate, ...] = ()  # PASS_TO_PASS tests that ever failed; others never
+    lines_added: int = 0
+    lines_removed: int = 0
+    files_changed: int = 0
+    # Tests whose coverage on the clean tree runs a changed line; None where none was measured.
+    covering_tests: int | None = None
+    # Directory steps from the changed file to the nearest FAIL_TO_PASS test's file (0: the
+    # same folder); None where no failing test names a file.
+    test_distance: int | None = None
+    # Median count of source files (tests aside) a FAIL_TO_PASS test runs on the clean tree:
+    # how much code lies between the test and the bug; None where no coverage was measured.
+    f2p_files_run: int | None = None
 
 
 class SetupVerdict(StrEnum):

@@ -252,7 +252,8 @@ def render_report(stats: CorpusStats) -> str:
         autoescape=select_autoescape(["html", "j2"]),
     )
     return jinja.get_template("report.html.j2").render(
-        stats=stats, charts=charts(stats), fmt_s=_fmt_s, setup_rate=setup_rate_line(stats)
+        stats=stats, charts=charts(stats), fmt_s=_fmt_s, setup_rate=setup_rate_line(stats),
+        cost=cost_line(stats)
     )
 
 
@@ -282,6 +283,19 @@ def solutions_line(stats: CorpusStats) -> str:
     return f"solutions scored: {total} — " + ", ".join(parts)
 
 
+def cost_line(stats: CorpusStats) -> str:
+    """`task cost: median 1.2 CPU s, p90 3.4 ...` — per validated task, environment share in."""
+    cost = stats.cost
+    if cost is None:
+        return "task cost: no task yet"
+    return (
+        f"task cost: median {cost.cpu_p50_s:.2f} CPU s, p90 {cost.cpu_p90_s:.2f}, "
+        f"mean {cost.cpu_mean_s:.2f} per task ({cost.all_in_cpu_per_task_s:.2f} with rejected "
+        f"candidates and builds counted); steady in every run: {cost.steady_share:.1%} of "
+        f"{cost.tasks} task(s)"
+    )
+
+
 def print_stats(console, stats: CorpusStats) -> None:
     """The report's numbers as tables (the funnels are printed by `synth stats` itself)."""
     from rich.table import Table
@@ -307,6 +321,7 @@ def print_stats(console, stats: CorpusStats) -> None:
         console.print(setups)
     console.print(setup_rate_line(stats), markup=False, highlight=False)
     console.print(solutions_line(stats), markup=False, highlight=False)
+    console.print(cost_line(stats), markup=False, highlight=False)
 
     times = Table(title="run times")
     for col in ("what", "n", "median", "p90", "max"):

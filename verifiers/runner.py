@@ -44,7 +44,7 @@ def to_test_run(raw: RawRun, env: Environment, *, kind: RunKind, request: RunReq
         env_id=env.env_id, kind=kind, patch_hash=patch_hash(request.patch), attempt=attempt,
         verdict=read.verdict, exit_code=raw.exit_code, duration_s=round(raw.duration_s, 3),
         results=read.results, reason=read.reason, order=request.order, selected=selected,
-        log_tail=raw.log_tail[-4000:],
+        log_tail=raw.log_tail[-4000:], cpu_s=raw.cpu_s,
     )
     coverage = CoverageMap(env_id=env.env_id, entries=read.coverage) if request.coverage else None
     return run, coverage

@@ -28,6 +28,7 @@ import gc
 import importlib
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -156,6 +157,42 @@ def cpu_seconds(pid: int):
         return None
     # After the name: state is field 3 of stat(5); utime, stime, cutime, cstime are 14-17.
     return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
+
+
+def container_cpu():
+    """CPU seconds every process of this container has used (its cgroup, v1 or v2), or None.
+
+    A job's difference of two readings is what the job cost: reset, patch, the run, a collector
+    it started, the clean-up, whatever process did the work."""
+    try:
+        with open("/sys/fs/cgroup/cpuacct/cpuacct.usage", encoding="ascii") as fh:
+            return int(fh.read()) / 1e9
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/cpu.stat", encoding="ascii") as fh:
+            for line in fh:
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def own_cpu():
+    """This server's CPU and its reaped children's: where no cgroup can be read."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def cpu_spent(before) -> float:
+    """CPU seconds since ``before`` (a pair of container_cpu() and own_cpu() readings)."""
+    cgroup = container_cpu()
+    if before[0] is not None and cgroup is not None:
+        return round(max(0.0, cgroup - before[0]), 4)
+    return round(max(0.0, own_cpu() - before[1]), 4)
 
 
 def wait_child(pid: int, deadline: float, cpu_s=None):
@@ -578,6 +615,7 @@ class Server:
     def job(self, job: dict) -> dict:
         work, pristine = job["work"], job["pristine"]
         t0 = time.monotonic()
+        cpu0 = container_cpu(), own_cpu()
         reset(pristine, work)
         kills = oom_kills()
         start = time.monotonic()
@@ -588,7 +626,7 @@ class Server:
             reset(pristine, work)
             return {"exit_code": PATCH_FAILED, "report": None, "timed_out": False, "oom": False,
                     "duration_s": time.monotonic() - start, "mode": mode,
-                    "log_tail": read_tail(job["log"])}
+                    "log_tail": read_tail(job["log"]), "cpu_s": cpu_spent(cpu0)}
         deadline = start + job["timeout_s"]
         code = timed_out = None
         log = job["log"]
@@ -630,6 +668,7 @@ class Server:
         reply["phases"] = {"reset": round(start - t0, 4), "patch": round(t_patch - start, 4),
                            "run": round(t1 - t_patch, 4),
                            "after": round(time.monotonic() - t1, 4)}
+        reply["cpu_s"] = cpu_spent(cpu0)
         return reply
 
     def exact(self, job: dict, deadline: float):

@@ -136,6 +136,25 @@ def store(tmp_path: Path):
         yield s
 
 
+def write_old(store: Store, batch: dict) -> None:
+    """Write a batch as an older schema holds it: the fields added since are left out (and the
+    migration gives them their defaults)."""
+    from data.store import _insert, _plain, _snapshot_row
+    from synth.records import utcnow
+
+    tables = {"environments": batch["environments"], "candidates": batch["candidates"],
+              "test_runs": batch["test_runs"], "tasks": batch["tasks"]}
+    store.write(repo=batch["repo"])
+    store.query("INSERT INTO snapshots VALUES (?, ?, ?, ?)",
+                list(_snapshot_row(batch["snapshot"]).values()))
+    for table, records in tables.items():
+        columns = {name for (name,) in store.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])}
+        rows = [{k: v for k, v in {"created_at": utcnow(), **_plain(r)}.items()
+                 if k in columns} for r in records]
+        _insert(store._db, table, rows)
+
+
 def full_batch() -> dict:
     snap = snapshot_of()
     env = environment(snap)
@@ -676,7 +695,7 @@ def test_environments_of_the_previous_schema_migrate_and_keep_the_new_spec_field
     batch = full_batch()
     with Store.open(path, migrations=MIGRATIONS[:4]) as old:
         assert "env" not in _spec_fields(old)
-        old.write(**batch)
+        write_old(old, batch)
     with Store.open(path) as store:
         assert store.schema_version == len(MIGRATIONS)
         for env in batch["environments"]:
