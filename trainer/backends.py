@@ -1,13 +1,14 @@
 """Expert-computation backends behind one interface.
 
 A backend routes (router logits -> ``Routing``) and runs the routed experts
-(``x_TD, experts_TK, weights_TK, w_gate_EFD, w_up_EFD, w_down_EDF -> y_TD``):
+(``x_TD, experts_TK, weights_TK, w_gate_EFD, w_up_EFD, w_down_EDF, counts_E -> y_TD``;
+``counts_E`` is the router's histogram, so the grouped backends need not count on the host):
 
 - ``loop``: one expert at a time, plain torch; the reference.
-- ``torch_gmm``: slots sorted by expert through torch's grouped GEMM (falls back to ``loop``,
-  with a warning, where the installed torch has none for the tensors at hand).
+- ``torch_gmm``: slots sorted by expert through torch's grouped GEMM. It never runs the loop
+  under its own name: where grouped_mm cannot run the tensors at hand it raises.
 - ``triton``: the fused router and grouped-GEMM kernels of ``trainer.kernels``.
-- ``auto``: ``triton`` on CUDA, ``torch_gmm`` elsewhere.
+- ``auto``: ``triton`` on CUDA, else ``torch_gmm`` where torch has a grouped GEMM, else ``loop``.
 
 Triton is imported only when the ``triton`` backend is asked for.
 """
@@ -35,7 +36,8 @@ class BackendError(RuntimeError):
 class Backend:
     name: str
     route: RouteFn  # (logits_TE, top_k, *, norm_topk_prob, bias_E) -> Routing
-    experts: ExpertsFn  # (x_TD, experts_TK, weights_TK, w_gate_EFD, w_up_EFD, w_down_EDF)
+    experts: ExpertsFn  # (x_TD, experts_TK, weights_TK, w_gate_EFD, w_up_EFD, w_down_EDF,
+    #                       counts_E=None)
 
 
 def triton_available() -> bool:
@@ -50,7 +52,25 @@ def _triton_interpreting() -> bool:
 def resolve_name(name: str, device: torch.device) -> str:
     if name != "auto":
         return name
-    return "triton" if device.type == "cuda" and triton_available() else "torch_gmm"
+    if device.type == "cuda" and triton_available():
+        return "triton"
+    from trainer.kernels.experts_gmm import has_grouped_mm
+
+    return "torch_gmm" if has_grouped_mm() else "loop"
+
+
+def require_runnable(
+    name: str, device: torch.device, dtype: torch.dtype, dim: int, expert_dim: int
+) -> None:
+    """Fail now, saying what to use instead, where backend ``name`` cannot run experts of
+    these dims in ``dtype`` on ``device`` (rather than at the first forward)."""
+    if name != "torch_gmm":
+        return
+    from trainer.kernels.experts_gmm import unsupported_reason
+
+    reason = unsupported_reason(device, dtype, dim, expert_dim)
+    if reason is not None:
+        raise BackendError(f"the torch_gmm backend cannot run here: {reason}; use --backend loop")
 
 
 def get_backend(name: str, device: torch.device) -> Backend:

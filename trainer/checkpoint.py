@@ -56,9 +56,22 @@ def save_checkpoint(
     return final
 
 
+def checkpoints(root: Path) -> list[Path]:
+    """The complete checkpoints under ``root``, oldest first."""
+    return sorted(p for p in root.glob(f"{_PREFIX}*") if (p / "meta.json").is_file())
+
+
 def latest_checkpoint(root: Path) -> Path | None:
-    found = sorted(p for p in root.glob(f"{_PREFIX}*") if (p / "meta.json").is_file())
+    found = checkpoints(root)
     return found[-1] if found else None
+
+
+def prune_checkpoints(root: Path, keep: int) -> None:
+    """Remove all but the newest ``keep`` checkpoints (0: keep them all). Periodic checkpoints
+    of a 100M model take about a gigabyte each; a long run would otherwise fill the disk."""
+    if keep > 0:
+        for old in checkpoints(root)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def read_meta(path: Path) -> Meta:

@@ -88,9 +88,9 @@ class ModelConfig:
 class DataConfig:
     seq_len: int  # tokens per packed row
     batch_size: int  # packed rows per optimizer step
-    max_prompt_bytes: int = 4096  # longer prompts lose their beginning
-    # Tasks kept out of training for `synth train eval` (``trainer.dataset.held_out``). 0 by
-    # default so a hand-built config trains on everything; the named configs hold out 20%.
+    max_prompt_bytes: int = 4096  # longer prompts lose their beginning (see ``prompt_budget``)
+    # Tasks kept out of training for `synth train eval` (``trainer.split``). 0 by default so a
+    # hand-built config trains on everything; the named configs hold out 20%.
     held_out_fraction: float = 0.0
 
     def __post_init__(self) -> None:
@@ -98,6 +98,23 @@ class DataConfig:
             raise ConfigError(
                 f"data.held_out_fraction={self.held_out_fraction} must lie in [0, 1)"
             )
+        if self.seq_len < 8 or self.max_prompt_bytes < 1:
+            raise ConfigError(
+                f"data: seq_len={self.seq_len} must be at least 8 and max_prompt_bytes="
+                f"{self.max_prompt_bytes} at least 1"
+            )
+
+    @property
+    def prompt_budget(self) -> int:
+        """Prompt bytes kept, the same in training and sampling: at most max_prompt_bytes, and
+        a quarter of the row always left to the target. It must not depend on the target,
+        which sampling cannot know."""
+        return prompt_budget(self.seq_len, self.max_prompt_bytes)
+
+
+def prompt_budget(seq_len: int, max_prompt_bytes: int) -> int:
+    """See ``DataConfig.prompt_budget``."""
+    return min(max_prompt_bytes, seq_len - 2 - seq_len // 4)  # 2: BOS, SEP
 
 
 @dataclass(frozen=True)
@@ -118,8 +135,18 @@ class TrainConfig:
     data: DataConfig
     optim: OptimConfig = field(default_factory=OptimConfig)
     seed: int = 0
-    checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
+    # Steps between checkpoints (0: only at the end), so a crashed run resumes from near where
+    # it stopped; the newest ``keep_checkpoints`` are kept (0: all of them).
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
     bf16_autocast: bool = True  # on CUDA only; CPU runs stay in fp32
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every < 0 or self.keep_checkpoints < 0:
+            raise ConfigError(
+                f"checkpoint_every={self.checkpoint_every} and keep_checkpoints="
+                f"{self.keep_checkpoints} must be >= 0"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

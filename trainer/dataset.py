@@ -5,17 +5,18 @@ its bug touches; its target is the fix, the bug's diff reversed. Loss falls on t
 only. Rows are packed first-fit in a fixed order; which rows make up step n's batch is a pure
 function of (seed, n), so a resumed run sees exactly the batches it would have seen.
 
-Held-out tasks (``held_out``) never become examples of a training run; ``synth train eval``
-samples fixes for them. Membership is a pure function of the instance id, so a task never
-changes sides as the corpus grows.
+Held-out tasks (``trainer.split``: by repository and file, identical fixes folded) never become
+examples of a training run; ``synth train eval`` samples fixes for them.
+
+The prompt keeps its last ``prompt_budget`` bytes whatever the target (sampling cannot know the
+target), and a target too long for the rest of the row is cut but keeps its EOS.
 
 Shape legend: N packed rows, B rows per batch, L sequence length.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -31,7 +32,8 @@ from synth.patches import (
     reverse_patch,
     touched_new_lines,
 )
-from trainer.config import BOS, EOS, PAD, SEP
+from trainer.config import BOS, EOS, PAD, SEP, prompt_budget
+from trainer.split import split_tasks
 
 if TYPE_CHECKING:
     from data.store import Store
@@ -88,26 +90,6 @@ def snapshot_reader(root: Path) -> ReadClean:
     return read
 
 
-def held_out(instance_id: str, fraction: float) -> bool:
-    """Whether the task lies in the held-out slice of size ``fraction`` (a hash of its id)."""
-    digest = hashlib.sha256(f"held-out\0{instance_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
-
-
-def split_ids(ids: Iterable[str], fraction: float) -> tuple[list[str], list[str]]:
-    """(training ids, held-out ids), each sorted.
-
-    A corpus whose every task falls in the held-out slice (one or two tasks, say) holds nothing
-    out: training on nothing helps no one, and evaluation then reports no held-out tasks.
-    """
-    every = sorted(set(ids))
-    held = [i for i in every if held_out(i, fraction)]
-    if len(held) == len(every):
-        return every, []
-    kept = set(held)
-    return [i for i in every if i not in kept], held
-
-
 Split = Literal["all", "train", "held_out"]
 
 
@@ -119,8 +101,8 @@ def load_examples(
 
     tasks = sorted(store.list_tasks(), key=lambda t: t.instance_id)
     if split != "all":
-        train, held = split_ids((t.instance_id for t in tasks), held_out_fraction)
-        wanted = set(train if split == "train" else held)
+        sides = split_tasks(tasks, held_out_fraction)
+        wanted = set(sides.train if split == "train" else sides.held_out)
         tasks = [t for t in tasks if t.instance_id in wanted]
     tasks = tasks[:limit]
     readers: dict[str, ReadClean | None] = {}
@@ -145,26 +127,22 @@ class Encoded(NamedTuple):
     loss: list[bool]  # whether each token is a target token
 
 
-def prompt_tokens(prompt: str, target_len: int, seq_len: int, max_prompt_bytes: int) -> list[int]:
-    """[BOS] prompt [SEP], leaving room for ``target_len`` tokens where the prompt allows.
-
-    A long prompt loses its beginning (the problem statement's tail and the code sit at its
-    end, next to the target). Training and sampling (``trainer.sample``) both build prompts here.
-    """
+def prompt_tokens(prompt: str, budget: int) -> list[int]:
+    """[BOS] prompt [SEP], the prompt cut to its last ``budget`` bytes (the problem statement's
+    tail and the code sit at its end, next to the target). Training and sampling
+    (``trainer.sample``) both build prompts here, with the same budget."""
     raw = list(prompt.encode("utf-8"))
-    room = min(max_prompt_bytes, max(seq_len - 2 - target_len, seq_len // 4))  # BOS, SEP
-    raw = raw[len(raw) - room :] if len(raw) > room else raw
-    return [BOS, *raw, SEP]
+    return [BOS, *raw[max(len(raw) - budget, 0) :], SEP]
 
 
 def encode(example: Example, seq_len: int, max_prompt_bytes: int) -> Encoded:
-    """[BOS] prompt [SEP] target [EOS], cut to ``seq_len``; a target too long for what the
-    prompt leaves loses its end."""
-    target = list(example.target.encode("utf-8")) + [EOS]
-    prompt = prompt_tokens(example.prompt, len(target), seq_len, max_prompt_bytes)
-    tokens = (prompt + target)[:seq_len]
-    loss = [False] * len(prompt) + [True] * len(target)
-    return Encoded(tokens, loss[:seq_len])
+    """[BOS] prompt [SEP] target [EOS] in ``seq_len`` tokens. A target too long for what the
+    prompt leaves loses its end but keeps EOS: cut after it, a long fix taught the model that
+    fixes never end."""
+    prompt = prompt_tokens(example.prompt, prompt_budget(seq_len, max_prompt_bytes))
+    room = seq_len - len(prompt) - 1  # EOS
+    target = list(example.target.encode("utf-8"))[:room] + [EOS]
+    return Encoded(prompt + target, [False] * len(prompt) + [True] * len(target))
 
 
 class Batch(NamedTuple):

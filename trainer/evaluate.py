@@ -1,8 +1,9 @@
 """`synth train eval`: sample fixes from a checkpoint for held-out tasks and score them.
 
-The held-out tasks are those training never saw (``trainer.dataset.split_ids`` with the
-checkpoint's own ``held_out_fraction``), the first N by instance id. Each fix is sampled with
-the training prompt, then every fix is scored the way `synth verify --patches` scores a batch
+The held-out tasks are those training never saw (``trainer.split`` with the checkpoint's own
+``held_out_fraction``), the first N by instance id. Each fix is sampled with the training prompt
+and in the training precision, then every fix is scored the way `synth verify --patches` scores
+a batch
 (``pipelines.verify.verify_many``: Ray workers, verdicts stored in the ``solutions`` table).
 Whatever the model wrote is submitted as it is: text that is no diff changes nothing and
 scores unresolved, a diff that does not apply scores error. The verifier is the judge.
@@ -23,6 +24,7 @@ from trainer.config import TrainConfig, config_from_dict
 from trainer.dataset import Example, load_examples
 from trainer.model import MoELM
 from trainer.sample import Sample, SampleConfig, sample
+from trainer.train import precision
 
 if TYPE_CHECKING:
     from envs.backend import BackendConfig
@@ -102,10 +104,13 @@ def held_out_examples(db: Path, fraction: float, n: int) -> tuple[list[Example],
 
 def generate(model: MoELM, cfg: TrainConfig, examples: list[Example], sampling: SampleConfig,
              on_sample: Callable[[Generated], None] | None = None) -> list[Generated]:
+    """A fix per example, sampled in the precision the checkpoint trained in (bf16 autocast on
+    CUDA): scored in fp32, it would be a model that never trained."""
     out = []
     for example in examples:
-        s = sample(model, example.prompt, sampling, seq_len=cfg.data.seq_len,
-                   max_prompt_bytes=cfg.data.max_prompt_bytes)
+        with precision(cfg, model.embed_VD.device):
+            s = sample(model, example.prompt, sampling, seq_len=cfg.data.seq_len,
+                       max_prompt_bytes=cfg.data.max_prompt_bytes)
         g = Generated(example.instance_id, s, s.text.replace("\x00", ""))
         out.append(g)
         if on_sample:

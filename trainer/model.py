@@ -1,9 +1,9 @@
 """A small decoder-only LM over bytes with a MoE block in every layer.
 
 Shape legend: B batch, L sequence, D model dim, H heads, C head dim, V vocabulary.
-Packed rows hold several documents: ``docs_BL`` numbers them (-1 for padding) and attention
-stays inside a document; ``pos_BL`` restarts at 0 with each document and drives the rotary
-embedding.
+Packed rows hold several documents: ``docs_BL`` numbers them (-1 for padding), attention
+stays inside a document, and padding counts in no routing statistic; ``pos_BL`` restarts at 0
+with each document and drives the rotary embedding.
 """
 
 from __future__ import annotations
@@ -65,10 +65,14 @@ class Block(nn.Module):
         self.moe = cfg.moe.build(cfg.dim)
 
     def forward(
-        self, x_BLD: torch.Tensor, pos_BL: torch.Tensor, mask_B1LL: torch.Tensor
+        self,
+        x_BLD: torch.Tensor,
+        pos_BL: torch.Tensor,
+        mask_B1LL: torch.Tensor,
+        valid_BL: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, MoEStats]:
         x_BLD = x_BLD + self.attn(self.attn_norm(x_BLD), pos_BL, mask_B1LL)
-        y_BLD, stats = self.moe(self.moe_norm(x_BLD))
+        y_BLD, stats = self.moe(self.moe_norm(x_BLD), valid_BL)
         return x_BLD + y_BLD, stats
 
 
@@ -113,9 +117,10 @@ class MoELM(nn.Module):
     ) -> tuple[torch.Tensor, list[MoEStats]]:
         x_BLD = F.embedding(tokens_BL, self.embed_VD)
         mask_B1LL = document_mask(docs_BL)
+        valid_BL = docs_BL >= 0  # padding: routed, but left out of the routing statistics
         stats = []
         for block in self.blocks:
-            x_BLD, s = block(x_BLD, pos_BL, mask_B1LL)
+            x_BLD, s = block(x_BLD, pos_BL, mask_B1LL, valid_BL)
             stats.append(s)
         logits_BLV = F.linear(self.norm(x_BLD), self.w_head_VD)
         return logits_BLV, stats

@@ -4,6 +4,11 @@ top-k by an fp32 router, plus one shared expert behind a sigmoid gate. Dropless.
 Shape legend: B batch, L sequence, T tokens (B*L), D model dim, E experts, F routed expert
 hidden dim, G shared expert hidden dim, K top-k.
 
+Padding positions (``valid_BL`` False) are routed like any token, so shapes stay static, but
+every routing statistic leaves them out: the aux loss, the z-loss, the load that moves the
+balancing bias and the counts behind the load metric. Padding would otherwise pull the
+balancing towards whatever experts PAD tokens prefer.
+
 Load balancing, each optional through ``MoEConfig``:
 - Switch-style auxiliary loss E * sum_e f_e * P_e (f_e: share of slots routed to e, P_e: mean
   router probability of e), which is exactly 1.0 under uniform routing;
@@ -28,17 +33,33 @@ from trainer.config import MoEConfig
 class MoEStats(NamedTuple):
     aux_loss: torch.Tensor  # scalar, differentiable through the router probabilities
     z_loss: torch.Tensor  # scalar
-    counts_E: torch.Tensor  # int64 slots per expert in this forward pass
+    counts_E: torch.Tensor  # int64 slots per expert of this pass's real (non-padding) tokens
 
 
-def switch_aux_loss(probs_TE: torch.Tensor, counts_E: torch.Tensor) -> torch.Tensor:
+def switch_aux_loss(
+    probs_TE: torch.Tensor, counts_E: torch.Tensor, valid_T: torch.Tensor | None = None
+) -> torch.Tensor:
     E = probs_TE.shape[1]
     share_E = counts_E.float() / counts_E.sum().clamp(min=1)  # f_e: no gradient
-    return E * torch.sum(share_E * probs_TE.mean(dim=0))
+    return E * torch.sum(share_E * _mean_over_tokens(probs_TE, valid_T))
 
 
-def router_z_loss(logits_TE: torch.Tensor) -> torch.Tensor:
-    return torch.logsumexp(logits_TE, dim=-1).square().mean()
+def router_z_loss(logits_TE: torch.Tensor, valid_T: torch.Tensor | None = None) -> torch.Tensor:
+    return _mean_over_tokens(torch.logsumexp(logits_TE, dim=-1).square()[:, None], valid_T)[0]
+
+
+def _mean_over_tokens(v_TX: torch.Tensor, valid_T: torch.Tensor | None) -> torch.Tensor:
+    if valid_T is None:
+        return v_TX.mean(dim=0)
+    w_T1 = valid_T.to(v_TX.dtype)[:, None]
+    return (v_TX * w_T1).sum(dim=0) / w_T1.sum().clamp(min=1)
+
+
+def valid_counts(experts_TK: torch.Tensor, valid_T: torch.Tensor, E: int) -> torch.Tensor:
+    """int64 slots per expert of the valid tokens (an integer scatter-add: exact, no sync)."""
+    K = experts_TK.shape[1]
+    ones_S = valid_T[:, None].expand(-1, K).flatten().to(torch.int64)
+    return experts_TK.new_zeros(E, dtype=torch.int64).scatter_add_(0, experts_TK.flatten(), ones_S)
 
 
 class SwiGLU(nn.Module):
@@ -82,9 +103,13 @@ class MoE(nn.Module):
             self._backend = get_backend(self.cfg.backend, device)
         return self._backend
 
-    def forward(self, x_BLD: torch.Tensor) -> tuple[torch.Tensor, MoEStats]:
+    def forward(
+        self, x_BLD: torch.Tensor, valid_BL: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, MoEStats]:
+        """``valid_BL``: False at padding positions (None: every position is a token)."""
         cfg = self.cfg
         x_TD = x_BLD.reshape(-1, x_BLD.shape[-1])
+        valid_T = valid_BL.reshape(-1) if valid_BL is not None else None
         backend = self.backend(x_TD.device)
         with torch.autocast(device_type=x_TD.device.type, enabled=False):
             logits_TE = F.linear(x_TD.float(), self.w_router_ED.float())
@@ -103,17 +128,22 @@ class MoE(nn.Module):
             self.w_gate_EFD.to(dtype),
             self.w_up_EFD.to(dtype),
             self.w_down_EDF.to(dtype),
+            counts_E=routing.counts_E,  # every slot, padding too: the experts run them all
         )
         if self.shared is not None and self.w_shared_gate_1D is not None:
             gate_T1 = torch.sigmoid(F.linear(x_TD, self.w_shared_gate_1D))
             y_TD = y_TD + gate_T1 * self.shared(x_TD)
+        counts_E = routing.counts_E
+        if valid_T is not None:
+            counts_E = valid_counts(routing.experts_TK, valid_T, cfg.num_experts)
         if balancing and self.training:
             with torch.no_grad():
-                self.load_E += routing.counts_E.to(self.load_E.dtype)
+                self.load_E += counts_E.to(self.load_E.dtype)
+        z_loss = router_z_loss(logits_TE, valid_T) if cfg.z_loss_coef else logits_TE.new_zeros(())
         stats = MoEStats(
-            aux_loss=switch_aux_loss(routing.probs_TE, routing.counts_E),
-            z_loss=router_z_loss(logits_TE) if cfg.z_loss_coef else logits_TE.new_zeros(()),
-            counts_E=routing.counts_E,
+            aux_loss=switch_aux_loss(routing.probs_TE, counts_E, valid_T),
+            z_loss=z_loss,
+            counts_E=counts_E,
         )
         return y_TD.view_as(x_BLD), stats
 

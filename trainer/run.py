@@ -1,7 +1,8 @@
 """A training run fed from the task store: examples in, metrics and checkpoints out.
 
 ``run_training`` reads the tasks, packs them, trains, writes each step's metrics to the
-store's ``training_steps`` (in batches) and checkpoints under ``checkpoint_dir/RUN_ID/``. The
+store's ``training_steps`` (in batches) and checkpoints under ``checkpoint_dir/RUN_ID/`` every
+``checkpoint_every`` steps and at the end, keeping the newest ``keep_checkpoints``. The
 run id is a content hash of the config, backend, step count and task ids, so ``resume=True``
 finds this run's own latest checkpoint and continues it bit for bit.
 """
@@ -16,11 +17,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from synth.records import content_hash
-from trainer.backends import get_backend
-from trainer.checkpoint import latest_checkpoint
+from trainer.backends import get_backend, require_runnable
+from trainer.checkpoint import latest_checkpoint, prune_checkpoints
 from trainer.config import TrainConfig
 from trainer.dataset import build_rows, load_examples
-from trainer.train import StepMetrics, Trainer
+from trainer.train import StepMetrics, Trainer, autocast_dtype
 
 if TYPE_CHECKING:
     from data.store import Store
@@ -65,6 +66,8 @@ def run_training(
         )
     rows = build_rows(examples, cfg.data.seq_len, cfg.data.max_prompt_bytes)
     backend = get_backend(cfg.model.moe.backend, device).name  # fails early if it cannot run
+    require_runnable(backend, device, autocast_dtype(cfg, device) or torch.float32,
+                     cfg.model.dim, cfg.model.moe.expert_dim)  # fmt: skip
     cfg = cfg.with_backend(backend)  # a run records the backend it used, never "auto"
     run_id = content_hash("training_run", cfg.to_dict(), steps, [e.instance_id for e in examples])
     trainer = Trainer(cfg, rows, steps, device, run_id)
@@ -101,8 +104,10 @@ def run_training(
             pending = []
         if cfg.checkpoint_every and trainer.step % cfg.checkpoint_every == 0:
             trainer.save(run_dir)
+            prune_checkpoints(run_dir, cfg.keep_checkpoints)
     write_steps(store, pending)
     checkpoint = trainer.save(run_dir)
+    prune_checkpoints(run_dir, cfg.keep_checkpoints)
     return RunSummary(
         run_id=run_id,
         backend=backend,

@@ -1,7 +1,7 @@
 """Autoregressive sampling from the byte-level model: a prompt in, the generated fix out.
 
 The prompt is built exactly as for training (``trainer.dataset.prompt_tokens``: [BOS] prompt
-[SEP], the prompt losing its beginning to fit), and generation stops at EOS (the end-of-target
+[SEP], the prompt cut to the same budget), and generation stops at EOS (the end-of-target
 marker training appends), after ``max_new_bytes``, or when the context (``seq_len``) is full.
 Only byte tokens and EOS may be sampled: PAD, BOS and SEP never appear in a target.
 
@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple
 
 import torch
 
-from trainer.config import EOS
+from trainer.config import EOS, prompt_budget
 from trainer.dataset import prompt_tokens
 from trainer.model import MoELM
 
@@ -74,7 +74,7 @@ def sample(
     model.eval()
     device = model.embed_VD.device
     gen = torch.Generator().manual_seed(cfg.seed)
-    tokens = prompt_tokens(prompt, cfg.max_new_bytes + 1, seq_len, max_prompt_bytes)  # + EOS
+    tokens = prompt_tokens(prompt, prompt_budget(seq_len, max_prompt_bytes))
     allowed_V = allowed_mask(model.cfg.vocab_size, device)
     out: list[int] = []
     stop: Stop = "max_new_bytes"

@@ -1,6 +1,11 @@
 """The training loop: AdamW, linear warmup then cosine decay, gradient clipping, bf16 autocast
 on CUDA, safetensors checkpoints with exact resume, and per-step metrics.
 
+Weights are drawn on the training device (a 100M model drawn on the host and copied over spends
+its start-up there). A step whose loss is not finite stops the run (``NonFiniteLossError``)
+rather than train on NaN weights; the check reads the loss the step reports anyway, so it adds
+no host synchronisation.
+
 The loop knows nothing of DuckDB: it takes packed rows and hands each step's metrics to a
 callback (``trainer.run`` writes them to the store).
 """
@@ -22,6 +27,23 @@ from trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from trainer.config import OptimConfig, TrainConfig
 from trainer.dataset import IGNORE, Batch, batch_at
 from trainer.model import MoELM
+
+
+class NonFiniteLossError(ArithmeticError):
+    """The loss went NaN or infinite; the message says at which step and what to try."""
+
+
+def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of training on ``device`` (None: none). Sampling for evaluation
+    reads it too, so a checkpoint is scored in the precision it trained in."""
+    return torch.bfloat16 if device.type == "cuda" and cfg.bf16_autocast else None
+
+
+def precision(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager[object]:
+    dtype = autocast_dtype(cfg, device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 class StepMetrics(NamedTuple):
@@ -66,7 +88,8 @@ class Trainer:
 
     def __post_init__(self) -> None:
         torch.manual_seed(self.cfg.seed)
-        self.model: MoELM = self.cfg.model.build().to(self.device)
+        with self.device:  # drawn where it trains
+            self.model: MoELM = self.cfg.model.build()
         o = self.cfg.optim
         decay = [
             (n, p) for n, p in self.model.named_parameters() if p.requires_grad and p.ndim >= 2
@@ -84,17 +107,12 @@ class Trainer:
         )
         self.step = 0
 
-    def _autocast(self) -> contextlib.AbstractContextManager[object]:
-        if self.device.type == "cuda" and self.cfg.bf16_autocast:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def train_step(self) -> StepMetrics:
         started = time.perf_counter()
         cfg, moe_cfg = self.cfg, self.cfg.model.moe
         batch = batch_at(self.rows, self.step, cfg.data.batch_size, cfg.seed).to(self.device)
         self.model.train()
-        with self._autocast():
+        with precision(cfg, self.device):
             logits_BLV, stats = self.model(batch.tokens_BL, batch.pos_BL, batch.docs_BL)
         ce = _target_cross_entropy(logits_BLV, batch.targets_BL)
         aux = torch.stack([s.aux_loss for s in stats]).mean()
@@ -116,9 +134,16 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - started
+        loss_value = float(ce.detach())
+        if not math.isfinite(loss_value):
+            raise NonFiniteLossError(
+                f"step {self.step}: the loss is not finite ({loss_value}); the weights are no "
+                "longer usable. Resume from the last checkpoint with a lower optim.lr, or look "
+                "for NaN router logits (a diverged router)"
+            )
         return StepMetrics(
             step=self.step,
-            loss=float(ce.detach()),
+            loss=loss_value,
             aux_loss=float(aux.detach()),
             z_loss=float(z.detach()),
             lr=lr,

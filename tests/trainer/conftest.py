@@ -11,6 +11,8 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+from tests.trainer.stores import SHOP_FILES, shop_bugs, write_store  # noqa: E402
+
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 # Tiny shapes: a second intra-op thread only adds hand-offs (10x slower on a busy 2-core box).
 torch.set_num_threads(1)
@@ -95,55 +97,20 @@ def money_bugs() -> tuple[str, list[tuple[str, str, str, str]]]:
 @pytest.fixture
 def task_store(tmp_path):
     """A store holding three hand-made tasks against a snapshot on disk (``money.py``)."""
-    from data.store import Store
-    from synth.mutate import make_patch
-    from synth.records import (
-        BackendKind,
-        Environment,
-        EnvSpec,
-        RepoRef,
-        Snapshot,
-        SourceKind,
-        Strategy,
-        Task,
-    )
-
     root = tmp_path / "snapshot"
     root.mkdir()
-    (root / "money.py").write_text(CLEAN_MONEY)
-    repo = RepoRef(source=str(root), kind=SourceKind.LOCAL, name="money")
-    snap = Snapshot(repo=repo, commit="0" * 40, path=str(root))
-    env = Environment(
-        env_id="env-money",
-        snapshot_id=snap.snapshot_id,
-        backend=BackendKind.LOCAL,
-        image_name=str(tmp_path / "venv"),
-        image_digest="sha256:" + "0" * 64,
-        base_image="local",
-        lock=(),
-        spec=EnvSpec(python="3.11", requirements=(), source_root=".", test_paths=("tests",)),
-    )
-    tasks = []
-    for n, (instance_id, clean, buggy, statement) in enumerate(BUGS):
-        patch = make_patch("money.py", CLEAN_MONEY, CLEAN_MONEY.replace(clean, buggy))
-        tasks.append(
-            Task(
-                instance_id=instance_id,
-                repo="money",
-                base_commit=snap.commit,
-                patch=patch,
-                problem_statement=statement,
-                FAIL_TO_PASS=("tests/test_money.py::test_it",),
-                PASS_TO_PASS=(),
-                image_name=env.image_name,
-                env_id=env.env_id,
-                candidate_id=f"cand-{n}",
-                strategy=Strategy.PROCEDURAL,
-                operator="swap_compare",
-                seed=n,
-            )
-        )
     path = tmp_path / "tasks.duckdb"
-    with Store.open(path) as store:
-        store.write(repo=repo, snapshot=snap, environments=[env], tasks=tasks)
+    write_store(path, root, "money", {"money.py": CLEAN_MONEY},
+                [("money.py", bug) for bug in BUGS])  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def shop_store(tmp_path):
+    """18 tasks: three sibling bugs in each of six modules of repository ``shop``, and a fork
+    (``shop-fork``) whose one task is byte for byte a task of ``shop``."""
+    path = tmp_path / "shop.duckdb"
+    write_store(path, tmp_path / "shop", "shop", SHOP_FILES, shop_bugs("shop"))
+    fork = {"shop/m0.py": SHOP_FILES["shop/m0.py"]}
+    write_store(path, tmp_path / "fork", "shop-fork", fork, shop_bugs("fork", fork)[:1])
     return path

@@ -38,11 +38,11 @@ def test_loss_falls_on_target_tokens_only() -> None:
     assert enc.loss == [False, False, False, False, True, True, True]
 
 
-def test_long_prompts_lose_their_beginning_and_targets_fit() -> None:
-    enc = encode(Example("x", prompt="0123456789", target="ab"), seq_len=8, max_prompt_bytes=100)
-    assert enc.tokens == [BOS, *b"789", SEP, ord("a"), ord("b"), EOS]
+def test_long_prompts_lose_their_beginning_and_leave_a_quarter_to_the_target() -> None:
+    enc = encode(Example("x", prompt="0123456789", target="ab"), seq_len=12, max_prompt_bytes=100)
+    assert enc.tokens == [BOS, *b"3456789", SEP, ord("a"), ord("b"), EOS]  # 12 - 2 - 12 // 4
     capped = encode(Example("x", prompt="0123456789", target="ab"), 64, max_prompt_bytes=3)
-    assert bytes(capped.tokens[1:4]).decode() == "789"
+    assert capped.tokens == [BOS, *b"789", SEP, ord("a"), ord("b"), EOS]
 
 
 def test_packing_keeps_documents_whole_and_apart() -> None:
@@ -69,3 +69,19 @@ def test_batches_depend_only_on_seed_and_step_and_cover_each_epoch() -> None:
     assert sorted(r.tolist() for r in epoch) == sorted(r.tolist() for r in rows.tokens_BL)
     other = torch.cat([batch_at(rows, s, 2, seed=4).tokens_BL for s in range(5)])
     assert not torch.equal(other, torch.cat(first))
+
+
+def test_a_cut_target_keeps_its_end_of_target_marker() -> None:
+    """A target too long for its row loses its middle-to-end but keeps EOS: cut after EOS, a
+    long fix taught the model never to stop."""
+    enc = encode(Example("x", prompt="ab", target="0123456789"), seq_len=8, max_prompt_bytes=100)
+    assert len(enc.tokens) == 8 and enc.tokens[-1] == EOS and enc.loss[-1]
+    assert enc.tokens[4:] == [*b"012", EOS]
+
+
+def test_the_prompt_window_does_not_depend_on_the_target() -> None:
+    """Sampling cannot know how long the fix will be: a prompt window that shrank as the target
+    grew showed the model, at evaluation, a prompt unlike the ones it trained on."""
+    prompt = "x" * 500 + " the code involved"
+    short, long = (encode(Example("e", prompt, t), 64, 48) for t in ("t", "t" * 30))
+    assert short.tokens[: short.loss.index(True)] == long.tokens[: long.loss.index(True)]

@@ -52,10 +52,10 @@ def test_a_checkpoint_reloads_as_the_model_it_saved(task_store, tmp_path, small_
         (0.5, ["--temperature", "-1"], "temperature"),
     ],
 )
-def test_eval_rejects_bad_input(task_store, tmp_path, small_config, fraction, extra,
+def test_eval_rejects_bad_input(shop_store, tmp_path, small_config, fraction, extra,
                                 message) -> None:
-    path = trained(task_store, tmp_path, small_config, fraction)
-    code, text = invoke("--db", str(task_store), "--checkpoint", str(path), *extra)
+    path = trained(shop_store, tmp_path, small_config, fraction)
+    code, text = invoke("--db", str(shop_store), "--checkpoint", str(path), *extra)
     assert code == 2 and message in text, text
 
 

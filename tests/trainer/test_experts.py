@@ -4,10 +4,12 @@ gradient, on the routings that break grouped kernels. Triton runs in its interpr
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 import torch
 
+from tests.trainer.ops import fresh_outputs
 from trainer.kernels.experts_gmm import experts_torch_gmm
 from trainer.kernels.experts_ref import experts_loop
 from trainer.kernels.experts_triton import experts_triton
@@ -70,11 +72,29 @@ CASES = [  # (T, D, F, E, K, routing): T never a multiple of the 16-row block, E
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["fp32", "fp16"])
 @pytest.mark.parametrize(("T", "D", "F", "E", "K", "kind"), CASES)
 @pytest.mark.parametrize("backend", list(BACKENDS))
-def test_backend_matches_loop(backend, T, D, F, E, K, kind, dtype, device) -> None:
+def test_backend_matches_loop(backend, T, D, F, E, K, kind, dtype, device, monkeypatch) -> None:
+    calls = grouped_mm_calls(monkeypatch)
     experts_TK, tensors, grad_TD = inputs(T, D, F, E, K, kind, dtype, device)
     expected = run(experts_loop, experts_TK, tensors, grad_TD)
     actual = run(BACKENDS[backend], experts_TK, tensors, grad_TD)
     assert_close(actual, expected, TOL[dtype])
+    if backend == "torch_gmm":  # else this compared the loop with itself
+        assert calls, "torch_gmm returned without calling grouped_mm"
+
+
+def grouped_mm_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """The shapes of every grouped_mm call from now on, in order."""
+    from trainer.kernels import experts_gmm
+
+    real, calls = experts_gmm._GROUPED_MM, []
+    assert real is not None
+
+    def spy(a: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        calls.append(tuple(a.shape))
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(experts_gmm, "_GROUPED_MM", spy)
+    return calls
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
@@ -97,15 +117,58 @@ def test_loop_reference_passes_gradcheck() -> None:
     assert torch.autograd.gradcheck(f, tuple(leaves))
 
 
-def test_torch_gmm_falls_back_to_loop_with_a_warning_where_unsupported() -> None:
+def test_torch_gmm_refuses_rather_than_running_the_loop_under_its_name() -> None:
+    """float64 has no grouped_mm here. A torch_gmm that quietly ran the loop instead made the
+    torch_gmm parity tests compare the loop with itself and the benchmark time the loop under
+    torch_gmm's name."""
     experts_TK, tensors, grad_TD = inputs(9, 4, 4, 3, 2, "random", torch.float64, "cpu")
-    with pytest.warns(UserWarning, match="using the loop backend"):
-        actual = run(experts_torch_gmm, experts_TK, tensors, grad_TD)
-    assert_close(actual, run(experts_loop, experts_TK, tensors, grad_TD), 1e-12)
+    with pytest.raises(RuntimeError, match="grouped_mm") as raised:
+        run(experts_torch_gmm, experts_TK, tensors, grad_TD)
+    from trainer.kernels.experts_gmm import GroupedMMUnavailable
+
+    assert isinstance(raised.value, GroupedMMUnavailable)
+    assert "float64" in str(raised.value) and "loop" in str(raised.value)  # what to use instead
 
 
-def test_backends_are_deterministic(device) -> None:
-    experts_TK, tensors, grad_TD = inputs(20, 16, 16, 5, 2, "random", torch.float32, device)
-    for fn in BACKENDS.values():
-        first, second = run(fn, experts_TK, tensors, grad_TD), run(fn, experts_TK, tensors, grad_TD)
-        assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+class _Ctx:
+    """Stands in for autograd's ctx, so the backward can be handed the gradient autocast makes."""
+
+    saved_tensors: tuple[torch.Tensor, ...] = ()
+
+    def save_for_backward(self, *tensors: torch.Tensor) -> None:
+        self.saved_tensors = tensors
+
+    def mark_non_differentiable(self, *tensors: torch.Tensor) -> None:
+        pass
+
+
+def test_triton_backward_takes_the_fp32_gradient_that_autocast_hands_it(device) -> None:
+    """Under CUDA's bf16 autocast the k-sum that ends the down projection runs in fp32, so dy
+    reached the kernels as fp32 beside bf16 activations and tl.dot refused the pair ("both
+    operands must be same dtype"): training on the triton backend died at its first backward."""
+    from trainer.kernels.experts_triton import _TritonExperts
+
+    experts_TK, tensors, grad_TD = inputs(21, 32, 32, 5, 2, "random", torch.float16, device)
+    x, weights, w_gate, w_up, w_down = tensors
+    grads = []
+    for dy_TD in (grad_TD, grad_TD.float()):
+        ctx = _Ctx()
+        y_TD = _TritonExperts.forward(ctx, x, weights, w_gate, w_up, w_down, experts_TK)
+        assert y_TD.dtype == torch.float16
+        grads.append(_TritonExperts.backward(ctx, dy_TD)[:5])
+    for name, a, b, leaf in zip(["dx", "dweights", "dw_gate", "dw_up", "dw_down"], *grads,
+                                tensors, strict=True):  # fmt: skip
+        assert b.dtype == leaf.dtype, name
+        assert torch.equal(a, b), name
+
+
+def test_loop_reference_writes_every_expert_into_one_buffer() -> None:
+    """The baseline of "10x the loop" must time experts, not copies: an out-of-place index_put
+    copied the whole [T, K, D] result once per expert, forward and backward."""
+    T, K, D, F = 10, 3, 8, 5
+    fresh = {}
+    for E in (4, 16):
+        experts_TK, tensors, grad_TD = inputs(T, D, F, E, K, "random", torch.float32, "cpu")
+        fresh[E] = fresh_outputs(T * K * D, partial(run, experts_loop, experts_TK, tensors,
+                                                     grad_TD))  # fmt: skip
+    assert len(fresh[16]) == len(fresh[4]) <= 2, fresh

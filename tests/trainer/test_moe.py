@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from tests.trainer.ops import host_syncs
 from trainer.backends import BackendError, get_backend, resolve_name
 from trainer.config import ConfigError, MoEConfig
 from trainer.moe import MoE, router_z_loss, switch_aux_loss
@@ -110,3 +111,70 @@ def test_backend_names_resolve_and_bad_ones_say_what_to_use() -> None:
 def test_config_rejects_top_k_beyond_experts() -> None:
     with pytest.raises(ConfigError, match="top_k=7"):
         replace(MoEConfig(num_experts=6, top_k=2, expert_dim=8, shared_expert_dim=0), top_k=7)
+
+
+@pytest.mark.parametrize("backend", ["torch_gmm", "triton"])
+def test_a_layer_step_never_waits_on_the_device(backend, device) -> None:
+    """Routing and the grouped experts must not stall the host on the GPU: torch.bincount
+    (which reads the largest index back) sorted the slots, though the router had counted them."""
+    moe = layer(device, bias_update_rate=0.01, z_loss_coef=1e-3)
+    moe.use_backend(get_backend(backend, torch.device(device)))
+    moe.train()
+    x = torch.randn(3, 7, 16, generator=torch.Generator().manual_seed(1)).to(device)
+
+    def step() -> None:
+        y, stats = moe(x)
+        (y.square().sum() + stats.aux_loss + stats.z_loss).backward()
+
+    assert host_syncs(step) == []
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the NaNs
+@pytest.mark.parametrize("backend", ["loop", "torch_gmm", "triton"])
+def test_nan_router_logits_give_a_nan_output_not_a_bad_expert(backend, device) -> None:
+    """A NaN logit (a diverged run) must surface as a NaN loss: the fused router turned it into
+    expert E (out of range), an illegal memory access in the expert kernels on a GPU."""
+    moe = layer(device)
+    moe.use_backend(get_backend(backend, torch.device(device)))
+    x = torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(2)).to(device)
+    x[0, 2] = float("nan")  # token 2's router logits are all NaN
+    with torch.no_grad():
+        routing = moe.backend(x.device).route(
+            torch.nn.functional.linear(x[0], moe.w_router_ED), 2
+        )
+        y, _ = moe(x)
+    assert ((routing.experts_TK >= 0) & (routing.experts_TK < E)).all(), routing.experts_TK
+    assert int(routing.counts_E.sum()) == 5 * 2
+    assert torch.isnan(y[0, 2]).all() and torch.isfinite(y[0, [0, 1, 3, 4]]).all()
+
+
+def test_padding_tokens_are_left_out_of_routing_statistics() -> None:
+    """PAD positions are routed (shapes stay static) but must not count: the aux loss, the
+    balancing bias's load and the load metric of a half-padded batch are those of its tokens."""
+    moe = layer("cpu", bias_update_rate=0.01, z_loss_coef=1e-3)
+    moe.train()
+    x = torch.randn(2, 6, 16, generator=torch.Generator().manual_seed(4))
+    valid_BL = torch.tensor([[True] * 6, [True] * 2 + [False] * 4])
+    _, stats = moe(x, valid_BL)
+    load_E = moe.load_E.clone()
+    moe.load_E.zero_()
+    _, only_tokens = moe(x[valid_BL][None])
+    assert torch.equal(stats.counts_E, only_tokens.counts_E)
+    assert int(stats.counts_E.sum()) == 8 * 2
+    torch.testing.assert_close(stats.aux_loss, only_tokens.aux_loss)
+    torch.testing.assert_close(stats.z_loss, only_tokens.z_loss)
+    assert torch.equal(load_E, moe.load_E)
+
+
+def test_the_model_masks_padding_out_of_routing_statistics(small_config) -> None:
+    from trainer.config import PAD
+
+    torch.manual_seed(0)
+    model = small_config.with_backend("loop").model.build()
+    tokens_BL = torch.full((1, 12), PAD)
+    tokens_BL[0, :5] = torch.arange(5)
+    docs_BL = torch.tensor([[0] * 5 + [-1] * 7])
+    pos_BL = torch.arange(12)[None]
+    _, stats = model(tokens_BL, pos_BL, docs_BL)
+    K = small_config.model.moe.top_k
+    assert [int(s.counts_E.sum()) for s in stats] == [5 * K] * len(stats)

@@ -117,3 +117,44 @@ def test_resume_refuses_a_checkpoint_of_another_run(
     other = Trainer(cfg, rows, total_steps=6, device=CPU, run_id="other")
     with pytest.raises(CheckpointError, match="written by another run"):
         other.resume(latest_checkpoint(tmp_path))  # type: ignore[arg-type]
+
+
+def test_a_non_finite_loss_stops_training_with_a_clear_error(small_config: TrainConfig) -> None:
+    """NaN router logits (a diverged run) must stop the run with a message, not train on."""
+    trainer = Trainer(small_config, synthetic_rows(small_config), total_steps=4, device=CPU)
+    trainer.train_step()
+    with torch.no_grad():
+        trainer.model.moe_layers[0].w_router_ED.fill_(float("nan"))
+    with pytest.raises(ArithmeticError, match="step 2: the loss is not finite") as raised:
+        trainer.train_step()
+    from trainer.train import NonFiniteLossError
+
+    assert isinstance(raised.value, NonFiniteLossError)
+
+
+def test_weights_are_initialised_on_the_training_device(small_config, monkeypatch) -> None:
+    """A 100M model drawn on the CPU and copied over spends its start-up on the host: the
+    weights are drawn where they train (here the meta device stands in for a GPU)."""
+    drawn_on: set[str] = set()
+    normal = torch.nn.init.normal_
+
+    def spy(*args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
+        drawn_on.add((args[0] if args else kwargs["tensor"]).device.type)
+        return normal(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.init, "normal_", spy)
+    meta = torch.device("meta")
+    trainer = Trainer(small_config, synthetic_rows(small_config), total_steps=1, device=meta)
+    assert drawn_on == {"meta"}
+    assert {p.device.type for p in trainer.model.parameters()} == {"meta"}
+
+
+def test_old_checkpoints_are_pruned(small_config: TrainConfig, tmp_path) -> None:
+    from trainer.checkpoint import prune_checkpoints
+
+    trainer = Trainer(small_config, synthetic_rows(small_config), total_steps=5, device=CPU)
+    for _ in range(5):
+        trainer.train_step()
+        trainer.save(tmp_path)
+    prune_checkpoints(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-0000004", "step-0000005"]

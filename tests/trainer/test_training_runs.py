@@ -118,3 +118,39 @@ def test_synth_train_rejects_bad_arguments(task_store: Path, extra, message) -> 
 def test_synth_train_needs_an_existing_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", "--db", str(tmp_path / "none.duckdb")])
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
+
+
+def test_a_crashed_run_resumes_from_its_last_periodic_checkpoint(task_store, tmp_path,
+                                                                 small_config) -> None:  # fmt: skip
+    """With checkpoint_every = 0 by default, a run that crashed resumed from nothing."""
+    every = small_config.checkpoint_every
+    assert every > 0
+
+    class Crash(Exception):
+        pass
+
+    def crash(m) -> None:
+        if m.step == every + 1:
+            raise Crash
+
+    kw = dict(device=CPU, checkpoint_dir=tmp_path)
+    with Store.open(task_store) as store:
+        with pytest.raises(Crash):
+            run_training(store, small_config, every + 2, on_step=crash, **kw)
+        again = run_training(store, small_config, every + 2, resume=True, **kw)
+    assert again.resumed_from == every and [m.step for m in again.metrics] == [every + 1,
+                                                                               every + 2]
+
+
+def test_a_backend_that_cannot_run_the_config_fails_before_training(
+    task_store, tmp_path, small_config
+) -> None:
+    """grouped_mm wants 16-byte rows: D = 34 in fp32 is not; torch_gmm says so up front and
+    names the backend that can run it (it used to run the loop under its own name)."""
+    from trainer.backends import BackendError
+
+    model = replace(small_config.model, dim=34, n_heads=1)
+    cfg = replace(small_config, model=model).with_backend("torch_gmm")
+    with Store.open(task_store) as store:
+        with pytest.raises(BackendError, match="16-byte.*use --backend loop"):
+            run_training(store, cfg, 1, device=CPU, checkpoint_dir=tmp_path)

@@ -4,19 +4,19 @@ Slots are sorted by expert and each expert's group is padded to ``align`` rows (
 on Hopper want 16-row-aligned groups); padding rows are zero, so they add nothing to any
 product or weight gradient. The combine gathers each (token, k) result back to its own row and
 sums over k: no scatter-add, so forward and backward are deterministic. Where the installed
-torch lacks a grouped GEMM for these tensors, the loop reference runs instead, with a warning.
+torch lacks a grouped GEMM for these tensors, it raises ``GroupedMMUnavailable`` rather than
+run the loop under its own name: a quiet fallback made the torch_gmm parity tests compare the
+loop with itself and the benchmark time the loop as "torch_gmm".
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from trainer.kernels.experts_ref import experts_loop
 from trainer.kernels.schedule import sort_by_expert
 
 GroupedMM = Callable[..., torch.Tensor]
@@ -24,19 +24,27 @@ _GROUPED_MM: GroupedMM | None = getattr(F, "grouped_mm", None) or getattr(
     torch, "_grouped_mm", None
 )
 _verdicts: dict[tuple[str, torch.dtype], str | None] = {}
-_warned: set[str] = set()
 
 
-def unsupported_reason(x_TD: torch.Tensor, w_EFD: torch.Tensor) -> str | None:
-    """Why grouped_mm cannot run on these tensors here, or None if it can."""
+class GroupedMMUnavailable(RuntimeError):
+    """torch's grouped GEMM cannot run these tensors here; the message says why."""
+
+
+def has_grouped_mm() -> bool:
+    return _GROUPED_MM is not None
+
+
+def unsupported_reason(
+    device: torch.device, dtype: torch.dtype, D: int, F: int
+) -> str | None:
+    """Why grouped_mm cannot run experts of these dims and dtype here, or None if it can."""
     if _GROUPED_MM is None:
         return f"torch {torch.__version__} has no grouped_mm"
-    dims = (x_TD.shape[1], w_EFD.shape[1])
-    if any(d * x_TD.element_size() % 16 for d in dims):
-        return f"grouped_mm needs rows of 16-byte multiples; D, F = {dims} in {x_TD.dtype}"
-    key = (x_TD.device.type, x_TD.dtype)
+    if any(d * dtype.itemsize % 16 for d in (D, F)):
+        return f"grouped_mm needs rows of 16-byte multiples; D, F = {D, F} in {dtype}"
+    key = (device.type, dtype)
     if key not in _verdicts:
-        _verdicts[key] = _probe(x_TD.device, x_TD.dtype)
+        _verdicts[key] = _probe(device, dtype)
     return _verdicts[key]
 
 
@@ -83,18 +91,17 @@ def experts_torch_gmm(
     w_gate_EFD: torch.Tensor,
     w_up_EFD: torch.Tensor,
     w_down_EDF: torch.Tensor,
+    counts_E: torch.Tensor | None = None,
     *,
     align: int = 16,
 ) -> torch.Tensor:
-    reason = unsupported_reason(x_TD, w_gate_EFD)
-    if reason is not None:
-        if reason not in _warned:
-            _warned.add(reason)
-            warnings.warn(f"torch_gmm backend: {reason}; using the loop backend", stacklevel=2)
-        return experts_loop(x_TD, experts_TK, weights_TK, w_gate_EFD, w_up_EFD, w_down_EDF)
+    """``counts_E``: slots per expert where the router already counted them."""
     T, K = experts_TK.shape
     D, E, S = x_TD.shape[1], w_gate_EFD.shape[0], experts_TK.numel()
-    perm = sort_by_expert(experts_TK, E)
+    reason = unsupported_reason(x_TD.device, x_TD.dtype, D, w_gate_EFD.shape[1])
+    if reason is not None:
+        raise GroupedMMUnavailable(f"torch_gmm backend: {reason}; use the loop backend")
+    perm = sort_by_expert(experts_TK, E, counts_E)
     padded_E = torch.div(perm.counts_E + align - 1, align, rounding_mode="floor") * align
     pad_end_E = torch.cumsum(padded_E, 0)
     expert_S = experts_TK.flatten()[perm.perm_S]

@@ -338,10 +338,14 @@ class Plan(NamedTuple):
 
 
 def make_plan(
-    experts_TK: torch.Tensor, weights_TK: torch.Tensor, E: int, dtype: torch.dtype
+    experts_TK: torch.Tensor,
+    weights_TK: torch.Tensor,
+    E: int,
+    dtype: torch.dtype,
+    counts_E: torch.Tensor | None = None,
 ) -> Plan:
     block_m = tiles("up", experts_TK.device).block_m
-    perm = sort_by_expert(experts_TK, E)
+    perm = sort_by_expert(experts_TK, E, counts_E)
     sched = block_schedule(perm, block_m)
     w_route_S = weights_TK.flatten()[perm.perm_S].to(dtype).contiguous()
     return Plan(perm, sched, w_route_S, block_m)
@@ -443,13 +447,16 @@ class _TritonExperts(torch.autograd.Function):
         w_up_EFD: torch.Tensor,
         w_down_EDF: torch.Tensor,
         experts_TK: torch.Tensor,
+        counts_E: torch.Tensor | None = None,
     ) -> torch.Tensor:
         x_TD, w_gate_EFD, w_up_EFD, w_down_EDF = (
             t.contiguous() for t in (x_TD, w_gate_EFD, w_up_EFD, w_down_EDF)
         )
-        plan = make_plan(experts_TK, weights_TK, w_gate_EFD.shape[0], x_TD.dtype)
+        plan = make_plan(experts_TK, weights_TK, w_gate_EFD.shape[0], x_TD.dtype, counts_E)
         g_SF, u_SF, h_SF = up_swiglu(x_TD, w_gate_EFD, w_up_EFD, plan)
-        y_TD = down(h_SF, w_down_EDF, plan, x_TD.shape[0])
+        # Off autocast: CUDA's runs the k-sum in fp32, which made y (and so dy) fp32.
+        with torch.autocast(x_TD.device.type, enabled=False):
+            y_TD = down(h_SF, w_down_EDF, plan, x_TD.shape[0])
         ctx.save_for_backward(x_TD, w_gate_EFD, w_up_EFD, w_down_EDF, g_SF, u_SF, h_SF,
                               *plan.perm, *plan.sched, plan.w_route_S)  # fmt: skip
         ctx.shape_TK = experts_TK.shape
@@ -464,18 +471,21 @@ class _TritonExperts(torch.autograd.Function):
         T, K = ctx.shape_TK
         E = w_gate_EFD.shape[0]
         # A loss like y.sum() hands back an expanded, stride-0 gradient: the kernels index rows.
-        dy_TD = dy_TD.contiguous()
-        dg_SF, du_SF, d_route_S = down_bwd(dy_TD, w_down_EDF, g_SF, u_SF, h_SF, plan)
-        # Back from sorted order to (t, k) order: a permutation, so no two writes collide.
-        d_weights_TK = (
-            torch.empty(T * K, device=dy_TD.device, dtype=ctx.weights_dtype)
-            .index_put_((plan.perm.perm_S,), d_route_S.to(ctx.weights_dtype))
-            .view(T, K)
-        )
-        dx_TD = up_bwd_dx(dg_SF, du_SF, w_gate_EFD, w_up_EFD, plan, T)
-        dw_gate_EFD, dw_up_EFD = wgrad_up(dg_SF, du_SF, x_TD, plan, E)
-        dw_down_EDF = wgrad_down(dy_TD, h_SF, plan, E)
-        return dx_TD, d_weights_TK, dw_gate_EFD, dw_up_EFD, dw_down_EDF, None
+        # An fp32 dy (from a sum under autocast) beside bf16 activations would hand tl.dot
+        # operands of two dtypes, which it refuses: the kernels take the activations' dtype.
+        dy_TD = dy_TD.to(x_TD.dtype).contiguous()
+        with torch.autocast(dy_TD.device.type, enabled=False):
+            dg_SF, du_SF, d_route_S = down_bwd(dy_TD, w_down_EDF, g_SF, u_SF, h_SF, plan)
+            # Back from sorted order to (t, k) order: a permutation, so no two writes collide.
+            d_weights_TK = (
+                torch.empty(T * K, device=dy_TD.device, dtype=ctx.weights_dtype)
+                .index_put_((plan.perm.perm_S,), d_route_S.to(ctx.weights_dtype))
+                .view(T, K)
+            )
+            dx_TD = up_bwd_dx(dg_SF, du_SF, w_gate_EFD, w_up_EFD, plan, T)
+            dw_gate_EFD, dw_up_EFD = wgrad_up(dg_SF, du_SF, x_TD, plan, E)
+            dw_down_EDF = wgrad_down(dy_TD, h_SF, plan, E)
+        return dx_TD, d_weights_TK, dw_gate_EFD, dw_up_EFD, dw_down_EDF, None, None
 
 
 def experts_triton(
@@ -485,7 +495,12 @@ def experts_triton(
     w_gate_EFD: torch.Tensor,
     w_up_EFD: torch.Tensor,
     w_down_EDF: torch.Tensor,
+    counts_E: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    out = _TritonExperts.apply(x_TD, weights_TK, w_gate_EFD, w_up_EFD, w_down_EDF, experts_TK)
+    """``counts_E``: slots per expert where the router already counted them (else counted
+    here, on the device)."""
+    out = _TritonExperts.apply(
+        x_TD, weights_TK, w_gate_EFD, w_up_EFD, w_down_EDF, experts_TK, counts_E
+    )
     assert isinstance(out, torch.Tensor)
     return out

@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import torch
 
+from trainer.kernels.schedule import count_experts
+
 
 class Routing(NamedTuple):
     probs_TE: torch.Tensor  # fp32 softmax over all experts (differentiable; feeds the aux loss)
@@ -36,5 +38,5 @@ def route_ref(
     weights_TK = probs_TE.gather(1, experts_TK)
     if norm_topk_prob:
         weights_TK = weights_TK / weights_TK.sum(dim=-1, keepdim=True)
-    counts_E = torch.bincount(experts_TK.flatten(), minlength=logits_TE.shape[1])
+    counts_E = count_experts(experts_TK.flatten(), logits_TE.shape[1])
     return Routing(probs_TE, weights_TK, experts_TK, counts_E)

@@ -3,8 +3,9 @@
 Forward, one program per block of tokens, the whole expert row in registers: softmax in fp32,
 top-k by K rounds of argmax (the lowest index wins a tie), the chosen probabilities
 renormalised, and the expert histogram added with one atomic add per expert and block (integer
-atomics: the counts are exact whatever the order). Backward: the renormalisation's and the
-softmax's Jacobians applied in one pass, with no atomics.
+atomics: the counts are exact whatever the order). A row of NaN logits still picks experts that
+exist, with NaN weights, so a diverged run shows a NaN loss rather than a bad memory access.
+Backward: the renormalisation's and the softmax's Jacobians applied in one pass, no atomics.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def _router_fwd(
     for k in tl.static_range(K):
         best = tl.max(scores, axis=1)
         pick = tl.min(tl.where(scores == best[:, None], cols[None, :], BLOCK_E), axis=1)
+        # A NaN row equals no best score and would pick BLOCK_E, an expert that does not
+        # exist (an illegal access in the expert kernels): pick a real one; its NaN weight
+        # then carries the NaN on to the loss.
+        pick = tl.minimum(pick, E - 1)
         hit = cols[None, :] == pick[:, None]
         p = tl.sum(tl.where(hit, probs, 0.0), axis=1)
         chosen_w = tl.where(ks[None, :] == k, p[:, None], chosen_w)

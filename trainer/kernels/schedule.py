@@ -18,13 +18,25 @@ class Permutation(NamedTuple):
     counts_E: torch.Tensor  # sorted positions of each expert
 
 
-def sort_by_expert(experts_TK: torch.Tensor, num_experts: int) -> Permutation:
+def sort_by_expert(
+    experts_TK: torch.Tensor, num_experts: int, counts_E: torch.Tensor | None = None
+) -> Permutation:
+    """``counts_E``: the router's histogram of ``experts_TK``, when it made one."""
     K = experts_TK.shape[1]
     flat_S = experts_TK.flatten()
     perm_S = torch.argsort(flat_S, stable=True)
-    counts_E = torch.bincount(flat_S, minlength=num_experts)
+    if counts_E is None:
+        counts_E = count_experts(flat_S, num_experts)
     start_E = torch.cumsum(counts_E, 0) - counts_E
     return Permutation(perm_S, torch.div(perm_S, K, rounding_mode="floor"), start_E, counts_E)
+
+
+def count_experts(experts_S: torch.Tensor, num_experts: int) -> torch.Tensor:
+    """int64 slots per expert. Not ``torch.bincount``: on CUDA it reads the largest index back
+    to the host (a sync) to size its output, even with ``minlength``. Integer scatter-adds are
+    exact in any order, so this is deterministic."""
+    counts_E = torch.zeros(num_experts, dtype=torch.int64, device=experts_S.device)
+    return counts_E.scatter_add_(0, experts_S, torch.ones_like(experts_S, dtype=torch.int64))
 
 
 class BlockSchedule(NamedTuple):
