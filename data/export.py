@@ -29,6 +29,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import git
+
 from data.store import Store
 from data.task_metrics import COLUMNS, METRICS_SQL, backfill
 from data.task_repo import (
@@ -60,6 +62,13 @@ environments/ENV_ID/      Dockerfile, lock.txt, environment.json, runner.py, for
                           synth_report.py
 tasks/INSTANCE_ID/        (swebench) Dockerfile + bug.patch: the environment with the bug
 """
+HARBOR_LAYOUT = """\
+export.json               what was exported, from which store
+tasks/INSTANCE_ID/        a Harbor task folder: instruction.md, task.toml, environment/,
+                          tests/test.sh, solution/solve.sh (see data/harbor.py)
+repos/NAME-COMMIT.bundle  git bundle: branch main (the clean commit) + one branch per task
+environments/ENV_ID/      the build context of the image each task's Dockerfile starts FROM
+"""
 LOG_PARSER = "parse_log_pytest"  # SWE-bench's parser of `pytest -rA` output
 EVAL_TYPE = "pass_and_fail"
 START_MARK, END_MARK = ">>>>> Start Test Output", ">>>>> End Test Output"
@@ -73,6 +82,7 @@ class ExportFormat(StrEnum):
     SWEBENCH = "swebench"
     SWESMITH = "swesmith"
     PARQUET = "parquet"
+    HARBOR = "harbor"
 
 
 class TaskFilter(Record):
@@ -467,8 +477,10 @@ def _export_folder(
             for rel, data in project_files(project, env.lock, env.spec.python).items():
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 (folder / rel).write_bytes(data)
+        if fmt is ExportFormat.HARBOR:
+            _write_harbor_tasks(store, staging / "tasks", tasks, envs, snapshots, commits)
         lines = []
-        for task in tasks:
+        for task in tasks if fmt is not ExportFormat.HARBOR else ():
             env = envs[task.env_id]
             commit = commits[task.instance_id]
             snapshot = snapshots[env.snapshot_id]
@@ -483,15 +495,17 @@ def _export_folder(
             else:
                 row = swesmith_instance(task, image)
             lines.append(row.model_dump_json())
-        (staging / INSTANCES).write_text("".join(line + "\n" for line in lines))
+        if fmt is not ExportFormat.HARBOR:
+            (staging / INSTANCES).write_text("".join(line + "\n" for line in lines))
         manifest = {
             "format": fmt.value,
             "tasks": len(tasks),
             "store": str(store.path),
-            "exported_at": timestamp(utcnow()),
+            # A Harbor export is byte for byte a function of the store: no clock in it.
+            **({} if fmt is ExportFormat.HARBOR else {"exported_at": timestamp(utcnow())}),
             "harness_version": HARNESS_VERSION,
             "bundles": {bundle_name(s): s.commit for s in snapshots.values()},
-            "layout": LAYOUT.splitlines(),
+            "layout": (HARBOR_LAYOUT if fmt is ExportFormat.HARBOR else LAYOUT).splitlines(),
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _swap_into_place(staging, out)
@@ -505,6 +519,55 @@ def _export_folder(
         environments=len(envs),
         warnings=_warnings(fmt, tasks),
     )
+
+
+def _write_harbor_tasks(store: Store, root: Path, tasks: Sequence[Task],
+                        envs: dict[str, Environment], snapshots: dict[str, Snapshot],
+                        commits: dict[str, TaskCommit]) -> None:
+    """One Harbor task folder per task (data.harbor), under ``root``."""
+    from data.harbor import EXECUTABLE, GRADER, originals_tar, task_folder
+    from data.task_metrics import select
+    from envs.backend import (
+        PROGRAMS,
+        JobPaths,
+        Limits,
+        RunRequest,
+        make_job,
+        plugin_source,
+        template_dir,
+    )
+    from envs.docker_backend import LOG, PRISTINE, UID, WORK
+    from verifiers.screening import is_test_path
+
+    programs = {name: (template_dir() / name).read_text() for name in (*PROGRAMS, GRADER)}
+    programs["synth_report.py"] = plugin_source().read_text()
+    metrics = {r["instance_id"]: r for r in select(store, ids=[t.instance_id for t in tasks])}
+    limits = Limits()  # what the factory verified with, unless its runs were given others
+    originals: dict[str, bytes] = {}
+    for task in tasks:
+        env = envs[task.env_id]
+        snapshot = snapshots[env.snapshot_id]
+        if env.env_id not in originals:
+            tree = git.Repo(snapshot.path).git.ls_files("-z").split("\0")
+            tests = [f for f in tree if f and is_test_path(f, env.spec.test_paths)]
+            originals[env.env_id] = originals_tar(Path(snapshot.path), tests)
+        paths = JobPaths(pristine=PRISTINE, work=WORK, report="", log=LOG,
+                         python="/opt/venv/bin/python", plugin_dir="/tests")
+        job = make_job(env.spec, RunRequest(select=task.FAIL_TO_PASS + task.PASS_TO_PASS), paths,
+                       "", limits)
+        job.pop("secret")  # made fresh by the grader at each grading
+        folder = task_folder(
+            task, env, snapshot, commits[task.instance_id],
+            task_dockerfile=task_files(task, snapshot, commits[task.instance_id])["Dockerfile"],
+            job=job, programs=programs, originals=originals[env.env_id],
+            metrics=metrics.get(task.instance_id, {}), timeout_s=limits.timeout_s,
+            memory_mb=limits.memory_mb, cpus=limits.cpus, uid=UID,
+        )
+        for rel, data in folder.items():
+            path = root / task.instance_id / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            path.chmod(0o755 if rel in EXECUTABLE else 0o644)
 
 
 def _warnings(fmt: ExportFormat, tasks: Sequence[Task]) -> tuple[str, ...]:

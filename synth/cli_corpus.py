@@ -20,11 +20,14 @@ CacheOption = Annotated[
 
 def export(
     format: Annotated[
-        str, typer.Option("--format", help="swebench | swesmith | parquet", show_default=False)
+        str,
+        typer.Option("--format", help="swebench | swesmith | parquet | harbor",
+                     show_default=False),
     ],
     out: Annotated[
         Path,
-        typer.Option(help="A folder (swebench, swesmith) or a .parquet file.", show_default=False),
+        typer.Option(help="A folder (swebench, swesmith, harbor) or a .parquet file.",
+                     show_default=False),
     ],
     filter: Annotated[
         list[str] | None,
@@ -37,7 +40,8 @@ def export(
     db: DbOption = DEFAULT_DB,
     cache_dir: CacheOption = None,
 ) -> None:
-    """Export tasks as SWE-bench or SWE-smith instances (with a git bundle) or as Parquet."""
+    """Export tasks as SWE-bench or SWE-smith instances (with a git bundle), Harbor task folders
+    or Parquet."""
     from data.export import ExportError, ExportFormat, export_corpus, parse_filters
     from data.store import StoreError
     from data.task_repo import TaskRepoError
@@ -45,7 +49,7 @@ def export(
     try:
         fmt = ExportFormat(format)
     except ValueError:
-        raise fail(f"--format {format!r}: choose swebench, swesmith or parquet") from None
+        raise fail(f"--format {format!r}: choose swebench, swesmith, parquet or harbor") from None
     try:
         flt = parse_filters(filter or [])
         with _open_existing(db) as store:
@@ -165,6 +169,43 @@ def report(
     console.print(f"[bold]report:[/] {path}")
 
 
+def harbor_check(
+    folder: Annotated[Path, typer.Argument(help="A `synth export --format harbor` folder, or "
+                                                "one task folder of it.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Check only the first N tasks.")] = None,
+) -> None:
+    """Harbor's quality gate on exported tasks: the oracle (solution/solve.sh) must score 1 and
+    the no-op agent 0. Builds each task's environment with Docker; exit 1 on any miss."""
+    from envs.harbor_check import HarborCheckError, check_folder
+
+    root = folder.expanduser().resolve()
+    tasks = [root] if (root / "task.toml").is_file() else sorted(
+        p for p in (root / "tasks").glob("*") if (p / "task.toml").is_file())
+    if not tasks:
+        raise fail(f"{root} holds no Harbor task folder; make one with "
+                   "`synth export --format harbor --out DIR`")
+    misses = 0
+    for task in tasks[:limit]:
+        try:
+            check = check_folder(task)
+        except HarborCheckError as exc:
+            console.print(f"[red]error[/] {exc}", highlight=False)
+            misses += 1
+            continue
+        misses += not check.ok
+        mark = "[green]ok[/]" if check.ok else "[red]MISS[/]"
+        console.print(f"{mark} {check.task}: oracle {check.oracle.reward} "
+                      f"({check.oracle.seconds:.1f}s), nop {check.nop.reward} "
+                      f"({check.nop.seconds:.1f}s)", highlight=False)
+        if not check.ok:
+            console.print(check.oracle.log, markup=False, highlight=False)
+    checked = len(tasks[:limit])
+    console.print(f"{checked - misses} of {checked} task(s) passed the gate "
+                  "(oracle 1, no-op 0)")
+    if misses:
+        raise typer.Exit(1)
+
+
 def _open_existing(db: Path):
     from synth.cli import _open_existing as open_existing
 
@@ -181,3 +222,4 @@ def register(app: typer.Typer) -> None:
     app.command()(export)
     app.command()(audit)
     app.command()(report)
+    app.command("harbor-check")(harbor_check)
