@@ -32,7 +32,16 @@ from typing import TYPE_CHECKING
 import git
 
 from data.store import Store
-from data.task_metrics import COLUMNS, METRICS_SQL, backfill
+from data.task_metrics import (
+    COLUMNS,
+    METRICS_SQL,
+    Condition,
+    MetricsError,
+    backfill,
+    is_condition,
+    parse_condition,
+    select,
+)
 from data.task_repo import (
     IDENTITY,
     TaskCommit,
@@ -95,6 +104,8 @@ class TaskFilter(Record):
     env_ids: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    # Comparisons on the accounting columns (data.task_metrics): cpu_s<=30, steady=true.
+    conditions: tuple[Condition, ...] = ()
 
     def matches(self, task: Task) -> bool:
         return (
@@ -123,13 +134,21 @@ def parse_filters(items: Iterable[str]) -> TaskFilter:
     """``["repo=ledger", "operator=arith_swap", "since=2026-01-01"]`` → a TaskFilter."""
     lists: dict[str, list[str]] = {}
     bounds: dict[str, datetime] = {}
+    conditions = []
     for item in items:
+        if is_condition(item):
+            try:
+                conditions.append(parse_condition(item))
+            except MetricsError as exc:
+                raise ExportError(str(exc)) from None
+            continue
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or key not in _FILTER_KEYS or not value:
             raise ExportError(
                 f"--filter {item!r}: write KEY=VALUE with KEY one of "
-                f"{', '.join(sorted(_FILTER_KEYS))} (e.g. --filter repo=ledger)"
+                f"{', '.join(sorted(_FILTER_KEYS))} (e.g. --filter repo=ledger), or compare an "
+                "accounting column (e.g. --filter 'cpu_s<=30'; see `synth tasks list --help`)"
             )
         if key in ("since", "until"):
             bounds[key] = _parse_time(key, value)
@@ -140,7 +159,7 @@ def parse_filters(items: Iterable[str]) -> TaskFilter:
         else:
             lists.setdefault(_FILTER_KEYS[key], []).append(value)
     fields: dict[str, object] = {name: tuple(values) for name, values in lists.items()}
-    return TaskFilter.model_validate({**fields, **bounds})
+    return TaskFilter.model_validate({**fields, **bounds, "conditions": tuple(conditions)})
 
 
 def _parse_time(key: str, value: str) -> datetime:
@@ -368,6 +387,9 @@ LABEL synth.instance_id="{task.instance_id}" synth.base_commit="{commit.bug_comm
 
 def select_tasks(store: Store, flt: TaskFilter) -> list[Task]:
     tasks = sorted((t for t in store.list_tasks() if flt.matches(t)), key=lambda t: t.instance_id)
+    if flt.conditions:
+        kept = {r["instance_id"] for r in select(store, flt.conditions)}
+        tasks = [t for t in tasks if t.instance_id in kept]
     if not tasks:
         raise ExportError(
             f"no task in {store.path} matches the filter; see `synth tasks list --db {store.path}`"
@@ -526,7 +548,6 @@ def _write_harbor_tasks(store: Store, root: Path, tasks: Sequence[Task],
                         commits: dict[str, TaskCommit]) -> None:
     """One Harbor task folder per task (data.harbor), under ``root``."""
     from data.harbor import EXECUTABLE, GRADER, originals_tar, task_folder
-    from data.task_metrics import select
     from envs.backend import (
         PROGRAMS,
         JobPaths,

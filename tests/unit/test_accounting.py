@@ -192,3 +192,22 @@ def test_tasks_stored_before_accounting_get_it_from_their_stored_runs(store) -> 
     assert store.tasks_without_stats() == []
     assert rows["ledger.2"]["own_cpu_s"] == 3.0 and rows["ledger.2"]["bug_runs"] == 2
     assert rows["ledger.1"]["covering_tests"] == 1
+
+
+def test_export_filters_take_accounting_comparisons_beside_their_own_keys() -> None:
+    from data.export import ExportError, parse_filters
+
+    flt = parse_filters(["repo=ledger", "cpu_s<=3", "steady=true"])
+    assert flt.repos == ("ledger",)
+    assert [(c.column, c.op, c.value) for c in flt.conditions] == \
+        [("cpu_s", "<=", 3.0), ("steady", "=", True)]
+    with pytest.raises(ExportError, match="cpu_s is a number"):
+        parse_filters(["cpu_s<=cheap"])
+
+
+def test_exported_tasks_can_be_chosen_on_their_figures(store) -> None:
+    from data.export import parse_filters, select_tasks
+
+    _corpus(store)
+    chosen = select_tasks(store, parse_filters(["cpu_s>10", "repo=ledger"]))
+    assert [t.instance_id for t in chosen] == ["ledger.2"]
