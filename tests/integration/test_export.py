@@ -195,7 +195,7 @@ def test_a_filtered_export_replaces_the_earlier_one(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--format", "csv", "--out", "x"], "choose swebench, swesmith or parquet"),
+        (["--format", "csv", "--out", "x"], "choose swebench, swesmith, parquet or harbor"),
         (["--format", "parquet", "--out", "x.parquet", "--filter", "colour=red"], "KEY one of"),
     ],
 )
