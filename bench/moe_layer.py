@@ -1,53 +1,45 @@
 """MoE layer forward+backward, each expert backend against `loop`, measured side by side.
 
     .venv/bin/python bench/moe_layer.py                  # CPU, small shapes
-    python3 bench/moe_layer.py --device cuda             # the two GPU shapes of issue 7
+    python3 bench/moe_layer.py --device cuda             # the two GPU shapes (moe_shapes.py)
+    python3 bench/moe_layer.py --device cuda --json out.json   # figures for gpu_verdict.py
 
 Times the routed MoE layer (fp32 router, top-k, experts; no shared expert, which is the same
-for every backend) and, on CUDA, the Triton grouped GEMM of the up projection alone. Speedups
-are ratios within one run; TFLOP/s count the expert GEMMs only (6*S*D*F forward, twice that
-backward, S = T*K) and are set against the matmul peak measured on this device at the start
-(bf16 on CUDA, fp32 on CPU). On CPU the Triton backend would run in its interpreter, which
-measures Python, not kernels: it is left out there.
+for every backend) and, where the triton backend runs, the Triton grouped GEMM of the up
+projection alone. Speedups are ratios within one run; TFLOP/s count the expert GEMMs only
+(6*S*D*F forward, twice that backward, S = T*K) and are set against the matmul peak measured
+on this device at the start (bf16 on CUDA, fp32 on CPU). On CPU the Triton backend would run
+in its interpreter, which measures Python, not kernels: it is left out unless asked for
+(``--backends``), as the CPU smoke run of gpu_check.sh does to exercise this script.
+
+A backend that cannot run here is reported as not run, with the reason, never timed under
+another's name: torch_gmm raises where grouped_mm is missing rather than run the loop. The
+loop is the in-place reference (``trainer.kernels.experts_ref``). Weights are drawn on the
+device.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainer.backends import get_backend  # noqa: E402
+from moe_shapes import SHAPES, Shape, expert_inputs  # noqa: E402
+
+from trainer.backends import BackendError, get_backend  # noqa: E402
 from trainer.config import MoEConfig  # noqa: E402
+from trainer.kernels.experts_gmm import GroupedMMUnavailable  # noqa: E402
 from trainer.moe import MoE  # noqa: E402
 
-
-@dataclass(frozen=True)
-class Shape:
-    name: str
-    T: int
-    D: int
-    F: int
-    E: int
-    K: int
-
-    @property
-    def expert_flops(self) -> float:
-        return 3 * 6.0 * self.T * self.K * self.D * self.F  # forward + backward (2x)
-
-
-CPU_SHAPES = [Shape("cpu-small", 512, 128, 64, 16, 4), Shape("cpu-e60", 256, 64, 32, 60, 4)]
-GPU_SHAPES = [
-    Shape("T16k-D2048-F768-E128-k8", 16384, 2048, 768, 128, 8),
-    Shape("qwen3-next-like-E512-F512-k10", 16384, 2048, 512, 512, 10),
-]
+BACKENDS = ("loop", "torch_gmm", "triton")
 
 
 def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
@@ -81,9 +73,10 @@ def matmul_peak(device: torch.device, dtype: torch.dtype) -> float:
 def layer_for(shape: Shape, device: torch.device, dtype: torch.dtype) -> tuple[MoE, torch.Tensor]:
     cfg = MoEConfig(num_experts=shape.E, top_k=shape.K, expert_dim=shape.F, shared_expert_dim=0)
     torch.manual_seed(0)
-    moe = MoE(cfg, shape.D)
-    moe.init_weights(std=0.02, out_std=0.02)
-    moe = moe.to(device=device, dtype=dtype)
+    with device:  # drawn on the device: at E=512 a host-side init alone takes minutes
+        moe = MoE(cfg, shape.D)
+        moe.init_weights(std=0.02, out_std=0.02)
+    moe = moe.to(dtype=dtype)
     moe.w_router_ED.data = moe.w_router_ED.data.float()
     x = torch.randn(1, shape.T, shape.D, device=device, dtype=dtype, requires_grad=True)
     return moe, x
@@ -91,12 +84,18 @@ def layer_for(shape: Shape, device: torch.device, dtype: torch.dtype) -> tuple[M
 
 def bench_shape(
     shape: Shape, backends: list[str], device: torch.device, dtype: torch.dtype, repeats: int
-) -> dict[str, float]:
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Seconds per forward+backward of each backend that runs, and why the others did not."""
     moe, x = layer_for(shape, device, dtype)
     dy = torch.randn_like(x)
-    out: dict[str, float] = {}
+    times: dict[str, float] = {}
+    not_run: dict[str, str] = {}
     for name in backends:
-        moe.use_backend(get_backend(name, device))
+        try:
+            moe.use_backend(get_backend(name, device))
+        except BackendError as e:
+            not_run[name] = str(e)
+            continue
 
         def step() -> None:
             y, stats = moe(x)
@@ -106,72 +105,103 @@ def bench_shape(
 
         # The loop backend syncs per expert; fewer repeats keep its share of the run small.
         n = max(2, repeats // 3) if name == "loop" else repeats
-        out[name] = timed(step, device, repeats=n, warmup=2 if device.type == "cuda" else 1)
-    return out
+        try:
+            times[name] = timed(step, device, repeats=n, warmup=2 if device.type == "cuda" else 1)
+        except GroupedMMUnavailable as e:  # never timed as torch_gmm: it would be the loop
+            not_run[name] = str(e)
+    return times, not_run
 
 
-def bench_grouped_gemm(shape: Shape, device: torch.device, repeats: int) -> float:
+def bench_grouped_gemm(
+    shape: Shape, device: torch.device, dtype: torch.dtype, repeats: int
+) -> float:
     """Seconds of the Triton up-projection grouped GEMM (gather + SwiGLU fused) alone."""
     from trainer.kernels.experts_triton import make_plan, up_swiglu
 
-    gen = torch.Generator(device=device).manual_seed(0)
-    x = torch.randn(shape.T, shape.D, device=device, generator=gen).bfloat16()
-    experts = torch.topk(
-        torch.rand(shape.T, shape.E, device=device, generator=gen), shape.K
-    ).indices
-    weights = torch.rand(shape.T, shape.K, device=device, generator=gen)
-    w_gate = (
-        torch.randn(shape.E, shape.F, shape.D, device=device, generator=gen) * 0.02
-    ).bfloat16()
-    w_up = torch.randn_like(w_gate)
-    plan = make_plan(experts, weights, shape.E, torch.bfloat16)
-    return timed(lambda: up_swiglu(x, w_gate, w_up, plan), device, repeats=repeats, warmup=3)
+    inp = expert_inputs(shape, device, dtype)
+    plan = make_plan(inp.experts_TK, inp.weights_TK, shape.E, dtype)
+    return timed(lambda: up_swiglu(inp.x_TD, inp.w_gate_EFD, inp.w_up_EFD, plan), device,
+                 repeats=repeats, warmup=3 if device.type == "cuda" else 1)  # fmt: skip
 
 
-def main() -> None:
+def measure(
+    shapes: list[Shape], backends: list[str], device: torch.device, repeats: int
+) -> dict[str, Any]:
+    """The figures of one run, as written by --json and read by gpu_verdict.py."""
+    on_gpu = device.type == "cuda"
+    dtype = torch.bfloat16 if on_gpu else torch.float32
+    peak = matmul_peak(device, dtype)
+    name = torch.cuda.get_device_name() if on_gpu else f"CPU, {torch.get_num_threads()} threads"
+    out: dict[str, Any] = {"device": name, "torch": torch.__version__,
+                           "dtype": str(dtype).removeprefix("torch."), "peak_flops": peak,
+                           "shapes": []}  # fmt: skip
+    for shape in shapes:
+        times, not_run = bench_shape(shape, backends, device, dtype, repeats)
+        row: dict[str, Any] = {**vars(shape), "ms": {b: s * 1e3 for b, s in times.items()},
+                               "not_run": not_run, "grouped_gemm": None}  # fmt: skip
+        if "triton" in times:
+            seconds = bench_grouped_gemm(shape, device, dtype, repeats)
+            flops = shape.up_flops / seconds
+            row["grouped_gemm"] = {"ms": seconds * 1e3, "flops_per_s": flops,
+                                   "of_peak": flops / peak}  # fmt: skip
+        out["shapes"].append(row)
+    return out
+
+
+def show(figures: dict[str, Any]) -> None:
+    on_gpu = not figures["device"].startswith("CPU")
+    unit, scale = ("TFLOP/s", 1e12) if on_gpu else ("GFLOP/s", 1e9)
+    peak = figures["peak_flops"]
+    print(f"device: {figures['device']}; torch {figures['torch']}; dtype {figures['dtype']}")
+    print(f"measured matmul peak: {peak / scale:.2f} {unit}")
+    for row in figures["shapes"]:
+        shape = Shape(**{k: row[k] for k in ("name", "T", "D", "F", "E", "K")})
+        ms: dict[str, float] = row["ms"]
+        print(f"\n{shape.name}: T={shape.T} D={shape.D} F={shape.F} E={shape.E} k={shape.K}")
+        print(f"  {'backend':<10} {'ms':>9} {'vs loop':>8} {unit:>9} {'of peak':>8}")
+        for backend, t_ms in ms.items():
+            rate = shape.expert_flops / (t_ms / 1e3)
+            vs_loop = f"{ms['loop'] / t_ms:>7.2f}x" if "loop" in ms else f"{'-':>8}"
+            print(f"  {backend:<10} {t_ms:>9.2f} {vs_loop} {rate / scale:>9.2f}"
+                  f" {rate / peak:>8.1%}")  # fmt: skip
+        for backend, why in row["not_run"].items():
+            print(f"  {backend:<10} not run: {why}")
+        if "triton" in ms and "torch_gmm" in ms:
+            print(f"  triton vs torch_gmm: {ms['torch_gmm'] / ms['triton']:.2f}x")
+        if row["grouped_gemm"]:
+            g = row["grouped_gemm"]
+            print(f"  grouped GEMM (gate+up, gather and SwiGLU fused): {g['ms']:.2f} ms, "
+                  f"{g['flops_per_s'] / scale:.1f} {unit}, {g['of_peak']:.1%} of peak")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--shapes", choices=sorted(SHAPES), help="default: gpu on cuda, else cpu")
+    parser.add_argument("--backends", default="",
+                        help="comma-separated (default: all three on cuda, loop,torch_gmm on cpu)")
     parser.add_argument("--repeats", type=int, default=0, help="timed runs (default: 10 / 3)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's)")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is visible")
     on_gpu = device.type == "cuda"
-    dtype = torch.bfloat16 if on_gpu else torch.float32
-    repeats = args.repeats or (10 if on_gpu else 3)
-    shapes = GPU_SHAPES if on_gpu else CPU_SHAPES
-    backends = ["loop", "torch_gmm", "triton"] if on_gpu else ["loop", "torch_gmm"]
-    peak = matmul_peak(device, dtype)
-    name = (
-        torch.cuda.get_device_name() if on_gpu else f"CPU, torch threads: {torch.get_num_threads()}"
-    )
-    print(f"device: {name}; torch {torch.__version__}; dtype {str(dtype).removeprefix('torch.')}")
-    unit, scale = ("TFLOP/s", 1e12) if on_gpu else ("GFLOP/s", 1e9)
-    print(f"measured matmul peak: {peak / scale:.2f} {unit}")
-    if not on_gpu:
+    backends = args.backends.split(",") if args.backends else (
+        list(BACKENDS) if on_gpu else ["loop", "torch_gmm"])  # fmt: skip
+    if unknown := set(backends) - set(BACKENDS):
+        parser.error(f"--backends: no backend {', '.join(sorted(unknown))}; choose from "
+                     f"{', '.join(BACKENDS)}")  # fmt: skip
+    shapes = SHAPES[args.shapes or ("gpu" if on_gpu else "cpu")]
+    figures = measure(shapes, backends, device, args.repeats or (10 if on_gpu else 3))
+    if not on_gpu and "triton" not in backends:
         print("triton: left out on CPU (the interpreter times Python, not kernels)")
-    for shape in shapes:
-        times = bench_shape(shape, backends, device, dtype, repeats)
-        print(f"\n{shape.name}: T={shape.T} D={shape.D} F={shape.F} E={shape.E} k={shape.K}")
-        print(f"  {'backend':<10} {'ms':>9} {'vs loop':>8} {unit:>9} {'of peak':>8}")
-        for backend, seconds in times.items():
-            tflops = shape.expert_flops / seconds
-            print(
-                f"  {backend:<10} {seconds * 1e3:>9.2f} {times['loop'] / seconds:>7.2f}x"
-                f" {tflops / scale:>9.2f} {tflops / peak:>8.1%}"
-            )
-        if "triton" in times and "torch_gmm" in times:
-            print(f"  triton vs torch_gmm: {times['torch_gmm'] / times['triton']:.2f}x")
-        if on_gpu:
-            seconds = bench_grouped_gemm(shape, device, repeats)
-            flops = 2.0 * shape.T * shape.K * shape.D * 2 * shape.F
-            print(
-                f"  grouped GEMM (gate+up, gather and SwiGLU fused): {seconds * 1e3:.2f} ms, "
-                f"{flops / seconds / 1e12:.1f} TFLOP/s, {flops / seconds / peak:.1%} of peak"
-            )
+    show(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

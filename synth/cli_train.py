@@ -112,9 +112,12 @@ def train(
         + (f", resumed at step {summary.resumed_from}" if summary.resumed_from else "")
     )
     if m:
+        # The median: the first steps include compiling kernels.
+        rate = sorted(s.tokens_per_s for s in m)[len(m) // 2]
         console.print(
             f"loss {m[0].loss:.4f} (step {m[0].step}) -> {m[-1].loss:.4f} (step {m[-1].step}); "
-            f"aux {m[-1].aux_loss:.3f}, expert load max/mean {m[-1].load_max_over_mean:.2f}"
+            f"aux {m[-1].aux_loss:.3f}, expert load max/mean {m[-1].load_max_over_mean:.2f}; "
+            f"{rate:,.0f} tokens/s (median step)"
         )
     console.print(f"[bold]checkpoint:[/] {summary.checkpoint}")
 

@@ -5,6 +5,8 @@
 - ``backends``: how routed experts run (``loop``, ``torch_gmm``, ``triton``), one interface.
 - ``kernels``: the hot paths, each Triton kernel beside its torch reference.
 - ``dataset``: tasks into prompt/fix examples, packed rows, batches (diffs: ``synth.patches``).
+- ``split``: which tasks are held out for evaluation (by repository and file; no fix on both
+  sides).
 - ``train`` / ``checkpoint`` / ``run``: the loop, safetensors checkpoints, a run over a store.
 - ``sample`` / ``evaluate``: fixes sampled from a checkpoint for held-out tasks, then scored
   as `synth verify` scores them (`synth train eval`).

@@ -28,6 +28,7 @@ from torch import nn
 
 from trainer.backends import Backend, get_backend
 from trainer.config import MoEConfig
+from trainer.kernels.schedule import count_experts
 
 
 class MoEStats(NamedTuple):
@@ -53,13 +54,6 @@ def _mean_over_tokens(v_TX: torch.Tensor, valid_T: torch.Tensor | None) -> torch
         return v_TX.mean(dim=0)
     w_T1 = valid_T.to(v_TX.dtype)[:, None]
     return (v_TX * w_T1).sum(dim=0) / w_T1.sum().clamp(min=1)
-
-
-def valid_counts(experts_TK: torch.Tensor, valid_T: torch.Tensor, E: int) -> torch.Tensor:
-    """int64 slots per expert of the valid tokens (an integer scatter-add: exact, no sync)."""
-    K = experts_TK.shape[1]
-    ones_S = valid_T[:, None].expand(-1, K).flatten().to(torch.int64)
-    return experts_TK.new_zeros(E, dtype=torch.int64).scatter_add_(0, experts_TK.flatten(), ones_S)
 
 
 class SwiGLU(nn.Module):
@@ -135,7 +129,8 @@ class MoE(nn.Module):
             y_TD = y_TD + gate_T1 * self.shared(x_TD)
         counts_E = routing.counts_E
         if valid_T is not None:
-            counts_E = valid_counts(routing.experts_TK, valid_T, cfg.num_experts)
+            valid_S = valid_T[:, None].expand(-1, cfg.top_k).flatten()
+            counts_E = count_experts(routing.experts_TK.flatten(), cfg.num_experts, valid_S)
         if balancing and self.training:
             with torch.no_grad():
                 self.load_E += counts_E.to(self.load_E.dtype)

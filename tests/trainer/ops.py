@@ -1,11 +1,12 @@
 """What a piece of torch code does at the dispatcher, for tests that pin how it computes
-(allocations, host synchronisations) rather than what."""
+(allocations, host synchronisations) rather than what; and whether torch_gmm can run here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
@@ -51,3 +52,14 @@ def fresh_outputs(numel: int, fn: Callable[[], object]) -> list[str]:
     with _Recorder(fresh) as mode:
         fn()
     return mode.ops
+
+
+def skip_without_grouped_mm(device: torch.device | str, dtype: torch.dtype, D: int, F: int) -> None:
+    """Skip, saying why, where torch_gmm cannot run these tensors (fp32 on some GPUs, say): it
+    raises there rather than run the loop, and a test comparing it with the loop would only
+    compare the loop with itself."""
+    from trainer.kernels.experts_gmm import unsupported_reason
+
+    reason = unsupported_reason(torch.device(device), dtype, D, F)
+    if reason is not None:
+        pytest.skip(f"torch_gmm cannot run here: {reason}")

@@ -31,12 +31,20 @@ def sort_by_expert(
     return Permutation(perm_S, torch.div(perm_S, K, rounding_mode="floor"), start_E, counts_E)
 
 
-def count_experts(experts_S: torch.Tensor, num_experts: int) -> torch.Tensor:
-    """int64 slots per expert. Not ``torch.bincount``: on CUDA it reads the largest index back
-    to the host (a sync) to size its output, even with ``minlength``. Integer scatter-adds are
-    exact in any order, so this is deterministic."""
+def count_experts(
+    experts_S: torch.Tensor, num_experts: int, counted_S: torch.Tensor | None = None
+) -> torch.Tensor:
+    """int64 slots per expert (only those where ``counted_S`` is True, if given). Not
+    ``torch.bincount``: on CUDA it reads the largest index back to the host (a sync) to size
+    its output, even with ``minlength``. Integer scatter-adds are exact in any order, so this
+    is deterministic."""
+    ones_S = (
+        torch.ones_like(experts_S, dtype=torch.int64)
+        if counted_S is None
+        else counted_S.to(torch.int64)
+    )
     counts_E = torch.zeros(num_experts, dtype=torch.int64, device=experts_S.device)
-    return counts_E.scatter_add_(0, experts_S, torch.ones_like(experts_S, dtype=torch.int64))
+    return counts_E.scatter_add_(0, experts_S, ones_S)
 
 
 class BlockSchedule(NamedTuple):
