@@ -154,7 +154,8 @@ def judge_gemm(figures: Figures, gpu: bool) -> Line:
         return Line(Status.FAIL, what, figures.ended("benchmark"))
     row = next((r for r in b["shapes"] if r["name"] == GEMM_SHAPE), None)
     if row is None or not row.get("grouped_gemm"):
-        return Line(Status.FAIL, what, "not measured (the triton backend did not run there)")
+        why = (row or {}).get("not_run", {}).get("grouped_gemm", "the triton backend did not run")
+        return Line(Status.FAIL, what, f"not measured ({why})")
     g, peak = row["grouped_gemm"], b["peak_flops"]
     ok = g["of_peak"] >= GEMM_OF_PEAK
     return Line(Status.PASS if ok else Status.FAIL, what,

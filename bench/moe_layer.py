@@ -109,7 +109,17 @@ def bench_shape(
             times[name] = timed(step, device, repeats=n, warmup=2 if device.type == "cuda" else 1)
         except GroupedMMUnavailable as e:  # never timed as torch_gmm: it would be the loop
             not_run[name] = str(e)
+        except Exception as e:  # a kernel that does not compile or fit: the others still run
+            not_run[name] = failure(e)
+        finally:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
     return times, not_run
+
+
+def failure(e: Exception) -> str:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first}"[:300]
 
 
 def bench_grouped_gemm(
@@ -140,10 +150,14 @@ def measure(
         row: dict[str, Any] = {**vars(shape), "ms": {b: s * 1e3 for b, s in times.items()},
                                "not_run": not_run, "grouped_gemm": None}  # fmt: skip
         if "triton" in times:
-            seconds = bench_grouped_gemm(shape, device, dtype, repeats)
-            flops = shape.up_flops / seconds
-            row["grouped_gemm"] = {"ms": seconds * 1e3, "flops_per_s": flops,
-                                   "of_peak": flops / peak}  # fmt: skip
+            try:
+                seconds = bench_grouped_gemm(shape, device, dtype, repeats)
+            except Exception as e:
+                row["not_run"]["grouped_gemm"] = failure(e)
+            else:
+                flops = shape.up_flops / seconds
+                row["grouped_gemm"] = {"ms": seconds * 1e3, "flops_per_s": flops,
+                                       "of_peak": flops / peak}  # fmt: skip
         out["shapes"].append(row)
     return out
 

@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from moe_layer import failure  # noqa: E402
 from moe_shapes import SHAPES, ExpertInputs, Shape, expert_inputs  # noqa: E402
 
 from trainer.backends import get_backend  # noqa: E402
@@ -50,11 +51,6 @@ def run_experts(fn: Any, inp: ExpertInputs, dtype: torch.dtype) -> list[torch.Te
     out = [y_TD.detach()] + [leaf.grad for leaf in leaves]
     assert all(t is not None for t in out)
     return out  # type: ignore[return-value]
-
-
-def failure(e: Exception) -> str:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {first}"[:300]
 
 
 def expert_parity(

@@ -16,7 +16,7 @@ missing, the result says which.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import sys
 import tempfile
@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# What `synth train` imports beyond torch: a bare GPU image lacks the first three.
 NEEDS = ("duckdb", "pydantic", "libcst", "typer", "rich", "safetensors")
 MODULES, FUNCTIONS = 24, 4
 
@@ -113,10 +114,21 @@ def summarise(losses: list[float], rates: list[float]) -> dict[str, Any]:
             "tokens_per_s": later[len(later) // 2] if later else 0.0}  # fmt: skip
 
 
+def missing_packages() -> list[str]:
+    """The packages of NEEDS that do not import, each with why (a wheel carried without its
+    own dependencies fails here, not half-way through the run)."""
+    missing = []
+    for name in NEEDS:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            missing.append(f"{name} ({e})")
+    return missing
+
+
 def smoke(config: str, steps: int, device: str, work: Path) -> dict[str, Any]:
-    missing = [m for m in NEEDS if importlib.util.find_spec(m) is None]
-    if missing:
-        return {"ok": False, "error": f"missing python packages: {', '.join(missing)} (carry "
+    if missing := missing_packages():
+        return {"ok": False, "error": f"missing python packages: {'; '.join(missing)} (carry "
                 f"them as wheels: see bench/gpu_check.sh, WHEELS)"}  # fmt: skip
     from data.store import Store
     from data.training_runs import list_runs, list_steps
@@ -148,7 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--work", type=Path, help="where the store and checkpoints go (temp)")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--packages", action="store_true",
+                        help="only say which of the packages the run needs are missing")
     args = parser.parse_args(argv)
+    if args.packages:
+        missing = missing_packages()
+        print(f"the smoke run lacks: {'; '.join(missing)} (see WHEELS)" if missing
+              else "the smoke run's packages are all there")  # fmt: skip
+        return 0
     if args.steps < 10:
         parser.error("--steps: at least 10, to tell a falling loss from noise")
     with tempfile.TemporaryDirectory(prefix="train-smoke-") as tmp:

@@ -273,3 +273,21 @@ def test_the_smoke_run_judges_the_loss_by_its_first_and_last_five_steps(losses, 
     got = train_smoke.summarise(losses, [1.0] * 5 + [100.0, 200.0, 300.0, 400.0, 500.0])
     assert got["loss_falling"] is falling
     assert got["tokens_per_s"] == 300.0  # the median after the first five (compiling)
+
+
+def test_a_backend_that_breaks_is_reported_and_the_benchmark_goes_on(monkeypatch) -> None:
+    from trainer.backends import Backend, get_backend
+
+    def broken(*args: object, **kwargs: object) -> torch.Tensor:
+        raise RuntimeError("out of resource: shared memory, Required: 262144\nmore")
+
+    def backends(name: str, device: torch.device) -> Backend:
+        loop = get_backend("loop", device)
+        return Backend(name, loop.route, broken) if name == "triton" else loop
+
+    monkeypatch.setattr(moe_layer, "get_backend", backends)
+    got = moe_layer.measure(SHAPES["tiny"], ["triton", "loop"], CPU, repeats=1)
+    (row,) = got["shapes"]
+    assert set(row["ms"]) == {"loop"} and row["grouped_gemm"] is None
+    why = "RuntimeError: out of resource: shared memory, Required: 262144"
+    assert row["not_run"]["triton"] == why
