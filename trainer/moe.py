@@ -2,7 +2,7 @@
 top-k by an fp32 router, plus one shared expert behind a sigmoid gate. Dropless.
 
 Shape legend: B batch, L sequence, T tokens (B*L), D model dim, E experts, F routed expert
-hidden dim, G shared expert hidden dim, K top-k.
+hidden dim, G shared expert hidden dim, K top-k, S slots (T*K), X any trailing dim.
 
 Padding positions (``valid_BL`` False) are routed like any token, so shapes stay static, but
 every routing statistic leaves them out: the aux loss, the z-loss, the load that moves the

@@ -1,6 +1,6 @@
 """bf16 on a real GPU: every Triton kernel against its torch reference at shapes the CPU
 interpreter cannot reach (many experts, hundreds of tokens per expert). Skipped without CUDA;
-``bench/gpu_check.sh`` runs these first."""
+``bench/gpu_check.sh`` runs these after its parity and benchmark sections."""
 
 from __future__ import annotations
 
@@ -67,6 +67,26 @@ def test_expert_backends_match_loop_in_bf16(backend: str, T, D, F, E, K) -> None
     names = ["y", "dx", "dweights", "dw_gate", "dw_up", "dw_down"]
     for name, a, b in zip(names, results[1], results[0], strict=True):
         assert rel_err(a, b) < BF16_TOL, f"{backend} {name}: {rel_err(a, b):.3e}"
+
+
+def test_triton_experts_under_bf16_autocast_stay_bf16_through_the_backward() -> None:
+    """Issue 15 (1): CUDA autocast ran the k-sum ending the down projection in fp32, so y and
+    then dy came out fp32 and tl.dot refused dy beside the bf16 activations at step 1."""
+    from trainer.kernels.experts_triton import experts_triton
+
+    gen = torch.Generator(device="cuda").manual_seed(2)
+    T, D, F, E, K = 512, 256, 128, 16, 4
+    experts = torch.topk(torch.randn(T, E, device=CUDA, generator=gen), K, dim=1).indices
+    leaves = [(torch.randn(*s, device=CUDA, generator=gen) * 0.1).bfloat16().requires_grad_()
+              for s in ((T, D), (T, K), (E, F, D), (E, F, D), (E, D, F))]  # fmt: skip
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        y = experts_triton(leaves[0], experts, *leaves[1:])
+        loss = (y.float() * 1.5).sum()  # an fp32 consumer, as the residual stream is
+    loss.backward()
+    assert y.dtype == torch.bfloat16
+    for leaf in leaves:
+        assert leaf.grad is not None and leaf.grad.dtype == torch.bfloat16
+        assert torch.isfinite(leaf.grad).all()
 
 
 def test_a_training_step_on_triton_matches_loop_under_bf16_autocast() -> None:
