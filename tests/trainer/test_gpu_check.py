@@ -81,8 +81,9 @@ def test_the_cpu_run_writes_every_sections_figures(cpu_run) -> None:
     assert set(bench["shapes"][0]["ms"]) == {"loop", "torch_gmm", "triton"}
     assert bench["shapes"][0]["grouped_gemm"]["ms"] > 0
     assert json.loads((work / "smoke.json").read_text())["loss_falling"]
-    assert gpu_verdict.junit_counts(work / "gpu_tests.xml") == {
-        "passed": 0, "failed": 0, "errors": 0, "skipped": 10}  # fmt: skip
+    counts = gpu_verdict.junit_counts(work / "gpu_tests.xml")
+    assert counts is not None and counts["skipped"] > 0  # test_gpu.py, without CUDA
+    assert counts["passed"] == counts["failed"] == counts["errors"] == 0
     assert "tokens/s (median step)" in log  # printed by synth train itself
 
 
