@@ -50,6 +50,7 @@ from synth.mirror import (
 )
 from synth.records import Candidate, RunKind, Snapshot, Strategy, TestStatus
 from synth.statement import StatementInput, Style, choose_style, reproduction, write_statement
+from verifiers.grading import failing_results
 
 _UNUSABLE = "no test passes on the clean repository: nothing can be validated"
 
@@ -159,8 +160,7 @@ def restate(
         if bug is None:
             out.append(v)
             continue
-        f2p = set(v.task.FAIL_TO_PASS)
-        failing = [r for r in bug.results if r.test_id in f2p]
+        failing = failing_results(bug, v.task.FAIL_TO_PASS)
         item = StatementInput(
             repo=snapshot.repo.name,
             failing=failing,

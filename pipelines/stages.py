@@ -46,7 +46,14 @@ from synth.records import (
 from synth.statement import render_statement
 from synth.targeting import coverage_targets
 from verifiers.accounting import task_stats
-from verifiers.grading import Baseline, baseline_of, broke_any, grade, rejection_for
+from verifiers.grading import (
+    Baseline,
+    baseline_of,
+    broke_any,
+    failing_results,
+    grade,
+    rejection_for,
+)
 from verifiers.runner import run_coverage, run_suite, settle_baseline
 from verifiers.screening import changed_lines, screenable, tests_covering, touches_tests
 from verifiers.setup import setup_verdict
@@ -312,7 +319,7 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     verdict = grade(baseline, bug)
     if verdict.rejection is not None:
         return reject(verdict.rejection, runs)
-    failing = [r for r in bug[0].results if r.test_id in set(verdict.fail_to_pass)]
+    failing = failing_results(bug[0], verdict.fail_to_pass)
     task = Task(
         instance_id=instance_id(snapshot, cand),
         repo=snapshot.repo.name,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from synth.records import Rejection, TestRun, TestStatus, Verdict
+from synth.records import Rejection, TestResult, TestRun, TestStatus, Verdict
 from verifiers.report import PATCH_FAILED_EXIT
 
 StatusMap = Mapping[str, TestStatus]
@@ -105,3 +105,20 @@ def broke_any(baseline: Baseline, run: TestRun, tests: Iterable[str] | None = No
     statuses = run.status_map()
     pool = baseline.passing if tests is None else baseline.passing & set(tests)
     return any(not passed(status_of(statuses, t)) for t in pool)
+
+
+def failing_results(run: TestRun, fail_to_pass: Iterable[str]) -> list[TestResult]:
+    """What ``run`` says of each FAIL_TO_PASS test, in the report's order: what a problem
+    statement quotes. A test the report never names (its module could not be collected: a bug
+    that breaks an import) is quoted as missing, with its module's collection error."""
+    wanted = set(fail_to_pass)
+    found = [r for r in run.results if r.test_id in wanted]
+    if found:
+        return found
+    by_id = {r.test_id: r for r in run.results}
+    out = []
+    for test in sorted(wanted):
+        module = by_id.get(test.split("::", 1)[0])
+        out.append(TestResult(test_id=test, status=TestStatus.MISSING,
+                              message=module.message if module else "not in the test report"))
+    return out

@@ -17,7 +17,7 @@ from data.store import Store
 from synth.cli import app
 from tests.integration.solution_kit import corpus_db
 from trainer.config import TINY
-from trainer.dataset import split_ids
+from trainer.split import split_tasks
 from trainer.run import run_training
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
@@ -38,20 +38,22 @@ def train(db: Path, out: Path, held_out_fraction: float) -> Path:
     return summary.checkpoint
 
 
-def two_held_out(ids: list[str]) -> float:
-    """The smallest fraction (in steps of 5%) that holds two of ``ids`` out: the corpus's ids
-    move with the sample and the harness, the test should not."""
-    return next(f for f in (k / 20 for k in range(1, 20)) if len(split_ids(ids, f)[1]) >= 2)
+def two_held_out(tasks) -> float:
+    """The smallest fraction (in steps of 5%) that holds two tasks out and leaves one to train
+    on: the corpus moves with the sample and the harness, the test should not."""
+    return next(f for f in (k / 20 for k in range(1, 20))
+                if len(split_tasks(tasks, f).held_out) >= 2 and split_tasks(tasks, f).train)
 
 
 def test_eval_samples_held_out_tasks_and_reports_the_stored_verdicts(
     db: Path, cache_dir: Path, tmp_path: Path
 ) -> None:
     with Store.open(db) as store:
-        ids = [t.instance_id for t in store.list_tasks()]
+        tasks = store.list_tasks()
         assert store.counts()["solutions"] == 0
-    fraction = two_held_out(ids)
-    train_ids, held = split_ids(ids, fraction)
+    fraction = two_held_out(tasks)
+    split = split_tasks(tasks, fraction)
+    train_ids, held = split.train, list(split.held_out)
     assert train_ids, "the sample corpus must leave a task to train on"
     checkpoint = train(db, tmp_path / "ckpt", fraction)
     args = ["train", "eval", "--db", str(db), "--checkpoint", str(checkpoint.parent),

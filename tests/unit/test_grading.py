@@ -268,3 +268,20 @@ def test_a_screen_gets_the_suite_time_plus_ten_times_its_tests_and_a_floor() -> 
     assert screen_cpu_budget(measured, ["t::fast"]) == pytest.approx(SCREEN_CPU_FLOOR_S + 0.2)
     assert screen_cpu_budget(measured, ["t::slow"]) == pytest.approx(SCREEN_CPU_FLOOR_S + 15.0)
     assert screen_cpu_budget(measured, []) == pytest.approx(SCREEN_CPU_FLOOR_S)
+
+
+def test_a_bug_that_breaks_collection_still_quotes_its_failing_tests() -> None:
+    """Regression (six, a single root module): the bug broke `import six`, so the report named
+    only the module's collection error; the statement had no failing test to quote and the
+    whole batch crashed ("render_statement needs at least one failing test")."""
+    from synth.statement import render_statement
+    from verifiers.grading import failing_results
+
+    error = records.TestResult(test_id="test_six.py", status=S.ERROR,
+                               message="could not be collected: TypeError: object.__init__()")
+    broken = _run({}, verdict=Verdict.FAIL).model_copy(update={"results": (error,)})
+    failing = failing_results(broken, ["test_six.py::test_b", "test_six.py::test_a"])
+    assert [(r.test_id, r.status) for r in failing] == [
+        ("test_six.py::test_a", S.MISSING), ("test_six.py::test_b", S.MISSING)]
+    assert "TypeError" in failing[0].message
+    assert render_statement("six", failing, "--- a/six.py\n+++ b/six.py\n@@ -1 +1 @@\n-a\n+b\n")
