@@ -17,8 +17,8 @@ from data.store import Store
 from synth.cli import app
 from tests.integration.solution_kit import corpus_db
 from trainer.config import TINY
-from trainer.split import split_tasks
 from trainer.run import run_training
+from trainer.split import split_tasks
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 
