@@ -441,7 +441,7 @@ def export_parquet(store: Store, tasks: Sequence[Task], out: Path) -> None:
 # The accounting columns (data.task_metrics) that the tasks table does not already give.
 _METRIC_COLUMNS = ", ".join(
     f'm."{name}"' for name in COLUMNS
-    if name not in ("instance_id", "repo", "env_id", "strategy", "operator")
+    if name not in ("instance_id", "repo", "env_id", "strategy", "operator", "created_at")
 )
 _PARQUET_SELECT = f"""
     SELECT t.instance_id, t.repo, t.base_commit, t.patch, t.problem_statement,

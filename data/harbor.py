@@ -84,7 +84,8 @@ def task_toml(task: Task, env: Environment, snapshot: Snapshot, metrics: Mapping
             "fail_to_pass": list(task.FAIL_TO_PASS),
             "pass_to_pass_count": len(task.PASS_TO_PASS),
             **{k: v for k, v in metrics.items()
-               if k not in ("instance_id", "repo", "env_id", "strategy", "operator")},
+               if k not in ("instance_id", "repo", "env_id", "strategy", "operator",
+                            "created_at")},
         },
         "verifier": {"timeout_sec": float(timeout_s + VERIFIER_GRACE_S)},
         "agent": {"timeout_sec": AGENT_TIMEOUT_S},

@@ -25,6 +25,7 @@ class Kind(StrEnum):
     TEXT = "text"
     NUMBER = "number"
     FLAG = "flag"
+    TIME = "time"  # ISO 8601 text, which sorts and compares in time order
 
 
 # Column → (kind, what it means). The README's accounting table is this list.
@@ -54,6 +55,7 @@ COLUMNS: dict[str, tuple[Kind, str]] = {
     "env_cpu_s": (Kind.NUMBER, "its share of the environment: build seconds + clean runs' CPU, "
                                "divided by the environment's tasks"),
     "cpu_s": (Kind.NUMBER, "own_cpu_s + env_cpu_s: what the task cost to make"),
+    "created_at": (Kind.TIME, "when the task was stored (ISO 8601, UTC)"),
 }
 SORT_DEFAULT = "instance_id"
 
@@ -72,7 +74,8 @@ METRICS_SQL = f"""
            s.runs, s.gold_runs, s.bug_runs, s.steady,
            round(s.own_cpu_s, 3) AS own_cpu_s,
            round({_SHARE}, 3) AS env_cpu_s,
-           round(s.own_cpu_s + {_SHARE}, 3) AS cpu_s
+           round(s.own_cpu_s + {_SHARE}, 3) AS cpu_s,
+           strftime(t.created_at, '%Y-%m-%dT%H:%M:%S.%fZ') AS created_at
     FROM tasks t
     JOIN task_stats s ON s.instance_id = t.instance_id
     JOIN env_tasks n ON n.env_id = t.env_id
@@ -123,6 +126,8 @@ def parse_condition(text: str) -> Condition:
         if raw.lower() not in ("true", "false", "1", "0", "yes", "no") or op not in ("=", "!="):
             raise MetricsError(f"--filter {text!r}: write {column}=true or {column}=false")
         value = raw.lower() in ("true", "1", "yes")
+    elif kind is Kind.TIME:
+        value = raw
     else:
         if op not in ("=", "!="):
             raise MetricsError(f"--filter {text!r}: {column} is text; compare it with = or !=")

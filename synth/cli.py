@@ -272,13 +272,7 @@ def tasks_list(
         if repo is not None:
             conditions.append(tm.Condition(column="repo", op="=", value=repo))
         with _open_existing(db) as store:
-            if sort is None:  # newest first, as before the metrics existed
-                ids = [t.instance_id for t in store.list_tasks(repo=repo)]
-                rows = tm.select(store, conditions, ids=ids)
-                order = {i: n for n, i in enumerate(ids)}
-                rows = sorted(rows, key=lambda r: order[r["instance_id"]])[:limit]
-            else:
-                rows = tm.select(store, conditions, sort=sort, limit=limit)
+            rows = tm.select(store, conditions, sort=sort or "-created_at", limit=limit)
     except tm.MetricsError as exc:
         raise fail(str(exc)) from None
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
