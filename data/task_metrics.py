@@ -48,7 +48,8 @@ COLUMNS: dict[str, tuple[Kind, str]] = {
                       "median source files a FAIL_TO_PASS test runs (clean-tree coverage)"),
     "runs": (Kind.NUMBER, "runs behind the verdict: clean (gold) runs + the task's own"),
     "gold_runs": (Kind.NUMBER, "trusted clean-suite runs (the gold state)"),
-    "bug_runs": (Kind.NUMBER, "trusted full-suite runs with the bug"),
+    "bug_runs": (Kind.NUMBER, "trusted runs with the bug: the full suite, then the tests it "
+                              "broke again, alone, in a fresh process"),
     "steady": (Kind.FLAG, "every FAIL_TO_PASS / PASS_TO_PASS test did what its role expects "
                           "in every run"),
     "own_cpu_s": (Kind.NUMBER, "CPU seconds of the task's own screening and validation runs"),

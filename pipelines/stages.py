@@ -50,6 +50,7 @@ from verifiers.grading import (
     Baseline,
     baseline_of,
     broke_any,
+    broken_tests,
     failing_results,
     grade,
     rejection_for,
@@ -58,7 +59,7 @@ from verifiers.runner import run_coverage, run_suite, settle_baseline
 from verifiers.screening import changed_lines, screenable, tests_covering, touches_tests
 from verifiers.setup import setup_verdict
 
-BUG_RUNS = 2  # a bug must fail the same tests twice: one failing run may be a flake
+BUG_RUNS = 2  # a bug must fail the same tests twice (the full suite, then those tests alone)
 # A mutation can make a loop endless; a bug run then holds a worker until its timeout. The clean
 # suite's own duration says how long a run should take: allow a multiple of it (with a floor for
 # a loaded machine), never more than the user's limit.
@@ -273,7 +274,7 @@ def warm_backend(config: BackendConfig) -> Backend:
 
 def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured: Measured,
                  cand: Candidate, *, bug_runs: int = BUG_RUNS) -> Validated:
-    """Hygiene, then a screen on the covering tests, then the full suite twice."""
+    """Hygiene, a screen on the covering tests, the full suite, the tests it broke again."""
     baseline = measured.baseline
 
     def reject(reason: Rejection, runs: Sequence[TestRun] = ()) -> Validated:
@@ -304,15 +305,22 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
             return reject(why, runs)
         if not broke_any(baseline, screen, covering):
             return reject(Rejection.NO_TEST_FAILED, runs)
-    # The full suite twice: the first run may be hot, the last is always a fresh pytest process
-    # reading the patched files, as an exported task's harness will run it.
-    bug = [run_suite(runner, env, snapshot, kind=RunKind.BUG,
+    # The full suite once (hot where the patch allows: the clean suite is collected already),
+    # then the tests it broke again, alone, in a fresh pytest process reading the patched files
+    # as an exported task's harness will: a FAIL_TO_PASS test must fail both times. A second
+    # full run would cost a whole exact suite per task to re-observe PASS_TO_PASS tests, which
+    # three clean runs already showed stable and which cannot turn a reward wrong (the gold fix
+    # is the clean tree: they pass there).
+    full = run_suite(runner, env, snapshot, kind=RunKind.BUG,
                      request=RunRequest(patch=cand.patch, hot=hot and bug_runs > 1,
-                                        exclude=measured.exclude), attempt=0)]
-    if rejection_for(bug[0]) is None and broke_any(baseline, bug[0]):
+                                        exclude=measured.exclude), attempt=0)
+    bug = [full]
+    broken = tuple(sorted(broken_tests(baseline, full)))
+    if rejection_for(full) is None and broken:
         bug += [run_suite(runner, env, snapshot, kind=RunKind.BUG,
-                          request=RunRequest(patch=cand.patch, exclude=measured.exclude,
-                                             hot=hot and attempt < bug_runs - 1),
+                          request=RunRequest(patch=cand.patch, select=broken,
+                                             exclude=measured.exclude,
+                                             timeout_s=screen_timeout(measured, broken)),
                           attempt=attempt)
                 for attempt in range(1, bug_runs)]
     runs += bug

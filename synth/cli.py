@@ -44,7 +44,10 @@ def run(
     ],
     db: DbOption = DEFAULT_DB,
     backend: Annotated[str, typer.Option(help="auto | docker | local")] = "auto",
-    max_candidates: Annotated[int, typer.Option(min=1, help="Bug candidates per repository.")] = 24,
+    max_candidates: Annotated[
+        str, typer.Option(help="Bug candidates per repository: a number, or all (every covered "
+                               "function × applicable operator, duplicates by effect dropped).")
+    ] = "24",
     seed: Annotated[int, typer.Option(help="Seed of the candidate sample.")] = 0,
     address: Annotated[
         str | None, typer.Option(help="Join this Ray cluster instead of starting one.")
@@ -129,6 +132,7 @@ def run(
         choice = BackendChoice(backend)
     except ValueError:
         raise fail(f"--backend {backend!r}: choose auto, docker or local") from None
+    budget = candidate_budget(max_candidates)
     for source in sources:
         try:
             parse_source(source)
@@ -167,7 +171,7 @@ def run(
             sources,
             db,
             config,
-            max_candidates=max_candidates,
+            max_candidates=budget,
             seed=seed,
             address=address,
             progress=hooks,
@@ -190,6 +194,21 @@ def run(
         raise typer.Exit(code=1)
     if summary.failures and not summary.repos:
         raise typer.Exit(code=1)
+
+
+def candidate_budget(text: str) -> int:
+    """``--max-candidates``: a positive number, or ``all``."""
+    from synth.mutate import ALL_CANDIDATES
+
+    if text.strip().lower() == "all":
+        return ALL_CANDIDATES
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise fail(f"--max-candidates {text!r}: give a positive number, or all")
+    return value
 
 
 def _print_setups(setups) -> None:

@@ -427,6 +427,11 @@ def _pool(
     return pool
 
 
+# ``max_candidates`` meaning every candidate there is (`synth run --max-candidates all`): each
+# covered site × applicable operator once, duplicate patches dropped.
+ALL_CANDIDATES = 1 << 62
+
+
 def generate(
     snapshot_id: str,
     files: Mapping[str, str],

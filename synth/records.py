@@ -281,7 +281,7 @@ class TaskStats(Record):
     own_cpu_s: float  # its own screening and validation runs (the environment's share is apart)
     runs: int  # runs behind its verdict: the clean suite's and its own
     gold_runs: int  # trusted clean runs (the task's gold state)
-    bug_runs: int  # trusted full-suite runs with the bug
+    bug_runs: int  # trusted runs with the bug (the full suite; the tests it broke, again alone)
     # Every test did what its role expects in every run: FAIL_TO_PASS passed clean and failed
     # with the bug, PASS_TO_PASS passed in all of them.
     steady: bool

@@ -39,8 +39,11 @@ def task_stats(task: Task, own_runs: Sequence[TestRun], gold_runs: Sequence[Test
     runs (the baseline; a coverage run is no verdict and is left out of the counts)."""
     gold = [r for r in gold_runs if r.kind is RunKind.BASELINE and r.verdict in READ]
     bug = [r for r in own_runs if r.kind is RunKind.BUG and r.verdict in READ]
+    # A run that selected tests (the ones the full run broke, again alone) speaks for those
+    # only: every FAIL_TO_PASS test, no PASS_TO_PASS test.
+    whole = [r for r in bug if r.selected is None]
     f2p = tuple(_rate(t, gold, bug) for t in task.FAIL_TO_PASS)
-    p2p = [_rate(t, gold, bug) for t in task.PASS_TO_PASS]
+    p2p = [_rate(t, gold, whole) for t in task.PASS_TO_PASS]
     unsteady = tuple(r for r in p2p if r.gold_passed < r.gold_runs or r.bug_passed < r.bug_runs)
     steady = not unsteady and all(r.gold_passed == r.gold_runs and r.bug_passed == 0 for r in f2p)
     added, removed, files = _size(task.patch)

@@ -79,16 +79,25 @@ def rejection_for(run: TestRun) -> Rejection | None:
 
 
 def grade(baseline: Baseline, bug_runs: Sequence[TestRun]) -> Grade:
-    """FAIL_TO_PASS: passes clean, fails in every bug run. PASS_TO_PASS: passes in all of them."""
+    """FAIL_TO_PASS: passes clean, fails in every bug run. PASS_TO_PASS: passes in all of them.
+
+    A run that selected some tests (``selected`` set: the tests the full run broke, again
+    alone) speaks only for the tests it reports or was asked for; the first run is the full
+    suite and speaks for every test."""
     if not bug_runs:
         raise ValueError("grading needs at least one bug run")
     for run in bug_runs:
         if (rejection := rejection_for(run)) is not None:
             return Grade((), (), rejection)
-    maps = [r.status_map() for r in bug_runs]
+    full = bug_runs[0].status_map()
+    # The tests a selecting run was asked for: every test the full run broke (as validation
+    # selects them), whether or not the run then reports them.
+    asked = broken_tests(baseline, bug_runs[0])
+    maps = [(r.status_map(), r.selected is None) for r in bug_runs[1:]]
     f2p, p2p, unstable = [], [], []
     for test in sorted(baseline.passing):
-        fails = [not passed(status_of(m, test)) for m in maps]
+        fails = [not passed(status_of(full, test))] + [
+            not passed(status_of(m, test)) for m, whole in maps if whole or test in asked]
         if all(fails):
             f2p.append(test)
         elif not any(fails):
@@ -98,6 +107,12 @@ def grade(baseline: Baseline, bug_runs: Sequence[TestRun]) -> Grade:
     if not f2p:
         return Grade((), tuple(p2p), Rejection.FLAKY if unstable else Rejection.NO_TEST_FAILED)
     return Grade(tuple(f2p), tuple(p2p), None)
+
+
+def broken_tests(baseline: Baseline, run: TestRun) -> set[str]:
+    """The baseline-passing tests ``run`` did not see pass."""
+    statuses = run.status_map()
+    return {t for t in baseline.passing if not passed(status_of(statuses, t))}
 
 
 def broke_any(baseline: Baseline, run: TestRun, tests: Iterable[str] | None = None) -> bool:

@@ -211,3 +211,13 @@ def test_exported_tasks_can_be_chosen_on_their_figures(store) -> None:
     _corpus(store)
     chosen = select_tasks(store, parse_filters(["cpu_s>10", "repo=ledger"]))
     assert [t.instance_id for t in chosen] == ["ledger.2"]
+
+
+def test_a_confirming_run_counts_for_the_failing_tests_only() -> None:
+    """The second bug run re-runs only the tests the first broke: PASS_TO_PASS tests absent
+    from it are not failures, so the task stays steady."""
+    confirm = run(RunKind.BUG, {F2P[0]: FAIL}, n=1).model_copy(update={"selected": 1})
+    stats = task_stats(task(), [run(RunKind.BUG, BUGGY, n=0), confirm], gold_runs())
+    assert stats.steady and stats.unsteady_p2p == ()
+    (rate,) = stats.fail_to_pass
+    assert (rate.bug_passed, rate.bug_runs) == (0, 2)

@@ -285,3 +285,36 @@ def test_a_bug_that_breaks_collection_still_quotes_its_failing_tests() -> None:
         ("test_six.py::test_a", S.MISSING), ("test_six.py::test_b", S.MISSING)]
     assert "TypeError" in failing[0].message
     assert render_statement("six", failing, "--- a/six.py\n+++ b/six.py\n@@ -1 +1 @@\n-a\n+b\n")
+
+
+def _confirm(statuses: dict[str, str], asked: int) -> records.TestRun:
+    """The tests the full run broke, run again alone (``selected`` set)."""
+    return _run(statuses, attempt=1).model_copy(update={"selected": asked})
+
+
+def test_a_confirming_run_speaks_only_for_the_tests_the_full_run_broke() -> None:
+    """Validation re-runs only the broken tests in a fresh process: the PASS_TO_PASS tests it
+    does not report are not missing, and a broken test it passes is in neither list."""
+    base = _baseline(CLEAN, CLEAN)
+    full = {"t::a": "failed", "t::b": "failed", "t::c": "passed"}
+    again = {"t::a": "failed", "t::b": "passed"}
+    graded = grade(base, [_run(full), _confirm(again, asked=2)])
+    assert graded.fail_to_pass == ("t::a",)
+    assert graded.pass_to_pass == ("t::c",)
+    assert graded.rejection is None
+
+
+def test_a_broken_test_the_confirming_run_lost_still_fails() -> None:
+    """A test the full run broke and the confirming run does not report (its module no longer
+    collects) counts as failed there too."""
+    base = _baseline(CLEAN, CLEAN)
+    graded = grade(base, [_run({"t::a": "failed", "t::b": "passed", "t::c": "passed"}),
+                          _confirm({}, asked=1)])
+    assert graded.fail_to_pass == ("t::a",) and graded.pass_to_pass == ("t::b", "t::c")
+
+
+def test_a_bug_whose_breakage_vanishes_when_run_alone_is_rejected_as_flaky() -> None:
+    base = _baseline(CLEAN, CLEAN)
+    graded = grade(base, [_run({"t::a": "failed", "t::b": "passed", "t::c": "passed"}),
+                          _confirm({"t::a": "passed"}, asked=1)])
+    assert graded.rejection is Rejection.FLAKY
