@@ -47,18 +47,18 @@ def grow(store: Store, tasks: int, per_env: int) -> int:
     store.query("CREATE TEMP TABLE n AS SELECT range AS i FROM range(1, ?)", [copies])
     # Clean-state rows belong to an environment: one copy per environment.
     env_of = f"'-e' || (n.i % {envs})"
-    store.query(f"INSERT INTO environments SELECT * REPLACE (env_id || {env_of} AS env_id)"
+    store.query(f"INSERT INTO environments SELECT environments.* REPLACE (env_id || {env_of} AS env_id)"
                 f" FROM environments, n WHERE n.i <= {envs}")
-    store.query(f"INSERT INTO test_runs SELECT * REPLACE (run_id || '-e' || n.i AS run_id,"
+    store.query(f"INSERT INTO test_runs SELECT test_runs.* REPLACE (run_id || '-e' || n.i AS run_id,"
                 f" env_id || {env_of} AS env_id) FROM test_runs, n"
                 f" WHERE kind IN ('baseline', 'coverage') AND n.i <= {envs}")
-    store.query(f"INSERT INTO coverage SELECT * REPLACE (env_id || {env_of} AS env_id)"
+    store.query(f"INSERT INTO coverage SELECT coverage.* REPLACE (env_id || {env_of} AS env_id)"
                 f" FROM coverage, n WHERE n.i <= {envs}")
     for table, ids in COPIES.items():
         renamed = ", ".join(f"{c} || '-' || n.i AS {c}" for c in ids)
         env = f", env_id || {env_of} AS env_id" if table != "candidates" else ""
         where = " WHERE kind NOT IN ('baseline', 'coverage')" if table == "test_runs" else ""
-        store.query(f"INSERT INTO {table} SELECT * REPLACE ({renamed}{env}) FROM {table}, n"
+        store.query(f"INSERT INTO {table} SELECT {table}.* REPLACE ({renamed}{env}) FROM {table}, n"
                     f"{where}")
     store.query("CHECKPOINT")
     (n,), *_ = store.query("SELECT count(*) FROM tasks")
