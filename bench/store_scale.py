@@ -50,7 +50,8 @@ def grow(store: Store, tasks: int, per_env: int) -> int:
     store.query("INSERT INTO environments SELECT environments.* REPLACE"
                 f" (env_id || {env_of} AS env_id) FROM environments, n WHERE n.i <= {envs}")
     store.query("INSERT INTO test_runs SELECT test_runs.* REPLACE"
-                f" (run_id || '-e' || n.i AS run_id, env_id || {env_of} AS env_id) FROM test_runs, n"
+                f" (run_id || '-e' || n.i AS run_id, env_id || {env_of} AS env_id)"
+                " FROM test_runs, n"
                 f" WHERE kind IN ('baseline', 'coverage') AND n.i <= {envs}")
     store.query(f"INSERT INTO coverage SELECT coverage.* REPLACE (env_id || {env_of} AS env_id)"
                 f" FROM coverage, n WHERE n.i <= {envs}")
