@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 
 from data.store import FunnelRow, Store
-from data.task_metrics import CostSummary, summary
+from data.task_metrics import CostSummary, RepoCost, repo_costs, summary
 from synth.records import Record, Rejection, SetupResult, SetupVerdict, utcnow
 
 BINS_PER_DECADE = 4  # histogram bins are log-spaced: 10^(b/4) .. 10^((b+1)/4) seconds
@@ -93,6 +93,7 @@ class CorpusStats(Record):
     solutions: dict[str, int] = {}
     # What a task cost to make (CPU seconds) and how many held steady in every run.
     cost: CostSummary | None = None
+    cost_by_repo: tuple[RepoCost, ...] = ()
 
     @property
     def setup_ok(self) -> int:
@@ -132,6 +133,7 @@ def collect_stats(store: Store) -> CorpusStats:
         setups=latest_setups(store.list_setups()),
         solutions=store.solution_outcomes(),
         cost=summary(store),
+        cost_by_repo=tuple(repo_costs(store)),
     )
 
 

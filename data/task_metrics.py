@@ -180,6 +180,54 @@ class CostSummary(Record):
     all_in_cpu_per_task_s: float
 
 
+class RepoCost(Record):
+    """One repository's cost per validated task against its floor: one exact (fresh-process)
+    run of its clean suite, the least a stored verdict can cost."""
+
+    repo: str
+    tasks: int
+    floor_cpu_s: float  # mean CPU of its clean-suite (baseline) runs
+    own_cpu_s: float  # mean of its tasks' own runs
+    all_in_cpu_s: float  # every run and build of its environments, rejected candidates in
+
+    @property
+    def own_ratio(self) -> float:
+        return self.own_cpu_s / self.floor_cpu_s if self.floor_cpu_s else 0.0
+
+    @property
+    def all_in_ratio(self) -> float:
+        return self.all_in_cpu_s / self.floor_cpu_s if self.floor_cpu_s else 0.0
+
+
+_REPO_COST_SQL = f"""
+    WITH env_repo AS (
+        SELECT e.env_id, e.build_s, r.name AS repo FROM environments e
+        JOIN snapshots s ON s.snapshot_id = e.snapshot_id JOIN repos r ON r.repo_id = s.repo_id
+    ),
+    runs AS (
+        SELECT er.repo, sum(coalesce(t.cpu_s, t.duration_s)) AS cpu,
+               avg(coalesce(t.cpu_s, t.duration_s))
+                   FILTER (WHERE t.kind = 'baseline' AND t.verdict IN ('pass', 'fail')) AS floor
+        FROM test_runs t JOIN env_repo er ON er.env_id = t.env_id
+        WHERE t.kind <> 'solution' GROUP BY er.repo
+    ),
+    builds AS (SELECT repo, sum(build_s) AS build FROM env_repo GROUP BY repo),
+    made AS (
+        SELECT repo, count(*) AS tasks, avg(own_cpu_s) AS own FROM ({METRICS_SQL}) GROUP BY repo
+    )
+    SELECT m.repo, m.tasks, coalesce(r.floor, 0), m.own, (r.cpu + b.build) / m.tasks
+    FROM made m JOIN runs r ON r.repo = m.repo JOIN builds b ON b.repo = m.repo
+    ORDER BY m.repo
+"""
+
+
+def repo_costs(store: Store) -> list[RepoCost]:
+    backfill(store)
+    return [RepoCost(repo=repo, tasks=int(n), floor_cpu_s=float(floor), own_cpu_s=float(own),
+                     all_in_cpu_s=float(all_in))
+            for repo, n, floor, own, all_in in store.query(_REPO_COST_SQL)]
+
+
 def summary(store: Store) -> CostSummary | None:
     backfill(store)
     (n, p50, p90, mean, steady), *_ = store.query(

@@ -323,6 +323,15 @@ def print_stats(console, stats: CorpusStats) -> None:
     console.print(solutions_line(stats), markup=False, highlight=False)
     console.print(cost_line(stats), markup=False, highlight=False)
 
+    if stats.cost_by_repo:
+        costs = Table(title="CPU per validated task against one exact clean-suite run (floor)")
+        for col in ("repo", "tasks", "floor", "own runs", "ratio", "all in", "ratio "):
+            costs.add_column(col, justify="left" if col == "repo" else "right")
+        for c in stats.cost_by_repo:
+            costs.add_row(c.repo, str(c.tasks), _fmt_s(c.floor_cpu_s), _fmt_s(c.own_cpu_s),
+                          f"{c.own_ratio:.2f}x", _fmt_s(c.all_in_cpu_s), f"{c.all_in_ratio:.2f}x")
+        console.print(costs)
+
     times = Table(title="run times")
     for col in ("what", "n", "median", "p90", "max"):
         times.add_column(col, justify="left" if col == "what" else "right")

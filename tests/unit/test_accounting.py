@@ -221,3 +221,12 @@ def test_a_confirming_run_counts_for_the_failing_tests_only() -> None:
     assert stats.steady and stats.unsteady_p2p == ()
     (rate,) = stats.fail_to_pass
     assert (rate.bug_passed, rate.bug_runs) == (0, 2)
+
+
+def test_each_repository_is_measured_against_one_exact_clean_run(store) -> None:
+    _corpus(store)
+    (cost,) = tm.repo_costs(store)
+    assert (cost.repo, cost.tasks, cost.floor_cpu_s, cost.own_cpu_s) == ("ledger", 2, 2.0, 2.5)
+    assert cost.own_ratio == 1.25
+    # Every run (3 clean × 2 + the tasks' 2 + 3) and the 10 s build, over 2 tasks.
+    assert (cost.all_in_cpu_s, cost.all_in_ratio) == (10.5, 5.25)
