@@ -176,14 +176,17 @@ def loophole_patch(ctx: TaskContext, *holes: Loophole, with_fix: bool = False) -
 
 
 # Source code that forges the run's report from inside pytest's process: the nonce and report
-# path are in the process's initial environment (/proc/self/environ), whatever the plugin pops.
+# path were in the process's initial environment (/proc/self/environ), whatever the plugin pops.
+# Finding no secret there, it ends the process with NO_SECRET_EXIT, so a test can tell "the
+# payload ran and found nothing" from "the payload never ran".
+NO_SECRET_EXIT = 86
 FORGE = """
 def _forge():
     import json, os
     text = open("/proc/self/environ").read()
     env = dict(kv.split("=", 1) for kv in text.split("\\0") if "=" in kv)
     if "SYNTH_NONCE" not in env:
-        return
+        os._exit(NO_SECRET)
     tests = [t for t in open(env["SYNTH_SELECT"]).read().splitlines() if t]
     results = [{"test_id": t, "status": "passed", "duration_s": 0.0, "message": ""}
                for t in tests]
@@ -195,7 +198,7 @@ def _forge():
 
 
 _forge()
-"""
+""".replace("NO_SECRET", str(NO_SECRET_EXIT))
 
 
 def _forge(ctx: TaskContext, work: Path) -> Edits:

@@ -17,6 +17,7 @@ from synth.cli import app
 from synth.records import RunKind, Verdict
 from tests.integration.solution_kit import (
     FORGE_REPORT,
+    NO_SECRET_EXIT,
     LOOPHOLES,
     Loophole,
     contexts,
@@ -124,6 +125,9 @@ def test_a_report_forged_from_inside_the_tests_process_is_refused(backend: Backe
                     request=RunRequest(patch=combine(one.task.patch, patch),
                                        select=selection(one.task)))
     assert raw.verdict is not Verdict.PASS, "the /proc/self/environ forgery must not work"
+    # The payload ran and found no secret in its environment (a harness that put the nonce
+    # there again would see it forge a report instead).
+    assert raw.exit_code == NO_SECRET_EXIT, (raw.exit_code, raw.log_tail[-500:])
     verdict = verify_solution(backend, one, patch)
     assert verdict.outcome is Outcome.TAMPERED and verdict.runs == 0
     assert verdict.flags == (SolutionFlag.HARNESS_PROBE,) and verdict.evidence
