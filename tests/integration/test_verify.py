@@ -17,8 +17,8 @@ from synth.cli import app
 from synth.records import RunKind, Verdict
 from tests.integration.solution_kit import (
     FORGE_REPORT,
-    NO_SECRET_EXIT,
     LOOPHOLES,
+    NO_SECRET_EXIT,
     Loophole,
     contexts,
     corpus_db,
