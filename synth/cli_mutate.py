@@ -10,12 +10,14 @@ shows all four steps and `synth stats` starts at the candidates.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from data.store import FunnelRow
+if TYPE_CHECKING:  # the store (and DuckDB) load only when a command needs them
+    from data.store import FunnelRow
 
 
 def share(n: int, of: int) -> str:

@@ -20,3 +20,24 @@ def test_a_bad_max_candidates_is_refused_before_any_work(text: str) -> None:
     with pytest.raises(typer.Exit) as raised:
         candidate_budget(text)
     assert raised.value.exit_code == 2
+
+
+def test_synth_help_imports_no_heavy_module() -> None:
+    """The CLI imports its heavy modules inside the commands: `synth --help` (and typing a
+    command wrong) stays instant."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from synth.cli import app\n"
+        "try:\n"
+        "    app(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('duckdb', 'ray', 'torch', 'docker', 'triton', 'libcst', 'pyarrow', 'git')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
