@@ -8,6 +8,7 @@ skipped, so rerunning the same command (or resuming a killed one) adds no duplic
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -92,6 +93,9 @@ class Progress:
     say: Callable[[str], None] = lambda text: None
 
 
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
 def start_ray(address: str | None, cpus: int | None = None) -> None:
     """Join the cluster at ``address``, or start a local one with ``cpus`` workers (default:
     one per core)."""
@@ -100,6 +104,9 @@ def start_ray(address: str | None, cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
         return
+    # A cluster of our own, on this machine, with token authentication on (Ray's default): its
+    # notice that it chose that default is Ray's to log, not the user's to read on every run.
+    logging.getLogger(RAY_AUTH_LOGGER).setLevel(logging.ERROR)
     # "local": a new cluster of our own. Without it, ray.init() joins whatever cluster this
     # machine last started (another run's, a test's) and then refuses num_cpus.
     ray.init(

@@ -79,3 +79,22 @@ def test_bad_input_gets_a_clear_error(args: list[str], message: str) -> None:
 def test_unknown_task_id_is_named(demo_db: Path) -> None:
     result = runner.invoke(app, ["tasks", "show", "nope-not-a-task", "--db", str(demo_db)])
     assert result.exit_code == 2 and "nope-not-a-task" in result.output
+
+
+def test_synth_run_prints_no_ray_notices(sample_path: Path, cache_dir: Path,
+                                         tmp_path: Path) -> None:
+    """A user's terminal shows the factory's lines, not Ray's start-up notices (the token
+    authentication one reached every `synth run`)."""
+    import subprocess
+    import sys
+
+    synth = Path(sys.executable).with_name("synth")
+    done = subprocess.run(
+        [str(synth), "run", str(sample_path), "--db", str(tmp_path / "quiet.duckdb"),
+         "--backend", "local", "--max-candidates", "2", "--cache-dir", str(cache_dir)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    both = done.stdout + done.stderr
+    assert "done in" in both
+    assert "Token authentication" not in both and "ray" not in done.stderr.lower(), both[-2000:]
