@@ -40,7 +40,8 @@ def fail(message: str) -> typer.Exit:
 def run(
     sources: Annotated[
         list[str],
-        typer.Argument(help="git URL, local path, or pypi:NAME==VERSION", show_default=False),
+        typer.Argument(help="git URL, local path, git bundle, pypi:NAME==VERSION, a folder of "
+                            "bundles, or @FILE (one source per line)", show_default=False),
     ],
     db: DbOption = DEFAULT_DB,
     backend: Annotated[str, typer.Option(help="auto | docker | local")] = "auto",
@@ -112,7 +113,7 @@ def run(
     from pipelines.factory import Progress as Hooks
     from pipelines.factory import run_factory
     from synth.cli_mutate import strategy_options
-    from synth.intake import IntakeError, parse_source
+    from synth.intake import IntakeError, expand_sources, parse_source
     from synth.report import setup_line
 
     try:
@@ -133,6 +134,10 @@ def run(
     except ValueError:
         raise fail(f"--backend {backend!r}: choose auto, docker or local") from None
     budget = candidate_budget(max_candidates)
+    try:
+        sources = expand_sources(sources)
+    except IntakeError as exc:
+        raise fail(str(exc)) from None
     for source in sources:
         try:
             parse_source(source)

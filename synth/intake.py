@@ -17,6 +17,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import git
@@ -75,6 +76,35 @@ def parse_source(source: str) -> RepoRef:
         f"{source!r} is not a directory, a git URL (https://, ssh://, git@, file://) "
         "or pypi:NAME==VERSION; check the spelling or the path"
     )
+
+
+def expand_sources(sources: Sequence[str]) -> list[str]:
+    """The sources a command line names, lists expanded, duplicates dropped (order kept):
+
+    * ``@FILE``: one source per line of FILE (blank lines and ``#`` comments skipped);
+    * a folder that is no git repository and holds ``*.bundle`` files: each of them, sorted
+      (``synth run ../shared/realworld/`` mines every bundle there).
+    """
+    out: list[str] = []
+    for source in sources:
+        text = source.strip()
+        if text.startswith("@"):
+            listing = Path(text[1:]).expanduser()
+            try:
+                lines = listing.read_text().splitlines()
+            except OSError as exc:
+                raise IntakeError(
+                    f"{source!r}: the list of sources cannot be read ({exc})") from None
+            items = [line.split("#", 1)[0].strip() for line in lines]
+            out += expand_sources([item for item in items if item])
+            continue
+        folder = Path(text).expanduser()
+        bundles = sorted(folder.glob("*.bundle")) if folder.is_dir() else []
+        if bundles and not (folder / ".git").exists():
+            out += [str(b) for b in bundles]
+        else:
+            out.append(text)
+    return list(dict.fromkeys(out))
 
 
 def _bundle_ref(source: str, path: Path) -> RepoRef:

@@ -94,3 +94,27 @@ def test_unknown_revision_is_a_clear_error(upstream, tmp_path: Path) -> None:
     path, _ = upstream
     with pytest.raises(IntakeError, match="no commit named"):
         take(parse_source(str(path)), tmp_path / "snaps", revision="deadbeef" * 5)
+
+
+def test_a_folder_of_bundles_and_a_list_file_expand_to_their_sources(tmp_path) -> None:
+    from synth.intake import expand_sources
+
+    bundles = tmp_path / "realworld"
+    bundles.mkdir()
+    for name in ("b.bundle", "a.bundle", "notes.md"):
+        (bundles / name).write_text("")
+    listing = tmp_path / "sources.txt"
+    listing.write_text(f"# corpus\npypi:six==1.16.0\n\n{bundles / 'a.bundle'}  # again\n")
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "x.bundle").write_text("")  # a repository that happens to hold a bundle stays one
+    out = expand_sources([str(bundles), f"@{listing}", str(repo)])
+    assert out == [str(bundles / "a.bundle"), str(bundles / "b.bundle"), "pypi:six==1.16.0",
+                   str(repo)]
+
+
+def test_an_unreadable_list_of_sources_is_named() -> None:
+    from synth.intake import IntakeError, expand_sources
+
+    with pytest.raises(IntakeError, match="list of sources cannot be read"):
+        expand_sources(["@/no/such/list.txt"])
