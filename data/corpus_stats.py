@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 
 from data.store import FunnelRow, Store
-from data.task_metrics import CostSummary, RepoCost, repo_costs, summary
+from data.task_metrics import CostSummary, RepoCost, backfill, repo_costs, summary
 from synth.records import Record, Rejection, SetupResult, SetupVerdict, utcnow
 
 BINS_PER_DECADE = 4  # histogram bins are log-spaced: 10^(b/4) .. 10^((b+1)/4) seconds
@@ -107,6 +107,7 @@ class CorpusStats(Record):
 
 
 def collect_stats(store: Store) -> CorpusStats:
+    backfill(store)  # once, for the cost figures below: tasks stored before their accounting
     funnel_repo = tuple(store.funnel("repo"))
     audits = _audit_runs(store)
     return CorpusStats(

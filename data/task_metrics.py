@@ -222,14 +222,15 @@ _REPO_COST_SQL = f"""
 
 
 def repo_costs(store: Store) -> list[RepoCost]:
-    backfill(store)
+    """Per repository; tasks without their row (an older store) wait for :func:`backfill`."""
     return [RepoCost(repo=repo, tasks=int(n), floor_cpu_s=float(floor), own_cpu_s=float(own),
                      all_in_cpu_s=float(all_in))
             for repo, n, floor, own, all_in in store.query(_REPO_COST_SQL)]
 
 
 def summary(store: Store) -> CostSummary | None:
-    backfill(store)
+    """The corpus's figures, or None with no task (call :func:`backfill` first on an older
+    store, as collect_stats does)."""
     (n, p50, p90, mean, steady), *_ = store.query(
         "SELECT count(*), quantile_cont(cpu_s, 0.5), quantile_cont(cpu_s, 0.9), avg(cpu_s),"
         f" avg(steady::INTEGER) FROM ({METRICS_SQL})"
