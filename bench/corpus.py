@@ -8,7 +8,9 @@ rejected candidates and builds), the driver's and Ray workers' peak resident mem
 store's bytes per task. A rerun of the same command resumes the run (content-hash ids).
 
     .venv/bin/python bench/corpus.py [--bundles DIR] [--only sqlparse,tomlkit] [-n 40|all]
-                                     [--out DIR] [--seed 0]
+                                     [--repo-budget CPU_S] [--out DIR] [--seed 0]
+
+The corpus figure of the issue: ``-n all --repo-budget 450`` over all fifteen bundles.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def main() -> None:
     parser.add_argument("--bundles", type=Path, default=ROOT.parent / "shared" / "realworld")
     parser.add_argument("--only", default="", help="comma-separated bundle names")
     parser.add_argument("-n", "--max-candidates", default="40")
+    parser.add_argument("--repo-budget", type=float, default=None,
+                        help="synth run --repo-budget: CPU-seconds planned per repository")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("corpus-bench"))
     args = parser.parse_args()
@@ -92,7 +96,8 @@ def main() -> None:
     db = args.out / "corpus.duckdb"
     synth = ROOT / ".venv" / "bin" / "synth"
     argv = [str(synth), "run", *sources, "--db", str(db), "--max-candidates",
-            args.max_candidates, "--seed", str(args.seed), "--cache-dir", str(args.out / "cache")]
+            args.max_candidates, "--seed", str(args.seed), "--cache-dir", str(args.out / "cache"),
+            *(["--repo-budget", str(args.repo_budget)] if args.repo_budget else [])]
     print("$", " ".join(argv), flush=True)
     busy, start = busy_seconds(), time.monotonic()
     with open(args.out / "run.log", "w") as log:

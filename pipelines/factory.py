@@ -89,8 +89,10 @@ class Progress:
     """Callbacks the CLI hangs its progress bar on; the pipeline knows nothing of terminals."""
 
     total: Callable[[int], None] = lambda n: None
-    advance: Callable[[int], None] = lambda n: None
+    advance: Callable[[int], None] = lambda n: None  # candidates decided
     say: Callable[[str], None] = lambda text: None
+    validated: Callable[[int], None] = lambda n: None  # of those, stored as tasks
+    repo_done: Callable[[str], None] = lambda source: None  # a source has nothing left to do
 
 
 RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
@@ -126,6 +128,7 @@ def run_factory(
     *,
     max_candidates: int,
     seed: int,
+    repo_budget_s: float | None = None,
     address: str | None = None,
     progress: Progress = Progress(),
     options: StrategyOptions | None = None,
@@ -142,7 +145,8 @@ def run_factory(
     backend = backend.model_copy(update={"run_id": backend.run_id or secrets.token_hex(8)})
     try:
         return _run(sources, db, backend, max_candidates=max_candidates, seed=seed,
-                    progress=progress, options=options, overrides=overrides or {})
+                    repo_budget_s=repo_budget_s, progress=progress, options=options,
+                    overrides=overrides or {})
     finally:
         if backend.kind is BackendKind.DOCKER:
             remove_run_containers(backend.run_id or "")
@@ -152,7 +156,7 @@ def run_factory(
 
 
 def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candidates: int,
-         seed: int, progress: Progress, options: StrategyOptions,
+         seed: int, repo_budget_s: float | None, progress: Progress, options: StrategyOptions,
          overrides: Mapping[str, SpecOverride]) -> RunSummary:
     build = ray.remote(max_retries=2)(build_environment)
     prepare = ray.remote(max_retries=2)(prepare_candidates)
@@ -177,7 +181,11 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                 override = overrides.get(parse_source(s).name)
                 inflight[build.remote(s, backend, override)] = ("built", s)
         inflight.update(flow.start(sources))
+        working = set(sources)
         while inflight:
+            for source in working - {s for _, s in inflight.values()}:
+                working.discard(source)
+                progress.repo_done(source)
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)
             if not done:
                 cancel(validate.overdue(running=_cluster_cpus()))
@@ -208,7 +216,8 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                             environments=[built.environment])
                 stored = stored_measurement(store, built.environment.env_id)
                 ref = prepare.options(**near(built.node)).remote(
-                    backend, built, stored, max_candidates=max_candidates, seed=seed)
+                    backend, built, stored, max_candidates=max_candidates, seed=seed,
+                    repo_budget_s=repo_budget_s)
                 inflight[ref] = ("prepared", source)
                 measuring.add(ref)
             elif stage == "prepared":
@@ -223,7 +232,10 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
             else:
                 _write_batch(store, result, summary)
                 progress.advance(len(result.validated))
+                progress.validated(sum(v.task is not None for v in result.validated))
                 inflight.update(flow.batch_done(_settled(validate, ref), store, source))
+        for source in working:
+            progress.repo_done(source)
     summary.attempts = dict(validate.attempts)
     return summary
 

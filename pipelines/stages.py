@@ -214,8 +214,11 @@ def setup_result(built: Built, measured: Measured, *, duration_s: float = 0.0) -
 
 
 def prepare_candidates(backend: BackendConfig, built: Built, measured: Measured | None, *,
-                       max_candidates: int, seed: int) -> Prepared:
-    """Measure the clean repository unless a stored measurement is given, then generate bugs."""
+                       max_candidates: int, seed: int,
+                       repo_budget_s: float | None = None) -> Prepared:
+    """Measure the clean repository unless a stored measurement is given, then generate bugs:
+    up to ``max_candidates``, and with ``repo_budget_s`` no more than that many CPU-seconds
+    allow at one clean-suite run each (see budget_cap)."""
     started = time.monotonic()
     measured = measured or measure_environment(backend, built)
     setup = setup_result(built, measured, duration_s=time.monotonic() - started)
@@ -224,9 +227,33 @@ def prepare_candidates(backend: BackendConfig, built: Built, measured: Measured 
                         setup=setup)
     files = source_files(built.snapshot)
     targets = coverage_targets(files, measured.coverage, built.environment.spec.test_paths)
+    cap, note = budget_cap(measured, max_candidates, repo_budget_s)
     generation = procedural(built.snapshot.snapshot_id, targets, measured.coverage,
-                            max_candidates=max_candidates, seed=seed)
-    return Prepared(built, measured, generation.candidates, generation=generation, setup=setup)
+                            max_candidates=cap, seed=seed)
+    return Prepared(built, measured, generation.candidates, note, generation=generation,
+                    setup=setup)
+
+
+def budget_cap(measured: Measured, max_candidates: int,
+               repo_budget_s: float | None) -> tuple[int, str]:
+    """The candidates a repository gets under a CPU budget, and a note when the budget binds.
+
+    A candidate costs about one clean-suite run (a rejected one a screen of its covering tests,
+    a validated one its full run and its broken tests again), so the budget buys
+    ``budget ÷ the clean runs' mean CPU`` of them: a repository whose suite takes minutes gets
+    a few, one of a second hundreds. The clean runs are stored, so a resumed run reads the same
+    figure and keeps the same cap."""
+    if repo_budget_s is None:
+        return max_candidates, ""
+    cpus = [r.cpu_s for r in measured.baseline_runs if r.cpu_s]
+    if not cpus:
+        return max_candidates, ""
+    suite_s = sum(cpus) / len(cpus)
+    cap = max(1, int(repo_budget_s / suite_s))
+    if cap >= max_candidates:
+        return max_candidates, ""
+    return cap, (f"capped at {cap} by --repo-budget {repo_budget_s:g} s "
+                 f"(one clean run: {suite_s:.2f} CPU-s)")
 
 
 def validate_batch(

@@ -24,6 +24,7 @@ err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB file of the store.")]
 DEFAULT_DB = Path("synth.duckdb")
+LOG_EVERY_S = 60.0  # how often `synth run` prints its progress line when not on a terminal
 
 
 def default_cache_dir() -> Path:
@@ -50,6 +51,13 @@ def run(
                                "function × applicable operator, duplicates by effect dropped).")
     ] = "24",
     seed: Annotated[int, typer.Option(help="Seed of the candidate sample.")] = 0,
+    repo_budget: Annotated[
+        float | None,
+        typer.Option(min=1.0, help="CPU-seconds of validation to plan per repository: its "
+                                   "candidates are capped at this ÷ one clean-suite run's CPU, "
+                                   "so slow suites get few and fast ones many (a corpus of "
+                                   "many repositories)."),
+    ] = None,
     address: Annotated[
         str | None, typer.Option(help="Join this Ray cluster instead of starting one.")
     ] = None,
@@ -101,7 +109,7 @@ def run(
 ) -> None:
     """Mine SOURCES into validated tasks and store them in the DuckDB file."""
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from envs.backend import (
         BackendChoice,
@@ -115,6 +123,7 @@ def run(
     from synth.cli_mutate import strategy_options
     from synth.intake import IntakeError, expand_sources, parse_source
     from synth.report import setup_line
+    from synth.run_view import RunView
 
     try:
         options = strategy_options(
@@ -158,26 +167,54 @@ def run(
         raise fail(str(exc)) from None
     console.print(f"[bold]backend:[/] {note}")
     started = time.monotonic()
+    view = RunView(repos=len(sources))
     with Progress(
-        TextColumn("validating"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=not console.is_terminal,
     ) as bar:
-        job = bar.add_task("candidates", total=0)
-        hooks = Hooks(
-            total=lambda n: bar.update(job, total=(bar.tasks[0].total or 0) + n),
-            advance=lambda n: bar.advance(job, n),
-            say=lambda text: bar.console.print(text),
-        )
+        job = bar.add_task(view.line(), total=0)
+        shown = [time.monotonic()]
+
+        def show(*, force: bool = False) -> None:
+            """A terminal gets a live bar; a log one plain line a minute and one per repo."""
+            if console.is_terminal:
+                bar.update(job, description=view.line())
+            elif force or time.monotonic() - shown[0] >= LOG_EVERY_S:
+                shown[0] = time.monotonic()
+                console.print(f"progress: {view.line()}", markup=False, highlight=False,
+                              soft_wrap=True)
+
+        def total(n: int) -> None:
+            view.add_scheduled(n)
+            bar.update(job, total=view.scheduled)
+            show()
+
+        def advance(n: int) -> None:
+            view.add_decided(n)
+            bar.advance(job, n)
+            show()
+
+        def validated(n: int) -> None:
+            view.add_tasks(n)
+            show()
+
+        def repo_done(source: str) -> None:
+            view.repo_done()
+            show(force=True)
+
+        hooks = Hooks(total=total, advance=advance, say=lambda text: bar.console.print(text),
+                      validated=validated, repo_done=repo_done)
         summary = run_factory(
             sources,
             db,
             config,
             max_candidates=budget,
             seed=seed,
+            repo_budget_s=repo_budget,
             address=address,
             progress=hooks,
             options=options,

@@ -33,6 +33,8 @@ def demo_db(sample_path: Path, cache_dir: Path, tmp_path_factory, ray_session) -
     assert result.exit_code == 0, result.output
     assert "local backend" in result.output
     assert "funnel by repo" in result.output and "funnel by operator" in result.output
+    # Not a terminal: the progress view is a plain line, printed at least when a repo is done.
+    assert "progress: repos 1/1 done · tasks " in result.output, result.output
     return db
 
 
@@ -98,3 +100,16 @@ def test_synth_run_prints_no_ray_notices(sample_path: Path, cache_dir: Path,
     both = done.stdout + done.stderr
     assert "done in" in both
     assert "Token authentication" not in both and "ray" not in done.stderr.lower(), both[-2000:]
+
+
+def test_repo_budget_caps_candidates_by_the_suites_cost(sample_path: Path, cache_dir: Path,
+                                                       tmp_path: Path, ray_session) -> None:
+    """--repo-budget buys budget ÷ one clean run's CPU candidates: far fewer than asked here."""
+    result = runner.invoke(app, ["run", str(sample_path), "--db", str(tmp_path / "b.duckdb"),
+                                 "--backend", "local", "--max-candidates", "40",
+                                 "--repo-budget", "1", "--cache-dir", str(cache_dir)])
+    assert result.exit_code == 0, result.output
+    assert "by --repo-budget 1 s" in result.output, result.output
+    line = next(x for x in result.output.splitlines() if "candidates (" in x)
+    capped = int(line.split(" candidates (")[0].rsplit(" ", 1)[1])
+    assert 1 <= capped < 40, line
