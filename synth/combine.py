@@ -18,6 +18,8 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 
 from synth.mutate import compiles, make_patch, split_lines
+from synth.patches import BodyLine, Hunk, PatchError, numbered
+from synth.patches import parse_patch as file_diffs
 from synth.records import Candidate, Strategy
 
 OPERATOR = "combine"
@@ -43,57 +45,40 @@ class Edit:
         return self.start + len(self.removed)
 
 
-class PatchError(ValueError):
-    """A patch that is not a plain text diff of existing files, or does not fit the file."""
-
-
 def parse_patch(patch: str) -> dict[str, list[Edit]]:
-    """File → edits of a git-style unified diff (as ``make_patch`` writes them)."""
+    """File → edits of a git-style unified diff (as ``make_patch`` writes them). PatchError for
+    a patch that is not a plain text change of existing files: a merge rewrites files it has."""
     edits: dict[str, list[Edit]] = {}
-    lines = patch.split("\n")
-    path: str | None = None
-    old = 0
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("--- "):
-            if line.strip() == "--- /dev/null":
-                raise PatchError("a patch that creates a file cannot be combined")
-        elif line.startswith("+++ "):
-            if line.strip() == "+++ /dev/null":
-                raise PatchError("a patch that deletes a file cannot be combined")
-            path = line[4:].strip().removeprefix("b/")
-            edits.setdefault(path, [])
-        elif line.startswith("@@"):
-            start, _, count = line.split()[1][1:].partition(",")  # "-12,7" -> 12, 7
-            old = int(start) - 1 if count != "0" else int(start)  # ",0": insert after line 12
-        elif line.startswith("Binary files"):
-            raise PatchError("a binary patch cannot be combined")
-        elif path is not None and line[:1] in ("-", "+"):
-            start = old
-            removed: list[str] = []
-            added: list[str] = []
-            while (
-                i < len(lines)
-                and lines[i][:1] in ("-", "+")
-                and not lines[i].startswith(("--- ", "+++ "))
-            ):
-                text = lines[i][1:] + ("" if _no_newline(lines, i) else "\n")
-                (removed if lines[i][0] == "-" else added).append(text)
-                i += 1
-                if i < len(lines) and lines[i].startswith("\\"):
-                    i += 1
-            edits[path].append(Edit(start, tuple(removed), tuple(added)))
-            old = start + len(removed)
-            continue
-        elif path is not None and line.startswith(" "):
-            old += 1
-        i += 1
+    for f in file_diffs(patch) if patch.strip() else ():
+        if f.old_path == "/dev/null":
+            raise PatchError("a patch that creates a file cannot be combined")
+        if f.new_path == "/dev/null":
+            raise PatchError("a patch that deletes a file cannot be combined")
+        edits.setdefault(f.new_path, []).extend(e for h in f.hunks for e in _edits(h))
     return edits
 
 
-def _no_newline(lines: list[str], i: int) -> bool:
-    return i + 1 < len(lines) and lines[i + 1].startswith("\\ No newline")
+def _edits(h: Hunk) -> list[Edit]:
+    """The runs of changed lines of ``h``, each placed where it starts in the original."""
+    runs: list[list[BodyLine]] = [[]]
+    for line in numbered(h):
+        if line.tag == " ":
+            runs.append([])
+        else:
+            runs[-1].append(line)
+    return [
+        Edit(
+            run[0].old - 1,
+            tuple(_with_end(x) for x in run if x.tag == "-"),
+            tuple(_with_end(x) for x in run if x.tag == "+"),
+        )
+        for run in runs
+        if run
+    ]
+
+
+def _with_end(line: BodyLine) -> str:
+    return line.text + "\n" if line.newline else line.text
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:

@@ -26,6 +26,7 @@ from typing import Protocol
 
 import jinja2
 
+from synth.patches import BodyLine, FileDiff, is_diff_syntax, numbered, quotes_diff, read_patch
 from synth.records import TestResult, content_hash
 
 _MIN_LEAK_CHARS = 4  # shorter changed lines (`x`, `)`) also occur in innocent text
@@ -59,8 +60,6 @@ _LINE_REFS = (
     re.compile(r"""["']?[\w./\\<>-]*\.pyx?["']?(?::\d+)+:?"""),  # pkg/x.py:12: and x.py:12:5
     re.compile(r"[,:]?\s*\bline\s+\d+\b", re.IGNORECASE),  # (x.py, line 3) and "at line 3"
 )
-# A message that quotes a diff (some tools print one) would hand over its headers and hunks.
-_DIFF_SYNTAX = re.compile(r"^\s*(?:diff --git |--- |\+\+\+ |@@ -\d)")
 
 
 @dataclass(frozen=True)
@@ -69,28 +68,24 @@ class _ShownTest:
     message: str
 
 
-def _is_prose(diff_header: str) -> bool:
-    """Whether a ``diff --git`` header names a prose file (a changelog, a README), whose lines
-    describe the problem rather than give its code away: a reverted fix's changelog entry is
-    the best hint a statement can carry."""
-    return diff_header.rstrip().lower().endswith(_PROSE_SUFFIXES)
+def _is_prose(f: FileDiff) -> bool:
+    """Whether a file diff changes a prose file (a changelog, a README), whose lines describe
+    the problem rather than give its code away: a reverted fix's changelog entry is the best
+    hint a statement can carry."""
+    return f.path.lower().endswith(_PROSE_SUFFIXES)
+
+
+def _code_lines(patch: str) -> list[BodyLine]:
+    """The added and removed lines of ``patch`` in code files (prose files aside)."""
+    return [x for f in read_patch(patch) if not _is_prose(f)
+            for h in f.hunks for x in numbered(h) if x.tag != " "]
 
 
 def changed_lines(patch: str) -> frozenset[str]:
     """The stripped lines a unified diff adds or removes in code (prose files aside), as far as
     they could identify it."""
-    out: set[str] = set()
-    in_hunk = prose = False
-    for line in patch.split("\n"):  # not splitlines(): \x0c inside a line is no line break
-        if line.startswith("diff --git "):
-            in_hunk, prose = False, _is_prose(line)
-        elif line.startswith("@@"):
-            in_hunk = not prose
-        elif in_hunk and line[:1] in {"+", "-"}:
-            text = line[1:].strip()  # also drops a CRLF file's "\r"
-            if len(text) >= _MIN_LEAK_CHARS:
-                out.add(text)
-    return frozenset(out)
+    texts = (x.text.strip() for x in _code_lines(patch))  # strip() also drops a CRLF's "\r"
+    return frozenset(text for text in texts if len(text) >= _MIN_LEAK_CHARS)
 
 
 def scrub_message(message: str, leaks: frozenset[str]) -> str:
@@ -98,7 +93,7 @@ def scrub_message(message: str, leaks: frozenset[str]) -> str:
     kept = [
         line
         for line in message.splitlines()
-        if not _DIFF_SYNTAX.match(line) and not any(leak in line for leak in leaks)
+        if not is_diff_syntax(line) and not any(leak in line for leak in leaks)
     ]
     text = " ".join(kept)
     for pattern in _LINE_REFS:
@@ -185,7 +180,7 @@ def scrub_hint(text: str, leaks: frozenset[str]) -> str:
     """A maintainer's words about the problem, without quoted code, locations or trailers."""
     kept = []
     for line in text.strip().splitlines():
-        if _DIFF_SYNTAX.match(line) or any(leak in line for leak in leaks):
+        if is_diff_syntax(line) or any(leak in line for leak in leaks):
             continue
         if re.match(r"^\s*[\w-]+-by:", line) or line.startswith("    "):  # trailers, code
             continue
@@ -205,8 +200,6 @@ def _quotes_any(text: str, leaks: frozenset[str]) -> bool:
 
 # --- the leak check ----------------------------------------------------------------------------
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_DIFF_IN_TEXT = re.compile(r"(?m)^\s*(?:diff --git |@@ -\d|\+\+\+ b/|--- a/)")
 _LINE_NUMBER_REFS = (
     re.compile(r"\blines?\s+(\d+)", re.IGNORECASE),
     re.compile(r"\.pyx?[\"']?(?:,\s*line)?[\s:]+(\d+)"),
@@ -215,29 +208,8 @@ _LINE_NUMBER_REFS = (
 
 
 def patch_line_numbers(patch: str) -> frozenset[int]:
-    """The numbers of the lines a patch removes (old file) or adds (new file)."""
-    numbers: set[int] = set()
-    old = new = 0
-    prose = False
-    for line in patch.split("\n"):
-        if line.startswith("diff --git "):
-            prose, old, new = _is_prose(line), 0, 0
-        elif prose:
-            continue
-        elif match := _HUNK.match(line):
-            old, new = int(match[1]), int(match[3])
-        elif line.startswith(("--- ", "+++ ")) or not old and not new:
-            continue
-        elif line.startswith("-"):
-            numbers.add(old)
-            old += 1
-        elif line.startswith("+"):
-            numbers.add(new)
-            new += 1
-        elif line.startswith(" "):
-            old += 1
-            new += 1
-    return frozenset(numbers)
+    """The numbers of the lines a patch removes (old file) or adds (new file), in code."""
+    return frozenset(x.old if x.tag == "-" else x.new for x in _code_lines(patch))
 
 
 def _squeezed(text: str) -> str:
@@ -252,7 +224,7 @@ def leaks(statement: str, patch: str) -> list[str]:
     hide a quote — or refers to a line the patch changes by its number.
     """
     found = []
-    if _DIFF_IN_TEXT.search(statement):
+    if quotes_diff(statement):
         found.append("quotes diff syntax")
     flat = _squeezed(statement)
     for line in sorted(changed_lines(patch)):

@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 from types import MappingProxyType
 
+from synth.patches import touched_lines
 from synth.records import CoverageMap
 
 NOT_SOURCE_NAMES = ("setup.py", "conftest.py")
@@ -158,28 +159,9 @@ def widen_to_bodies(
 
 
 def changed_old_lines(patch: str) -> set[int]:
-    """The lines of the original file a one-file patch removes, or inserts next to (either
-    neighbour running means the inserted code would have run)."""
-    lines: set[int] = set()
-    old = 0
-    replacing = False  # the current run of changes removed lines: its additions replace them
-    for row in patch.split("\n"):
-        if row.startswith("@@"):
-            start, _, count = row.split()[1][1:].partition(",")
-            old = int(start) if count != "0" else int(start) + 1
-        elif not old or row.startswith(("--- ", "+++ ", "\\")):
-            continue
-        elif row.startswith("-"):
-            lines.add(old)
-            old += 1
-            replacing = True
-        elif row.startswith("+"):
-            if not replacing:
-                lines.update({max(old - 1, 1), old})
-        else:
-            old += 1
-            replacing = False
-    return lines
+    """The original-file lines a one-file patch touches (``synth.patches.touched_old_lines``:
+    the rule screening also picks its tests by)."""
+    return set().union(*touched_lines(patch).values())
 
 
 def runs_under_tests(

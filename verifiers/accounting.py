@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
-from synth.patches import PatchError, parse_patch
+from synth.patches import PatchError, parse_patch, touched_lines
 from synth.records import (
     CoverageMap,
     RunKind,
@@ -24,7 +24,7 @@ from synth.records import (
     TestRun,
 )
 from verifiers.grading import READ, passed, status_of
-from verifiers.screening import IMPORT_CONTEXT, changed_lines, is_test_path, tests_covering
+from verifiers.screening import IMPORT_CONTEXT, is_test_path, tests_covering
 
 
 def run_cost(run: TestRun) -> float:
@@ -47,7 +47,7 @@ def task_stats(task: Task, own_runs: Sequence[TestRun], gold_runs: Sequence[Test
     unsteady = tuple(r for r in p2p if r.gold_passed < r.gold_runs or r.bug_passed < r.bug_runs)
     steady = not unsteady and all(r.gold_passed == r.gold_runs and r.bug_passed == 0 for r in f2p)
     added, removed, files = _size(task.patch)
-    lines = changed_lines(task.patch)
+    lines = touched_lines(task.patch)
     return TaskStats(
         instance_id=task.instance_id,
         env_id=task.env_id,

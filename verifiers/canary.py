@@ -20,9 +20,9 @@ from pathlib import Path
 
 from envs.backend import Backend, RunRequest
 from synth.mutate import apply_site, compiles, find_sites, make_patch
-from synth.patches import parse_patch, render_patch
+from synth.patches import parse_patch, touched_old_lines
 from synth.records import RunKind, Task, TestStatus, Verdict
-from synth.targeting import changed_old_lines, entities
+from synth.targeting import entities
 from verifiers.runner import run_suite
 from verifiers.screening import is_test_path
 
@@ -102,12 +102,12 @@ def _bug_files(ctx) -> list[tuple[str, str, set[str]]]:
     root = Path(ctx.snapshot.path)
     out = []
     for diff in parse_patch(ctx.task.patch):
-        rel = diff.new_path if diff.new_path != "/dev/null" else diff.old_path
+        rel = diff.path
         path = root / rel
         if is_test_path(rel) or not rel.endswith(".py") or not path.is_file():
             continue
         source = path.read_text(encoding="utf-8", errors="replace")
-        lines = changed_old_lines(render_patch([diff]))
+        lines = touched_old_lines(diff)
         try:
             ents = entities(source)
         except SyntaxError:

@@ -20,34 +20,29 @@ then apply". What counts as out of bounds:
 The kept patch is then read again by git itself (``verifiers.git_view``): a path that git would
 touch and these rules forbid is evidence of a patch written to be read two ways.
 
-The split follows ``git apply``'s own reading of a patch (a file diff starts at ``diff --git`` or
-at a ``---``/``+++`` pair outside a hunk; hunk bodies are consumed by the counts in their
-headers), so a path cannot hide from this filter inside text git would read as a header.
+The split into file diffs is ``synth.patches.split_blocks``, which follows ``git apply``'s own
+reading of a patch (a file diff starts at ``diff --git`` or at a ``---``/``+++`` pair outside a
+hunk; hunk bodies are consumed by the counts in their headers, lines end at "\\n" alone), so a
+path cannot hide from this filter inside text git would read as a header.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-from synth.patches import combine
+from synth.patches import combine, split_blocks
 from verifiers.screening import _TEST_CONFIG, is_test_path
 
 __all__ = ["combine", "sanitize", "SolutionFlag", "Sanitized", "split_blocks", "flag_for"]
 
-_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _HOOK_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py"}
 _HOOK_STEMS = {"conftest", "sitecustomize", "usercustomize"}
 # Files Python imports or loads that are not source text.
 _COMPILED = {".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".egg-link", ".zip", ".whl", ".egg"}
-# Lines of a git file diff that say it is not a plain text change of a regular file.
-_SPECIAL = re.compile(r"^(?:GIT binary patch|Binary files |literal \d|delta \d|old mode |new mode |"
-                      r"(?:new|deleted) file mode (?!100644|100755)|similarity index|"
-                      r"dissimilarity index|copy from |copy to )")
 _PROBE = re.compile(r"synth_report|SYNTH_|/proc\b|_SETTINGS|sys\.modules|gc\.get_objects")
 
 
@@ -70,106 +65,10 @@ class SolutionFlag(StrEnum):
 
 
 @dataclass(frozen=True)
-class FileBlock:
-    """One file diff of a patch: its text and every path it names."""
-
-    text: str
-    paths: tuple[str, ...]
-    creates: bool  # adds a file (new file, or the target of a rename or copy)
-    special: bool = False  # binary, a symlink or other special file, a mode change, a copy
-
-
-@dataclass(frozen=True)
 class Sanitized:
     patch: str  # what remains of the solution, to be applied after the bug
     dropped: tuple[str, ...]  # paths of the file diffs that were dropped
     flags: tuple[SolutionFlag, ...]
-
-
-def split_blocks(patch: str) -> list[FileBlock]:
-    """The file diffs of ``patch`` in order; text before the first one (a message) is ignored."""
-    lines = patch.splitlines(keepends=True)
-    blocks: list[list[str]] = []
-    current: list[str] | None = None
-    headers_seen = False  # the current block already has its ---/+++ pair
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("diff --git "):
-            current, headers_seen = [line], False
-            blocks.append(current)
-        elif (line.startswith("--- ") and i + 1 < len(lines)
-              and lines[i + 1].startswith("+++ ")):
-            if current is None or headers_seen:
-                current = []
-                blocks.append(current)
-            current += [line, lines[i + 1]]
-            headers_seen = True
-            i += 1
-        elif current is not None and (match := _HUNK.match(line)):
-            current.append(line)
-            old_left = int(match.group(1)) if match.group(1) is not None else 1
-            new_left = int(match.group(2)) if match.group(2) is not None else 1
-            while i + 1 < len(lines) and (old_left > 0 or new_left > 0
-                                          or lines[i + 1].startswith("\\")):
-                i += 1
-                body = lines[i]
-                tag = body[:1]
-                if tag == "-":
-                    old_left -= 1
-                elif tag == "+":
-                    new_left -= 1
-                elif tag == "\\":
-                    pass
-                else:  # context, or an empty line some tools leave for empty context
-                    old_left, new_left = old_left - 1, new_left - 1
-                current.append(body)
-        elif current is not None:
-            current.append(line)
-        i += 1
-    return [_block(b) for b in blocks]
-
-
-def _block(lines: list[str]) -> FileBlock:
-    paths: list[str] = []
-    creates = False
-    for raw in lines:
-        line = raw.rstrip("\r\n")
-        if line.startswith("diff --git "):
-            paths += [_strip_prefix(p) for p in _split_names(line[len("diff --git "):])]
-        elif line.startswith(("--- ", "+++ ")) and not line.endswith("/dev/null"):
-            paths.append(_strip_prefix(_unquote(line[4:].split("\t")[0].strip())))
-        elif line.startswith(("rename from ", "copy from ")):
-            paths.append(_unquote(line.split(" ", 2)[2]))
-        elif line.startswith(("rename to ", "copy to ")):
-            paths.append(_unquote(line.split(" ", 2)[2]))
-            creates = True
-        elif line.startswith("new file mode") or line == "--- /dev/null":
-            creates = True
-        elif line.startswith("@@"):
-            break
-    special = any(_SPECIAL.match(raw) for raw in lines)
-    return FileBlock("".join(lines), tuple(dict.fromkeys(p for p in paths if p)), creates,
-                     special)
-
-
-def _split_names(field: str) -> list[str]:
-    if field.startswith('"') or ' "' in field:
-        try:
-            return shlex.split(field)
-        except ValueError:
-            return field.split()
-    return field.split()
-
-
-def _unquote(name: str) -> str:
-    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
-
-
-def _strip_prefix(name: str) -> str:
-    """Drop the first path component, as ``git apply -p1`` does."""
-    name = _unquote(name)
-    return name.split("/", 1)[1] if "/" in name else name
 
 
 def flag_for(path: str, *, creates: bool, test_paths: Sequence[str] = (),

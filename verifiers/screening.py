@@ -1,5 +1,8 @@
 """Coverage-guided screening and patch hygiene: which tests can see a patch, and which patches a
-bug may not be. Pure functions of patch text and coverage records."""
+bug may not be. Pure functions of patch text and coverage records.
+
+A patch is read by ``synth.patches``: the lines screening looks up in the coverage map
+(``changed_lines``) are the ones mutation targeting judged worth a bug, by the same rule."""
 
 from __future__ import annotations
 
@@ -7,26 +10,16 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
+from synth.patches import patched_files
+from synth.patches import touched_lines as changed_lines  # the name the pipeline stages use
 from synth.records import CoverageMap
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+__all__ = ["IMPORT_CONTEXT", "changed_lines", "is_test_path", "patched_files", "screenable",
+           "tests_covering", "touches_tests"]
+
 # Files that decide how tests run, or what counts as passing: a bug must never touch them.
 _TEST_CONFIG = {"conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml",
                 "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py", ".coveragerc"}
-
-
-def patched_files(patch: str) -> list[str]:
-    files = []
-    for line in patch.splitlines():
-        if line.startswith("diff --git "):
-            parts = line.split()
-            if len(parts) >= 4:
-                files += [parts[2].removeprefix("a/"), parts[3].removeprefix("b/")]
-        elif line.startswith("--- a/"):
-            files.append(line[6:].strip())
-        elif line.startswith("+++ b/"):
-            files.append(line[6:].strip())
-    return sorted(set(files))
 
 
 def is_test_path(path: str, test_paths: Sequence[str] = ()) -> bool:
@@ -50,46 +43,6 @@ def _is_test_dir(test_path: str) -> bool:
 def touches_tests(patch: str, test_paths: Sequence[str] = ()) -> list[str]:
     """The files of ``patch`` that a bug may not touch (empty when the patch is clean)."""
     return [f for f in patched_files(patch) if is_test_path(f, test_paths)]
-
-
-def changed_lines(patch: str) -> dict[str, set[int]]:
-    """Per file, the lines of the ORIGINAL file that the patch removes, or inserts code next to."""
-    out: dict[str, set[int]] = {}
-    current = None
-    old_line = old_left = new_left = 0
-    after_removal = False
-    for line in patch.splitlines():
-        if old_left <= 0 and new_left <= 0:  # between hunks: headers may appear
-            if line.startswith("--- "):
-                current = line[4:].strip().removeprefix("a/")
-                continue
-            match = _HUNK.match(line)
-            if match:
-                start, old_count = int(match.group(1)), int(match.group(2) or 1)
-                old_left, new_left = old_count, int(match.group(4) or 1)
-                # With no old lines the start names the line *before* the insertion.
-                old_line = start + 1 if old_count == 0 else start
-                after_removal = False
-            continue
-        if current is None or line.startswith("\\"):
-            continue
-        if line.startswith("-"):
-            out.setdefault(current, set()).add(old_line)
-            old_line += 1
-            old_left -= 1
-            after_removal = True
-        elif line.startswith("+"):
-            new_left -= 1
-            if not after_removal:
-                # A pure insertion sits between two original lines: either one running means
-                # the inserted code would have run.
-                out.setdefault(current, set()).update({max(old_line - 1, 1), old_line})
-        else:
-            old_line += 1
-            old_left -= 1
-            new_left -= 1
-            after_removal = False
-    return out
 
 
 IMPORT_CONTEXT = "<import>"  # synth_report's pseudo test id for lines run outside any test
