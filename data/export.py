@@ -25,7 +25,6 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +49,7 @@ from data.task_repo import (
     commit_message,
     ensure_snapshot,
 )
+from synth.choices import ExportFormat
 from synth.records import (
     HARNESS_VERSION,
     BackendKind,
@@ -85,13 +85,6 @@ START_MARK, END_MARK = ">>>>> Start Test Output", ">>>>> End Test Output"
 
 class ExportError(Exception):
     """An export the user asked for cannot be made; the message says what to change."""
-
-
-class ExportFormat(StrEnum):
-    SWEBENCH = "swebench"
-    SWESMITH = "swesmith"
-    PARQUET = "parquet"
-    HARBOR = "harbor"
 
 
 class TaskFilter(Record):

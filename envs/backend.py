@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from synth.choices import BackendChoice
 from synth.records import BackendKind, Environment, EnvSpec, Snapshot
 
 PATCH_FAILED_EXIT = 97  # runner.py's code for "the patch did not apply"
@@ -35,12 +35,6 @@ PINNED_ENV = {
 }
 # What the harness itself needs inside every environment, beside the project's own requirements.
 HARNESS_REQUIREMENTS = ("coverage>=7.4,<8",)
-
-
-class BackendChoice(StrEnum):
-    AUTO = "auto"
-    DOCKER = "docker"
-    LOCAL = "local"
 
 
 class Limits(BaseModel):

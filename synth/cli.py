@@ -12,6 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from synth.choices import BackendChoice, StatementStyle
+from synth.records import Strategy
+
 app = typer.Typer(
     help="A factory of verifiable coding tasks.",
     no_args_is_help=True,
@@ -45,7 +48,10 @@ def run(
                             "bundles, or @FILE (one source per line)", show_default=False),
     ],
     db: DbOption = DEFAULT_DB,
-    backend: Annotated[str, typer.Option(help="auto | docker | local")] = "auto",
+    backend: Annotated[
+        BackendChoice,
+        typer.Option(help="Where tests run; auto: Docker when an engine answers, else local."),
+    ] = BackendChoice.AUTO,
     max_candidates: Annotated[
         str, typer.Option(help="Bug candidates per repository: a number, or all (every covered "
                                "function × applicable operator, duplicates by effect dropped).")
@@ -80,8 +86,8 @@ def run(
         float, typer.Option(min=1, help="Seconds one test-suite run may take.")
     ] = 300.0,
     strategy: Annotated[
-        list[str] | None,
-        typer.Option(help="procedural | mirror | combine; repeat for several [procedural]"),
+        list[Strategy] | None,
+        typer.Option(help="How bugs are made; repeat for several.", show_default="procedural"),
     ] = None,
     max_fixes: Annotated[int, typer.Option(min=1, help="Fix commits mirrored per repo.")] = 5,
     max_fix_files: Annotated[
@@ -94,8 +100,8 @@ def run(
         int, typer.Option(min=1, help="Combined bugs per repo@commit.")
     ] = 8,
     statement_style: Annotated[
-        str, typer.Option(help="auto (by seed) | report | terse | story | ci")
-    ] = "auto",
+        StatementStyle, typer.Option(help="How problem statements read; auto: by seed.")
+    ] = StatementStyle.AUTO,
     lm_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible API base URL to write statements.")
     ] = None,
@@ -111,13 +117,7 @@ def run(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from envs.backend import (
-        BackendChoice,
-        BackendUnavailable,
-        Limits,
-        check_registry,
-        resolve_backend,
-    )
+    from envs.backend import BackendUnavailable, Limits, check_registry, resolve_backend
     from pipelines.factory import Progress as Hooks
     from pipelines.factory import run_factory
     from synth.cli_mutate import strategy_options
@@ -138,10 +138,6 @@ def run(
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
-    try:
-        choice = BackendChoice(backend)
-    except ValueError:
-        raise fail(f"--backend {backend!r}: choose auto, docker or local") from None
     budget = candidate_budget(max_candidates)
     try:
         sources = expand_sources(sources)
@@ -161,7 +157,7 @@ def run(
     cache = (cache_dir or default_cache_dir()).resolve()
     cache.mkdir(parents=True, exist_ok=True)
     try:
-        config, note = resolve_backend(choice, cache, base_image, Limits(timeout_s=timeout),
+        config, note = resolve_backend(backend, cache, base_image, Limits(timeout_s=timeout),
                                        registry)
     except BackendUnavailable as exc:
         raise fail(str(exc)) from None

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from synth.choices import ExportFormat
 from synth.cli import DEFAULT_DB, DbOption, console, default_cache_dir, fail
 
 CacheOption = Annotated[
@@ -19,10 +20,10 @@ CacheOption = Annotated[
 
 
 def export(
-    format: Annotated[
-        str,
-        typer.Option("--format", help="swebench | swesmith | parquet | harbor",
-                     show_default=False),
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="SWE-bench or SWE-smith instances, Harbor task folders, "
+                                      "or one Parquet file.", show_default=False),
     ],
     out: Annotated[
         Path,
@@ -42,14 +43,10 @@ def export(
 ) -> None:
     """Export tasks as SWE-bench or SWE-smith instances (with a git bundle), Harbor task folders
     or Parquet."""
-    from data.export import ExportError, ExportFormat, export_corpus, parse_filters
+    from data.export import ExportError, export_corpus, parse_filters
     from data.store import StoreError
     from data.task_repo import TaskRepoError
 
-    try:
-        fmt = ExportFormat(format)
-    except ValueError:
-        raise fail(f"--format {format!r}: choose swebench, swesmith, parquet or harbor") from None
     try:
         flt = parse_filters(filter or [])
         with _open_existing(db) as store:

@@ -16,6 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from synth.choices import StatementStyle
+from synth.records import Strategy
+
 if TYPE_CHECKING:  # the store (and DuckDB) load only when a command needs them
     from data.store import FunnelRow
 
@@ -96,13 +99,13 @@ def generation_by(
 
 
 def strategy_options(
-    strategies: list[str] | None,
+    strategies: Sequence[Strategy] | None,
     *,
     max_fixes: int,
     max_combined: int,
     max_fix_files: int = 8,
     max_fix_lines: int = 200,
-    statement_style: str,
+    statement_style: StatementStyle = StatementStyle.AUTO,
     lm_url: str | None,
     lm_model: str | None,
 ):
@@ -111,27 +114,14 @@ def strategy_options(
     from pipelines.flow import StrategyOptions
     from synth.lm import LMConfig
     from synth.mirror import FixLimits
-    from synth.records import Strategy
     from synth.statement import Style
 
-    names = strategies or ["procedural"]
-    try:
-        chosen = frozenset(Strategy(name) for name in names)
-    except ValueError:
-        raise ValueError(
-            f"--strategy {names}: choose from procedural, mirror, combine (repeat the option)"
-        ) from None
+    chosen = frozenset(strategies or (Strategy.PROCEDURAL,))
     if Strategy.COMBINE in chosen and Strategy.PROCEDURAL not in chosen:
         raise ValueError(
             "--strategy combine merges validated procedural bugs: add --strategy procedural"
         )
-    style = None
-    if statement_style != "auto":
-        try:
-            style = Style(statement_style)
-        except ValueError:
-            known = ", ".join(s.value for s in Style)
-            raise ValueError(f"--statement-style {statement_style!r}: auto, {known}") from None
+    style = None if statement_style is StatementStyle.AUTO else Style(statement_style)
     lm = None
     if lm_url or lm_model:
         if not (lm_url and lm_model):

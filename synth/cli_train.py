@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from synth.choices import BackendChoice
 from synth.cli import DEFAULT_DB, DbOption, console, default_cache_dir, fail
+from trainer.config import ConfigName, ExpertBackend
 
 if TYPE_CHECKING:
     from trainer.evaluate import EvalReport, Generated
@@ -32,10 +34,13 @@ def register(app: typer.Typer) -> None:
 def train(
     ctx: typer.Context,
     db: DbOption = DEFAULT_DB,
-    config: Annotated[str, typer.Option(help="Named trainer config: tiny | 100m.")] = "tiny",
+    config: Annotated[
+        ConfigName, typer.Option(help="Named trainer config: tiny for a CPU, 100m for a GPU.")
+    ] = ConfigName.TINY,
     steps: Annotated[int, typer.Option(min=1, help="Optimizer steps in the whole run.")] = 100,
     backend: Annotated[
-        str | None, typer.Option(help="Expert backend: auto | loop | torch_gmm | triton.")
+        ExpertBackend | None,
+        typer.Option(help="How routed experts run.", show_default="the config's, auto"),
     ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
@@ -133,8 +138,8 @@ def evaluate(
     top_k: Annotated[int, typer.Option(min=0, help="Sample among the k likeliest; 0: all.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the sampling.")] = 0,
     backend: Annotated[
-        str, typer.Option(help="auto (the environments' own) | docker | local")
-    ] = "auto",
+        BackendChoice, typer.Option(help="Where fixes are verified; auto: the environments' own.")
+    ] = BackendChoice.AUTO,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     workers: Annotated[int, typer.Option(min=1, help="Parallel Ray workers scoring fixes.")] = 2,
     timeout: Annotated[float, typer.Option(help="Seconds per test run.")] = 300.0,
@@ -147,7 +152,6 @@ def evaluate(
     Fixes are scored as `synth verify --patches` scores them (verdicts go to the solutions
     table). Exit 0 whenever the loop ran, resolved or not."""
     from data.store import StoreError
-    from envs.backend import BackendChoice
     from pipelines.verify import SubmissionError
     from synth.records import BackendKind
     from trainer.backends import BackendError
@@ -162,11 +166,7 @@ def evaluate(
         raise fail(f"{db} does not exist; pass --db with a store made by `synth run`")
     if not checkpoint.exists():
         raise fail(f"--checkpoint {checkpoint}: no such folder; pass one `synth train` printed")
-    try:
-        choice = BackendChoice(backend)
-    except ValueError:
-        raise fail(f"--backend {backend!r}: choose auto, docker or local") from None
-    kind = None if choice is BackendChoice.AUTO else BackendKind(choice.value)
+    kind = None if backend is BackendChoice.AUTO else BackendKind(backend)
     try:
         dev = pick_device(device)
         sampling = SampleConfig(max_new_bytes, temperature, top_k, seed)

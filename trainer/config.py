@@ -9,14 +9,30 @@ environment; a run's choices (device, backend override) are passed in, not looke
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from trainer.model import MoELM
     from trainer.moe import MoE
 
-BackendName = Literal["auto", "loop", "torch_gmm", "triton"]
-BACKENDS: tuple[str, ...] = ("auto", "loop", "torch_gmm", "triton")
+
+class ExpertBackend(StrEnum):
+    """How routed experts run (``trainer.backends``); ``auto``: triton on CUDA, else torch_gmm
+    where torch has a grouped GEMM, else loop."""
+
+    AUTO = "auto"
+    LOOP = "loop"
+    TORCH_GMM = "torch_gmm"
+    TRITON = "triton"
+
+
+class ConfigName(StrEnum):
+    """The named configs of ``CONFIGS``, as `synth train --config` takes them."""
+
+    TINY = "tiny"
+    GPU_100M = "100m"
+
 
 # Byte-level vocabulary: 256 byte values, then the special tokens below, padded to a multiple
 # of 8 so that the embedding and the output matmul have friendly shapes.
@@ -39,15 +55,19 @@ class MoEConfig:
     z_loss_coef: float = 0.0  # router z-loss: mean of logsumexp(logits)^2
     bias_update_rate: float = 0.0  # > 0 turns on aux-loss-free bias balancing
     freeze_router: bool = False
-    backend: BackendName = "auto"  # expert computation; "auto": triton on CUDA, else torch_gmm
+    backend: ExpertBackend = ExpertBackend.AUTO
 
     def __post_init__(self) -> None:
         if self.num_experts < 1 or not 1 <= self.top_k <= self.num_experts:
             raise ConfigError(
                 f"moe: top_k={self.top_k} must lie in 1..num_experts={self.num_experts}"
             )
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"moe.backend={self.backend!r}: choose one of {', '.join(BACKENDS)}")
+        try:  # a config read back from a checkpoint's JSON holds the plain string
+            object.__setattr__(self, "backend", ExpertBackend(self.backend))
+        except ValueError:
+            raise ConfigError(
+                f"moe.backend={self.backend!r}: choose one of {', '.join(ExpertBackend)}"
+            ) from None
 
     def build(self, dim: int) -> MoE:
         from trainer.moe import MoE
@@ -151,14 +171,15 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_backend(self, backend: str) -> TrainConfig:
+    def with_backend(self, backend: ExpertBackend | str) -> TrainConfig:
+        """This config with its experts on ``backend`` (a name: ``MoEConfig`` checks it)."""
         return replace(
             self, model=replace(self.model, moe=replace(self.model.moe, backend=backend))
         )
 
 
 TINY = TrainConfig(
-    name="tiny",
+    name=ConfigName.TINY,
     model=ModelConfig(
         dim=64,
         n_layers=2,
@@ -178,7 +199,7 @@ TINY = TrainConfig(
 
 # About 100M parameters (see `MoELM.num_params`): 8 layers of 32 experts, top-4, F=224.
 GPU_100M = TrainConfig(
-    name="100m",
+    name=ConfigName.GPU_100M,
     model=ModelConfig(
         dim=512,
         n_layers=8,
