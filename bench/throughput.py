@@ -31,7 +31,6 @@ import argparse
 import json
 import re
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from pipelines.stages import (
     validate_batch,
 )
 from synth.proc import run as run_process
-from synth.records import RunKind
+from synth.records import BackendKind, RunKind
 from verifiers.grading import broke_any, rejection_for
 from verifiers.runner import run_suite
 from verifiers.screening import changed_lines, screenable, tests_covering
@@ -144,23 +143,56 @@ def naive(config: BackendConfig, built: Built, measured: Measured, prepared: Pre
     return Mode(tasks, len(prepared.candidates), time.monotonic() - start)
 
 
-def mutmut(snapshot_path: Path, package: str, tests_dir: str, timeout_s: float) -> Mode | None:
-    """mutmut 3 on a copy of the snapshot; None when mutmut is not installed or fails."""
-    exe = str(Path(sys.executable).parent / "mutmut")
-    if not Path(exe).exists():
-        print("  mutmut is not installed: pip install -e '.[bench]'")
+def mutmut_python(built: Built, cache: Path) -> Path | None:
+    """A Python that can run the repository's tests and mutmut: the local backend's virtualenv
+    of the same spec and locked wheels (so mutmut sees the test dependencies the containers
+    have), with mutmut installed into it from the host's package index."""
+    from envs.local_backend import LocalBackend
+
+    try:
+        env = LocalBackend(BackendConfig(kind=BackendKind.LOCAL, cache_dir=cache)).prepare(
+            built.snapshot, built.environment.spec)
+    except Exception as exc:  # noqa: BLE001 - a bench line, not a crash
+        print(f"  mutmut: no local environment for the repository ({exc})")
         return None
+    python = Path(env.image_name) / "bin" / "python"
+    done = run_process([python, "-m", "pip", "install", "--quiet", "mutmut>=3,<4"], check=False,
+                       timeout=600)
+    if done.returncode != 0:
+        print(f"  mutmut could not be installed: {done.stdout[-300:]}")
+        return None
+    return python
+
+
+def mutated_paths(candidates) -> list[str]:
+    """What mutmut mutates: the top-level packages (or root modules) our candidates touch."""
+    roots = set()
+    for cand in candidates:
+        parts = Path(cand.target_file).parts
+        roots.add(str(Path(*parts[:2])) if parts[0] == "src" and len(parts) > 2 else parts[0])
+    return sorted(roots)
+
+
+def mutmut(python: Path, snapshot_path: Path, sources: list[str], spec, timeout_s: float
+           ) -> Mode | None:
+    """mutmut 3 on a copy of the snapshot, in the repository's own test environment, for at
+    most ``timeout_s``; None when it evaluated nothing."""
     with tempfile.TemporaryDirectory(prefix="synth-mutmut-") as tmp:
         work = Path(tmp) / "repo"
         shutil.copytree(snapshot_path, work, ignore=shutil.ignore_patterns(".git"))
+        lists = {"source_paths": sources, "pytest_add_cli_args": list(spec.pytest_args),
+                 "pytest_add_cli_args_test_selection": list(spec.test_paths)}
         with (work / "setup.cfg").open("a") as cfg:
-            cfg.write(f"\n[mutmut]\nsource_paths={package}\n"
-                      f"pytest_add_cli_args_test_selection={tests_dir}\n")
+            cfg.write("\n[mutmut]\n" + "".join(
+                f"{key}=\n" + "".join(f"    {v}\n" for v in values)
+                for key, values in lists.items() if values))
+        env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": tmp,
+               **dict(e.split("=", 1) for e in spec.env)}
         start = time.monotonic()
         # One child: ours screens on one worker whose container is capped at one CPU, and
         # mutmut would otherwise fork one per core.
-        done = run_process([exe, "run", "--max-children", "1"], cwd=work, timeout=timeout_s,
-                           check=False)
+        done = run_process([python, "-m", "mutmut", "run", "--max-children", "1"], cwd=work,
+                           timeout=timeout_s, check=False, env=env)
         seconds = time.monotonic() - start
         evaluated = killed = 0
         for meta in (work / "mutants").rglob("*.meta"):
@@ -171,7 +203,7 @@ def mutmut(snapshot_path: Path, package: str, tests_dir: str, timeout_s: float) 
         # both are left out, as ours leaves out building and measuring the environment.
         setup_s = sum(int(ms) for ms in re.findall(r"done in (\d+)ms", done.stdout)[:2]) / 1000
     if not evaluated:
-        print(f"  mutmut evaluated nothing (exit {done.returncode}): {done.stdout[-300:]}")
+        print(f"  mutmut evaluated nothing (exit {done.returncode}): {done.stdout[-600:]}")
         return None
     return Mode(killed, evaluated, max(seconds - setup_s, 1e-9))
 
@@ -206,13 +238,13 @@ def bench(source: str, n: int, choice: BackendChoice, cache: Path, mutmut_timeou
               f" | naive: {slow.tasks} in {slow.seconds:.1f} CPU-s ({slow.per_s:.3f}/CPU-s)"
               f" | ratio {fast.per_s / slow.per_s if slow.per_s else float('inf'):.2f}x")
 
-    package = built.snapshot.repo.name
-    if 2 in ratios and (Path(built.snapshot.path) / package).is_dir() and "test" in "".join(
-            built.environment.spec.test_paths):
-        theirs = mutmut(Path(built.snapshot.path), package,
-                        built.environment.spec.test_paths[0], mutmut_timeout)
+    if 2 in ratios:
+        python = mutmut_python(built, cache / "mutmut")
+        theirs = python and mutmut(python, Path(built.snapshot.path),
+                                   mutated_paths(prepared.candidates), built.environment.spec,
+                                   mutmut_timeout)
         screened = screens(config, prepared)
-        if theirs is not None:
+        if theirs:
             rate = theirs.evaluated / theirs.seconds
             body, every = screened.body, screened.all
             print(f"  2. evaluations/s: ours {body.evaluated / body.seconds:.2f} on the "

@@ -230,6 +230,8 @@ def prepare_candidates(backend: BackendConfig, built: Built, measured: Measured 
     cap, note = budget_cap(measured, max_candidates, repo_budget_s)
     generation = procedural(built.snapshot.snapshot_id, targets, measured.coverage,
                             max_candidates=cap, seed=seed)
+    if len(generation.candidates) < cap:  # fewer exist than the budget buys: it did not bind
+        note = ""
     return Prepared(built, measured, generation.candidates, note, generation=generation,
                     setup=setup)
 
