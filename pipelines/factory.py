@@ -33,6 +33,7 @@ from pipelines.stages import (
     build_environment,
     near,
     prepare_candidates,
+    suite_cpu_s,
 )
 from synth.intake import parse_source
 from synth.mutate import Generation
@@ -88,8 +89,9 @@ class RunSummary:
 class Progress:
     """Callbacks the CLI hangs its progress bar on; the pipeline knows nothing of terminals."""
 
-    total: Callable[[int], None] = lambda n: None
-    advance: Callable[[int], None] = lambda n: None  # candidates decided
+    # n candidates of a source scheduled, each costing about unit_s CPU-seconds
+    total: Callable[[int, str, float], None] = lambda n, source, unit_s: None
+    advance: Callable[[int, str], None] = lambda n, source: None  # n of a source's decided
     say: Callable[[str], None] = lambda text: None
     validated: Callable[[int], None] = lambda n: None  # of those, stored as tasks
     repo_done: Callable[[str], None] = lambda source: None  # a source has nothing left to do
@@ -223,7 +225,7 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
             elif stage == "prepared":
                 setup = (setup_of(result, duration_s=time.monotonic() - started[source])
                          if ref in measuring else None)
-                refs = _schedule(result, setup, store, validate, backend, summary, progress)
+                refs = _schedule(source, result, setup, store, validate, backend, summary, progress)
                 inflight.update(flow.scheduled(result, refs, store, source))
                 for ref in refs:
                     inflight[ref] = ("validated", source)
@@ -231,7 +233,7 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                 inflight.update(flow.on_result(stage, result, source, store, summary, progress))
             else:
                 _write_batch(store, result, summary)
-                progress.advance(len(result.validated))
+                progress.advance(len(result.validated), source)
                 progress.validated(sum(v.task is not None for v in result.validated))
                 inflight.update(flow.batch_done(_settled(validate, ref), store, source))
         for source in working:
@@ -249,7 +251,7 @@ def _retry(ref, validate: Retrying, store: Store, source: str, summary: RunSumma
         store.write(candidates=[c.model_copy(update={"rejection": Rejection.GAVE_UP})
                                 for c in given_up])
         summary.rejected += len(given_up)
-        progress.advance(len(given_up))
+        progress.advance(len(given_up), source)
         progress.say(f"{source}: gave up on {len(given_up)} candidate(s) after "
                      f"{validate.bound} lost attempts")
     return {r: ("validated", source) for r in retries}
@@ -294,6 +296,7 @@ def excluded_tests(entries: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _schedule(
+    source: str,
     prepared: Prepared,
     setup: SetupResult | None,
     store: Store,
@@ -322,7 +325,7 @@ def _schedule(
         f"{len(prepared.candidates)} candidates ({len(todo)} new)"
         + (f" — {prepared.note}" if prepared.note else "")
     )
-    progress.total(len(todo))
+    progress.total(len(todo), source, suite_cpu_s(measured) or 1.0)
     env_ref = ray.put(built.environment)
     measured_ref = ray.put(measured)
     return [

@@ -34,6 +34,7 @@ from pipelines.stages import (
     Prepared,
     environment_for,
     measure_environment,
+    suite_cpu_s,
     validate_batch,
 )
 from synth.combine import combine_candidates
@@ -319,7 +320,7 @@ class StrategyFlow:
         progress.say(
             f"{prepared.built.repo.name}: {len(candidates)} combined candidates ({len(todo)} new)"
         )
-        progress.total(len(todo))
+        progress.total(len(todo), source, suite_cpu_s(prepared.measured) or 1.0)
         env_ref = ray.put(prepared.built.environment)
         measured_ref = ray.put(prepared.measured)
         snapshot, step = prepared.built.snapshot, self.batch_size

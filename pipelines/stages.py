@@ -236,6 +236,13 @@ def prepare_candidates(backend: BackendConfig, built: Built, measured: Measured 
                     setup=setup)
 
 
+def suite_cpu_s(measured: Measured) -> float | None:
+    """The mean CPU of the clean suite's exact runs (None where no run measured it): what one
+    candidate of this repository costs, about."""
+    cpus = [r.cpu_s for r in measured.baseline_runs if r.cpu_s]
+    return sum(cpus) / len(cpus) if cpus else None
+
+
 def budget_cap(measured: Measured, max_candidates: int,
                repo_budget_s: float | None) -> tuple[int, str]:
     """The candidates a repository gets under a CPU budget, and a note when the budget binds.
@@ -245,12 +252,9 @@ def budget_cap(measured: Measured, max_candidates: int,
     ``budget ÷ the clean runs' mean CPU`` of them: a repository whose suite takes minutes gets
     a few, one of a second hundreds. The clean runs are stored, so a resumed run reads the same
     figure and keeps the same cap."""
-    if repo_budget_s is None:
+    suite_s = suite_cpu_s(measured)
+    if repo_budget_s is None or suite_s is None:
         return max_candidates, ""
-    cpus = [r.cpu_s for r in measured.baseline_runs if r.cpu_s]
-    if not cpus:
-        return max_candidates, ""
-    suite_s = sum(cpus) / len(cpus)
     cap = max(1, int(repo_budget_s / suite_s))
     if cap >= max_candidates:
         return max_candidates, ""

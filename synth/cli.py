@@ -184,13 +184,13 @@ def run(
                 console.print(f"progress: {view.line()}", markup=False, highlight=False,
                               soft_wrap=True)
 
-        def total(n: int) -> None:
-            view.add_scheduled(n)
+        def total(n: int, source: str, unit_s: float) -> None:
+            view.add_scheduled(n, source, unit_s)
             bar.update(job, total=view.scheduled)
             show()
 
-        def advance(n: int) -> None:
-            view.add_decided(n)
+        def advance(n: int, source: str) -> None:
+            view.add_decided(n, source)
             bar.advance(job, n)
             show()
 

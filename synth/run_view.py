@@ -3,6 +3,10 @@
 Pure bookkeeping, fed by the factory's progress hooks and read by the CLI, which draws it as a
 live bar on a terminal and as one plain line every so often in a log (a corpus run of hours is
 usually watched through `tail -f`).
+
+The ETA weighs what is left by what it costs: a candidate of a repository whose clean suite
+takes 9 CPU-seconds is worth thirty of one whose suite takes 0.3, so a run that starts on slow
+repositories does not promise a day and one that starts on fast ones does not promise minutes.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-RATE_WINDOW_S = 600.0  # the rate is read over the last ten minutes, so it follows the mix of repos
+RATE_WINDOW_S = 600.0  # rates are read over the last ten minutes, so they follow the mix of repos
 
 
 @dataclass
@@ -22,16 +26,25 @@ class RunView:
     scheduled: int = 0  # candidates handed to validation so far
     decided: int = 0  # of those, validated or rejected
     tasks: int = 0
-    _marks: deque = field(default_factory=deque)  # (time, decided, tasks)
+    _unit: dict[str, float] = field(default_factory=dict)  # source -> cost of one candidate
+    _work_left: float = 0.0  # candidates scheduled and not decided, weighed by their cost
+    _work_done: float = 0.0
+    _marks: deque = field(default_factory=deque)  # (time, decided, tasks, work done)
 
     def __post_init__(self) -> None:
-        self._marks.append((self.started, 0, 0))
+        self._marks.append((self.started, 0, 0, 0.0))
 
-    def add_scheduled(self, n: int) -> None:
+    def add_scheduled(self, n: int, source: str = "", unit_s: float = 1.0) -> None:
+        """``n`` more candidates of ``source``, each costing about ``unit_s`` (its clean run)."""
+        self._unit[source] = max(unit_s, 1e-3)
         self.scheduled += n
+        self._work_left += n * self._unit[source]
 
-    def add_decided(self, n: int, now: float | None = None) -> None:
+    def add_decided(self, n: int, source: str = "", now: float | None = None) -> None:
+        work = n * self._unit.get(source, 1.0)
         self.decided += n
+        self._work_done += work
+        self._work_left = max(self._work_left - work, 0.0)
         self._mark(now)
 
     def add_tasks(self, n: int, now: float | None = None) -> None:
@@ -43,24 +56,25 @@ class RunView:
 
     def _mark(self, now: float | None) -> None:
         now = time.monotonic() if now is None else now
-        self._marks.append((now, self.decided, self.tasks))
+        self._marks.append((now, self.decided, self.tasks, self._work_done))
         while len(self._marks) > 2 and now - self._marks[1][0] > RATE_WINDOW_S:
             self._marks.popleft()
 
+    def _since_window(self, now: float) -> tuple[float, int, int, float]:
+        t0, d0, k0, w0 = self._marks[0]
+        return max(now - t0, 1e-9), self.decided - d0, self.tasks - k0, self._work_done - w0
+
     def rates(self, now: float | None = None) -> tuple[float, float]:
         """(candidates decided, tasks validated) per second over the recent window."""
-        now = time.monotonic() if now is None else now
-        t0, d0, k0 = self._marks[0]
-        span = max(now - t0, 1e-9)
-        return (self.decided - d0) / span, (self.tasks - k0) / span
+        span, decided, tasks, _ = self._since_window(time.monotonic() if now is None else now)
+        return decided / span, tasks / span
 
     def eta_s(self, now: float | None = None) -> float | None:
         """Seconds until every candidate scheduled so far is decided; None before any rate."""
-        per_s, _ = self.rates(now)
-        left = self.scheduled - self.decided
-        if left <= 0:
+        if self.scheduled <= self.decided:
             return 0.0
-        return left / per_s if per_s > 0 else None
+        span, _, _, work = self._since_window(time.monotonic() if now is None else now)
+        return self._work_left / (work / span) if work > 0 else None
 
     def line(self, now: float | None = None) -> str:
         now = time.monotonic() if now is None else now

@@ -23,7 +23,7 @@ from synth.records import (
     TestRate,
     TestRun,
 )
-from verifiers.grading import READ, passed, status_of
+from verifiers.grading import READ, StatusMap, passed, status_of
 from verifiers.screening import IMPORT_CONTEXT, is_test_path, tests_covering
 
 
@@ -41,9 +41,12 @@ def task_stats(task: Task, own_runs: Sequence[TestRun], gold_runs: Sequence[Test
     bug = [r for r in own_runs if r.kind is RunKind.BUG and r.verdict in READ]
     # A run that selected tests (the ones the full run broke, again alone) speaks for those
     # only: every FAIL_TO_PASS test, no PASS_TO_PASS test.
-    whole = [r for r in bug if r.selected is None]
-    f2p = tuple(_rate(t, gold, bug) for t in task.FAIL_TO_PASS)
-    p2p = [_rate(t, gold, whole) for t in task.PASS_TO_PASS]
+    # Each run's statuses read once: a suite of thousands of PASS_TO_PASS tests would otherwise
+    # rebuild every run's map once per test (quadratic: seconds of CPU per task on idna).
+    gold_maps, bug_maps = [r.status_map() for r in gold], [r.status_map() for r in bug]
+    whole_maps = [m for m, r in zip(bug_maps, bug, strict=True) if r.selected is None]
+    f2p = tuple(_rate(t, gold_maps, bug_maps) for t in task.FAIL_TO_PASS)
+    p2p = [_rate(t, gold_maps, whole_maps) for t in task.PASS_TO_PASS]
     unsteady = tuple(r for r in p2p if r.gold_passed < r.gold_runs or r.bug_passed < r.bug_runs)
     steady = not unsteady and all(r.gold_passed == r.gold_runs and r.bug_passed == 0 for r in f2p)
     added, removed, files = _size(task.patch)
@@ -68,9 +71,9 @@ def task_stats(task: Task, own_runs: Sequence[TestRun], gold_runs: Sequence[Test
     )
 
 
-def _rate(test_id: str, gold: Iterable[TestRun], bug: Iterable[TestRun]) -> TestRate:
-    gold_seen = [passed(status_of(r.status_map(), test_id)) for r in gold]
-    bug_seen = [passed(status_of(r.status_map(), test_id)) for r in bug]
+def _rate(test_id: str, gold: Iterable[StatusMap], bug: Iterable[StatusMap]) -> TestRate:
+    gold_seen = [passed(status_of(m, test_id)) for m in gold]
+    bug_seen = [passed(status_of(m, test_id)) for m in bug]
     return TestRate(test_id=test_id, gold_passed=sum(gold_seen), gold_runs=len(gold_seen),
                     bug_passed=sum(bug_seen), bug_runs=len(bug_seen))
 

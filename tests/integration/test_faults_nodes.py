@@ -68,7 +68,7 @@ def test_killing_nodes_mid_run_ends_with_the_fault_free_rows(
     written = 0
     killed: list[str] = []
 
-    def advance(n: int) -> None:  # called by the driver after each batch is stored
+    def advance(n: int, source: str) -> None:  # called by the driver after each batch is stored
         nonlocal written
         written += n
         if len(killed) < kills and written >= 2 + 3 * len(killed):
