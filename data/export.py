@@ -49,6 +49,7 @@ from data.task_repo import (
     commit_message,
     ensure_snapshot,
 )
+from envs.names import ImageNames
 from synth.choices import ExportFormat
 from synth.records import (
     HARNESS_VERSION,
@@ -220,14 +221,11 @@ def timestamp(when: datetime) -> str:
 
 def env_image_name(snapshot: Snapshot) -> str:
     """The Docker image an environment is built as (a local venv's environment too)."""
-    from envs.docker_backend import image_name
-
-    return image_name(snapshot)
+    return ImageNames(snapshot.repo.name, snapshot.commit).env
 
 
 def task_image_name(task: Task) -> str:
-    tag = re.sub(r"[^A-Za-z0-9_.-]", "-", task.instance_id)[:128]
-    return f"synth-task/{task.repo}:{tag}"
+    return ImageNames(task.repo, task.base_commit).task(task.instance_id)
 
 
 def eval_script(env: Environment) -> str:

@@ -48,6 +48,7 @@ from envs.backend import (
     template_dir,
 )
 from envs.base_image import base_image_tag, ensure_base_image, suite_for
+from envs.names import ImageNames, repo_of
 from envs.project_build import project_context, project_files
 from synth.records import (
     HARNESS_VERSION,
@@ -92,7 +93,7 @@ def ping() -> tuple[bool, str]:
 
 
 def image_name(snapshot: Snapshot) -> str:
-    return f"synth-env/{snapshot.repo.name}:{snapshot.commit[:12]}"
+    return ImageNames(snapshot.repo.name, snapshot.commit).env
 
 
 def render_dockerfile(*, base_image: str, snapshot: Snapshot, spec: EnvSpec, env_id: str,
@@ -516,7 +517,8 @@ class DockerBackend:
         house = resolve(spec, self.config.cache_dir, strict=self.config.rebuild)
         wheels, lock = house.path, house.lock
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], base)
-        name = image_name(snapshot) + ("-rebuild" if self.config.rebuild else "")
+        names = ImageNames(snapshot.repo.name, snapshot.commit)
+        name = names.rebuild if self.config.rebuild else names.env
         image = None if self.config.rebuild else self._existing(name, env_id)
         if image is None:
             image = self._build(name, base, snapshot, spec, env_id, wheels, lock)
@@ -750,7 +752,7 @@ class RegistryError(RuntimeError):
 
 
 def remote_ref(registry: str, repo_name: str, key: str) -> str:
-    return f"{registry}/{repo_name}:{key[:16]}"
+    return ImageNames(repo_name, "").remote(registry, key)
 
 
 def environment_labels(kind: BackendKind, snapshot: Snapshot, spec: EnvSpec, base: str,
@@ -827,8 +829,7 @@ def ensure_environment_image(client: docker.DockerClient, env: Environment,
     except docker.errors.ImageNotFound:
         if registry is None:
             raise
-    repo_name = env.image_name.rsplit(":", 1)[0].split("/", 1)[1]  # synth-env/<repo>:<commit>
-    ref = remote_ref(registry, repo_name,
+    ref = remote_ref(registry, repo_of(env.image_name),
                      environment_key(env.backend, env.snapshot_id, env.spec, env.base_image))
     image = pull_image(client, ref)
     if image is None or image.id != env.image_digest:

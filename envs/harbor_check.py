@@ -12,7 +12,6 @@ the task's memory limit); for the oracle, copy ``solution/`` to ``/solution`` an
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 import time
 import tomllib
@@ -23,8 +22,7 @@ import docker
 from docker.errors import DockerException
 
 from envs.docker_backend import OWNER_LABEL, RUN_LABEL, owner
-
-IMAGE_PREFIX = "synth-harbor-task"
+from envs.names import harbor_image
 
 
 class HarborCheckError(RuntimeError):
@@ -52,7 +50,7 @@ class Check:
 
 
 def image_tag(folder: Path) -> str:
-    return f"{IMAGE_PREFIX}:{re.sub(r'[^A-Za-z0-9_.-]', '-', folder.name)[:120]}"
+    return harbor_image(folder.name)
 
 
 def check_folder(folder: Path, client: docker.DockerClient | None = None) -> Check:

@@ -36,6 +36,7 @@ from envs.backend import (
     resolve,
     template_dir,
 )
+from envs.names import REBUILD_SUFFIX
 from envs.project_build import add_generated
 from envs.wheelhouse import LOCK_NAME
 from synth import proc
@@ -84,7 +85,7 @@ class LocalBackend:
         house = resolve(spec, self.config.cache_dir, strict=self.config.rebuild)
         wheels, lock = house.path, house.lock
         env_id = environment_id(self.kind, snapshot, spec, [r.sha256 for r in lock], BASE)
-        suffix = "-rebuild" if self.config.rebuild else ""
+        suffix = REBUILD_SUFFIX if self.config.rebuild else ""
         venv = self.config.cache_dir / "venvs" / (env_id + suffix)
         if self.config.rebuild or not (venv / ".synth-ready").exists():
             shutil.rmtree(venv, ignore_errors=True)
