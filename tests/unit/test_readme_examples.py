@@ -1,7 +1,7 @@
 """The README's Python examples are code, not pictures of code: each compiles, defines every name
 it uses (no placeholder left for the reader to guess), and uses the API as it is now — its
 imports exist, the attributes it reads on them exist, and its calls to them bind to their
-signatures. tests/integration/test_readme_examples.py runs them, in Docker, as written."""
+signatures. tests/integration/test_readme_examples_run.py runs them, in Docker, as written."""
 
 from __future__ import annotations
 
