@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-from synth.patches import combine, split_blocks
+from synth.patches import combine, read_patch, split_blocks
 from verifiers.screening import _TEST_CONFIG, is_test_path
 
 __all__ = ["combine", "sanitize", "SolutionFlag", "Sanitized", "split_blocks", "flag_for"]
@@ -137,5 +137,7 @@ def sanitize(patch: str, *, test_paths: Sequence[str] = (), source_root: str = "
 def probes(block: str) -> bool:
     """Whether lines a file diff adds name the harness's internals. A heuristic: it stops the
     plain forgery (read the nonce, write a report, exit 0), not an obfuscated one."""
-    return any(_PROBE.search(line) for line in block.splitlines()
-               if line.startswith("+") and not line.startswith("+++"))
+    # Added lines as git counts hunk bodies: an added line reading "++x" is "+++x" in the
+    # diff, code inside a hunk, not a header to skip.
+    return any(_PROBE.search(line) for diff in read_patch(block) for hunk in diff.hunks
+               for line in hunk.lines if line.startswith("+"))

@@ -223,3 +223,15 @@ def test_diff_syntax_in_prose_is_one_rule() -> None:
         assert is_diff_syntax(line) and quotes_diff(f"see\n{line}\nthere")
     for line in ("--- expected", "+++ actual", "-- a comment", "@@ decorator"):
         assert not is_diff_syntax(line)
+
+
+def test_a_probe_on_an_added_line_that_reads_like_a_header_is_seen() -> None:
+    """An added line whose text starts with "++" is "+++..." in the diff: inside a hunk it is
+    code, not a file header, and the probe check must read it."""
+    from verifiers.sanitize import probes
+
+    block = ("diff --git a/src/pkg/mod.py b/src/pkg/mod.py\n--- a/src/pkg/mod.py\n"
+             "+++ b/src/pkg/mod.py\n@@ -1,2 +1,3 @@\n def f(x):\n"
+             "+++0 or __import__('sys').modules.pop('synth_report')\n     return x\n")
+    assert probes(block)
+    assert not probes(block.replace("sys').modules.pop('synth_report')", "math')"))
