@@ -28,6 +28,7 @@ Absolute times depend on the machine and its load; the ratios are the result.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -46,15 +47,15 @@ from pipelines.stages import (
     build_environment,
     measure_environment,
     prepare_candidates,
-    screen_cpu_budget,
-    screen_timeout,
+    screen_request,
     validate_batch,
 )
+from synth.mutate import make_patch
 from synth.proc import run as run_process
-from synth.records import BackendKind, RunKind
+from synth.records import BackendKind, Candidate, RunKind, Strategy
 from verifiers.grading import broke_any, rejection_for
 from verifiers.runner import run_suite
-from verifiers.screening import changed_lines, screenable, tests_covering
+from verifiers.screening import changed_lines, screenable
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Screens:
     setup_s: float  # the container, its test server and the collector: once per environment
     body: Mode  # candidates inside function bodies: the kind mutmut generates
     at_import: Mode  # candidates in code run at import (decorators, defaults, class bodies)
+    killed: frozenset[str] = frozenset()  # candidate ids whose screen broke a test
 
     @property
     def all(self) -> Mode:
@@ -96,6 +98,7 @@ def screens(config: BackendConfig, prepared: Prepared) -> Screens:
     built, measured = prepared.built, prepared.measured
     env, snapshot, coverage = built.environment, built.snapshot, measured.coverage
     tally = {True: [0, 0, 0.0], False: [0, 0, 0.0]}  # in a body? -> killed, evaluated, seconds
+    killed_ids = set()
     runner = build_backend(bug_run_config(config, measured.baseline_runs))
     try:
         start = time.monotonic()  # set-up, as mutmut's own is left out of its figure
@@ -107,24 +110,23 @@ def screens(config: BackendConfig, prepared: Prepared) -> Screens:
             touched = changed_lines(cand.patch)
             body = coverage is not None and screenable(coverage, touched)
             killed = False
-            if body:
-                covering = tests_covering(coverage, touched, measured.baseline.passing)
-                request = RunRequest(patch=cand.patch, select=tuple(sorted(covering)), hot=True,
-                                     first_failure=True,
-                                     timeout_s=screen_timeout(measured, covering),
-                                     cpu_s=screen_cpu_budget(measured, covering))
+            if body:  # the pipeline's own screen (pipelines.stages.validate_one)
+                request = screen_request(measured, cand.patch, touched)
+                covering = set(request.select) if request else set()
             else:  # code run at import: every test may see it, in a fresh pytest process
                 covering, request = None, RunRequest(patch=cand.patch, first_failure=True)
             if covering != set():  # no covering test: rejected as uncovered without a run
                 run = run_suite(runner, env, snapshot, kind=RunKind.SCREEN, request=request)
                 killed = rejection_for(run) is None and broke_any(measured.baseline, run, covering)
+            if killed:
+                killed_ids.add(cand.candidate_id)
             entry = tally[body]
             entry[0] += killed
             entry[1] += 1
             entry[2] += time.monotonic() - start
     finally:
         runner.close()
-    return Screens(setup_s, Mode(*tally[True]), Mode(*tally[False]))
+    return Screens(setup_s, Mode(*tally[True]), Mode(*tally[False]), frozenset(killed_ids))
 
 
 def naive(config: BackendConfig, built: Built, measured: Measured, prepared: Prepared) -> Mode:
@@ -173,10 +175,56 @@ def mutated_paths(candidates) -> list[str]:
     return sorted(roots)
 
 
+# Run by mutmut's own interpreter in its working copy: every mutant it evaluated, as the whole
+# mutated file (its own apply_mutant, without writing), with mutmut's exit code.
+HARVEST = """
+import json, pathlib, sys
+from mutmut.mutation.diff_apply import (read_functions_from_index, read_mutant_function,
+    read_mutants_module, read_orig_module)
+from mutmut.utils.format_utils import orig_function_and_class_names_from_key
+import libcst as cst
+out = []
+for meta in sorted(pathlib.Path("mutants").rglob("*.py.meta")):
+    path = str(meta.relative_to("mutants"))[: -len(".meta")]
+    codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+    orig = read_orig_module(path)
+    for name, code in sorted(codes.items()):
+        if code is None:
+            continue
+        try:
+            short, cls = orig_function_and_class_names_from_key(name)
+            found = read_functions_from_index(name, path)
+            mutant = found[1] if found else read_mutant_function(read_mutants_module(path), name)
+            # The function of that class (mutmut's own apply_mutant takes the first function or
+            # method of the name, in whichever class: another class's __init__, say).
+            scope = orig.body
+            if cls is not None:
+                scope = next(c.body.body for c in orig.body
+                             if isinstance(c, cst.ClassDef) and c.name.value == cls)
+            old = next(f for f in scope
+                       if isinstance(f, cst.FunctionDef) and f.name.value == short)
+            new = orig.deep_replace(old, mutant.with_changes(
+                name=cst.Name(short), leading_lines=old.leading_lines)).code
+        except Exception as exc:
+            print(name, "not harvested:", repr(exc)[:200], file=sys.stderr)
+            continue
+        out.append({"name": name, "path": path, "code": code, "text": new})
+json.dump(out, sys.stdout)
+"""
+
+KILLED = {1, 3}  # mutmut's exit codes for a killed mutant (3: pytest's internal error)
+
+
+@dataclass(frozen=True)
+class Mutmut:
+    mode: Mode  # tasks: mutants killed
+    mutants: tuple[dict, ...]  # what HARVEST printed
+
+
 def mutmut(python: Path, snapshot_path: Path, sources: list[str], spec, timeout_s: float
-           ) -> Mode | None:
+           ) -> Mutmut | None:
     """mutmut 3 on a copy of the snapshot, in the repository's own test environment, for at
-    most ``timeout_s``; None when it evaluated nothing."""
+    most ``timeout_s``, and the mutants it evaluated; None when it evaluated nothing."""
     with tempfile.TemporaryDirectory(prefix="synth-mutmut-") as tmp:
         work = Path(tmp) / "repo"
         shutil.copytree(snapshot_path, work, ignore=shutil.ignore_patterns(".git"))
@@ -202,10 +250,31 @@ def mutmut(python: Path, snapshot_path: Path, sources: list[str], spec, timeout_
         # mutmut reports "done in N ms" for generating mutants and for its clean-suite stats;
         # both are left out, as ours leaves out building and measuring the environment.
         setup_s = sum(int(ms) for ms in re.findall(r"done in (\d+)ms", done.stdout)[:2]) / 1000
+        harvest = run_process([python, "-c", HARVEST], cwd=work, timeout=600, check=False,
+                              env=env)
     if not evaluated:
         print(f"  mutmut evaluated nothing (exit {done.returncode}): {done.stdout[-600:]}")
         return None
-    return Mode(killed, evaluated, max(seconds - setup_s, 1e-9))
+    try:
+        mutants = tuple(json.loads(harvest.stdout))
+    except ValueError:
+        print(f"  mutmut's mutants could not be read back: {harvest.stdout[-600:]}")
+        mutants = ()
+    return Mutmut(Mode(killed, evaluated, max(seconds - setup_s, 1e-9)), mutants)
+
+
+def as_candidates(prepared: Prepared, mutants: tuple[dict, ...]) -> tuple[Candidate, ...]:
+    """mutmut's mutants as this factory's candidates: the same code change, as a patch."""
+    snapshot, out = prepared.built.snapshot, []
+    for m in mutants:
+        before = (Path(snapshot.path) / m["path"]).read_text(encoding="utf-8")
+        patch = make_patch(m["path"], before, m["text"])
+        if patch:
+            out.append(Candidate(
+                candidate_id=m["name"], snapshot_id=snapshot.snapshot_id,
+                strategy=Strategy.PROCEDURAL, operator="mutmut", seed=0,
+                target_file=m["path"], target_entity=m["name"], patch=patch))
+    return tuple(out)
 
 
 def workers(source: str, cache: Path, choice: BackendChoice, n: int, cpus: int) -> Mode:
@@ -243,19 +312,31 @@ def bench(source: str, n: int, choice: BackendChoice, cache: Path, mutmut_timeou
         theirs = python and mutmut(python, Path(built.snapshot.path),
                                    mutated_paths(prepared.candidates), built.environment.spec,
                                    mutmut_timeout)
-        screened = screens(config, prepared)
         if theirs:
-            rate = theirs.evaluated / theirs.seconds
+            rate = theirs.mode.evaluated / theirs.mode.seconds
+            print(f"  2. mutmut 3: {theirs.mode.evaluated} mutants in {theirs.mode.seconds:.1f} s"
+                  f" = {rate:.2f}/s ({theirs.mode.tasks} killed; one child, in-process, its "
+                  f"fastest mutants first)")
+            same = as_candidates(prepared, theirs.mutants)
+            if same:
+                screened = screens(config, dataclasses.replace(prepared, candidates=same))
+                every = screened.all
+                codes = {m["name"]: m["code"] for m in theirs.mutants}
+                theirs_killed = {c.candidate_id for c in same if codes[c.candidate_id] in KILLED}
+                print(f"     ours on the same {every.evaluated} mutants: {every.seconds:.1f} s = "
+                      f"{every.evaluated / every.seconds:.2f}/s, ratio "
+                      f"{every.evaluated / every.seconds / rate:.2f}x (Docker-isolated; set-up "
+                      f"{screened.setup_s:.1f} s once per environment, left out as mutmut's) "
+                      f"| killed: ours {len(screened.killed)}, mutmut {len(theirs_killed)}, "
+                      f"both {len(theirs_killed & screened.killed)}")
+            screened = screens(config, prepared)
             body, every = screened.body, screened.all
-            print(f"  2. evaluations/s: ours {body.evaluated / body.seconds:.2f} on the "
-                  f"{body.evaluated} candidates in function bodies ({body.seconds:.1f} s, "
-                  f"{body.tasks} broke a test, Docker-isolated) | mutmut {rate:.2f} "
-                  f"({theirs.evaluated} in {theirs.seconds:.1f} s, {theirs.tasks} killed, "
-                  f"in-process) | ratio {body.evaluated / body.seconds / rate:.2f}x")
-            print(f"     with the {screened.at_import.evaluated} candidates in code run at import"
-                  f" (which mutmut does not make): {every.evaluated / every.seconds:.2f}/s, ratio"
-                  f" {every.evaluated / every.seconds / rate:.2f}x; set-up {screened.setup_s:.1f} "
-                  f"s once per environment (left out, as mutmut's); full validations/s "
+            print(f"     ours on our own {every.evaluated} candidates: "
+                  f"{every.evaluated / every.seconds:.2f}/s ({body.evaluated} in function bodies"
+                  f" {body.evaluated / body.seconds:.2f}/s, ratio "
+                  f"{body.evaluated / body.seconds / rate:.2f}x; with the "
+                  f"{screened.at_import.evaluated} in code run at import, which mutmut does not "
+                  f"make, {every.evaluated / every.seconds / rate:.2f}x); full validations/s "
                   f"{fast.evaluated / fast.seconds:.2f}")
 
     if 3 not in ratios:

@@ -111,7 +111,7 @@ class RunRequest:
     # None: the factory's own run, on the clean tree, which it may read.
     base: str | None = None
     select: tuple[str, ...] | None = None  # node ids; None runs everything
-    order: str = "default"  # "default" | "reverse" | "random:SEED"
+    order: str = "default"  # "default" | "reverse" | "random:SEED" | "listed" (select's order)
     coverage: bool = False
     # May run in a process that collected the clean suite once, with the changed functions'
     # code swapped in (envs/templates/forkserver.py): only for patches confined to function

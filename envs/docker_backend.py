@@ -282,6 +282,9 @@ class DockerSession:
         self.container.start()
         self._oom_seen = self._oom_kills()
         self._server: TestServer | None = None
+        # Whether anything but the test server may have written to /work since its last job
+        # (an agent's shell, a reset): then a screen must not start on the tree as it was left.
+        self._written = True
         self.last_mode = ""  # how the last run ran: "exact" or "hot" (forkserver.py)
         if base is not None:
             try:
@@ -336,7 +339,9 @@ class DockerSession:
         hot = request.hot and not request.coverage and not self.sealed
         # A sealed run scores a solution: its plugin writes a witness the code cannot unsay.
         job.update(mode="hot" if hot else "exact", witness=self.sealed,
-                   timeout_s=limit)
+                   timeout_s=limit, screen=hot and request.first_failure,
+                   as_left=not self._written)
+        self._written = False
         start = time.monotonic()
         try:
             reply = self._test_server().call(job, start + limit + SERVER_GRACE_S)
@@ -378,6 +383,7 @@ class DockerSession:
         """Kill what USER left running, reset /work from the stage (a sealed session's starting
         state) and apply ``patch`` (runner.py's job with a no-op command). False and git's
         message if it did not apply."""
+        self._written = True
         self.kill_user_processes()
         job = {"pristine": self.pristine, "work": WORK, "log": LOG, "patch": patch,
                "select": None, "argv": ["true"], "env": {}}
@@ -397,6 +403,7 @@ class DockerSession:
     def shell(self, command: str, *, timeout_s: float, max_bytes: int) -> ShellResult:
         """``sh -c command`` in /work as USER: killed (with its process group) after
         ``timeout_s``, its combined output cut to ``max_bytes``."""
+        self._written = True
         argv = ["/usr/bin/python3", "-c", _BOUNDED_SHELL, command, str(timeout_s), str(max_bytes)]
         code, out = self._exec(argv, environment=AGENT_ENV)
         try:
@@ -413,6 +420,7 @@ class DockerSession:
 
     def write_file(self, path: str, data: bytes, *, timeout_s: float = 30.0) -> bool:
         """Write a file of the workspace as USER (parent folders made as needed)."""
+        self._written = True
         writer = ("import os, sys; p = sys.argv[1]; os.makedirs(os.path.dirname(p), exist_ok=True)"
                   "; open(p, 'wb').write(sys.stdin.buffer.read())")
         exec_id = self._exec_with_stdin(["/usr/bin/python3", "-c", writer, workspace_path(path)],

@@ -8,6 +8,7 @@ validate_batch: candidates → each with its runs and either a Task or a rejecti
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +57,13 @@ from verifiers.grading import (
     rejection_for,
 )
 from verifiers.runner import run_coverage, run_suite, settle_baseline
-from verifiers.screening import changed_lines, screenable, tests_covering, touches_tests
+from verifiers.screening import (
+    changed_lines,
+    covering_hits,
+    screen_order,
+    screenable,
+    touches_tests,
+)
 from verifiers.setup import setup_verdict
 
 BUG_RUNS = 2  # a bug must fail the same tests twice (the full suite, then those tests alone)
@@ -94,13 +101,22 @@ class Measured:
     def exclude(self) -> tuple[str, ...]:
         return tuple(node for node, _ in self.excluded)
 
-    @property
+    @functools.cached_property
     def baseline(self) -> Baseline:
         return baseline_of(self.baseline_runs)
 
     @property
     def runs(self) -> tuple[TestRun, ...]:
         return self.baseline_runs + ((self.coverage_run,) if self.coverage_run else ())
+
+    @functools.cached_property
+    def durations(self) -> dict[str, float]:
+        """test → the longest it took in a clean run."""
+        longest: dict[str, float] = {}
+        for run in self.baseline_runs:
+            for r in run.results:
+                longest[r.test_id] = max(longest.get(r.test_id, 0.0), r.duration_s)
+        return longest
 
 
 @dataclass(frozen=True)
@@ -324,15 +340,11 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     # stand only for patches no test runs at import; the test server checks the code itself too.
     hot = measured.coverage is not None and screenable(measured.coverage, touched)
     if hot and cand.strategy is Strategy.PROCEDURAL:
-        covering = tests_covering(measured.coverage, touched, baseline.passing)
-        if not covering:
+        request = screen_request(measured, cand.patch, touched)
+        if request is None:
             return reject(Rejection.UNCOVERED)
-        screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN,
-                           request=RunRequest(patch=cand.patch, select=tuple(sorted(covering)),
-                                              exclude=measured.exclude,
-                                              hot=True, first_failure=True,
-                                              timeout_s=screen_timeout(measured, covering),
-                                              cpu_s=screen_cpu_budget(measured, covering)))
+        covering = set(request.select or ())
+        screen = run_suite(runner, env, snapshot, kind=RunKind.SCREEN, request=request)
         runs.append(screen)
         if (why := rejection_for(screen)) is not None:
             return reject(why, runs)
@@ -380,6 +392,21 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     stats = task_stats(task, runs, measured.baseline_runs, measured.coverage,
                        env.spec.test_paths)
     return Validated(cand, tuple(runs), task, stats)
+
+
+def screen_request(measured: Measured, patch: str, touched: dict[str, set[int]]
+                   ) -> RunRequest | None:
+    """A hot screen of ``patch``: the clean-passing tests that run a changed line, cheapest
+    likely killer first (verifiers.screening.screen_order), stopping at the first failure.
+    None when no such test exists (the bug would be uncovered)."""
+    assert measured.coverage is not None
+    hits = covering_hits(measured.coverage, touched, measured.baseline.passing)
+    if not hits:
+        return None
+    return RunRequest(patch=patch, select=screen_order(hits, measured.durations),
+                      order="listed", exclude=measured.exclude, hot=True, first_failure=True,
+                      timeout_s=screen_timeout(measured, hits),
+                      cpu_s=screen_cpu_budget(measured, hits))
 
 
 def screen_timeout(measured: Measured, covering: Iterable[str]) -> float:

@@ -295,6 +295,16 @@ DROPPED_PLUGIN_MARKERS = ("no_cover: pytest-cov's marker (coverage is not measur
 def pytest_configure(config):
     for line in DROPPED_PLUGIN_MARKERS:
         config.addinivalue_line("markers", line)
+    _screen_tracebacks(config)
+
+
+def _screen_tracebacks(config) -> None:
+    """A screen asks only whether some test fails: its failures are reported as one line each.
+    A long traceback reads and parses every frame's source file, about 10 ms a failure in a
+    fresh fork (whose caches start cold), more than a fast test takes; the report's message (the
+    crash line) is the same in every style."""
+    if _SETTINGS["first_failure"]:
+        config.option.tbstyle = "line"
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -303,16 +313,19 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def _select_and_order(config, items) -> None:
+    order = _SETTINGS["order"]
     if _SETTINGS["select"]:
         with open(_SETTINGS["select"], encoding="utf-8") as fh:
-            wanted = {line.strip() for line in fh if line.strip()}
+            listed = [line.strip() for line in fh if line.strip()]
+        wanted = {node: rank for rank, node in enumerate(listed)}
         kept = [item for item in items if item.nodeid in wanted]
         dropped = [item for item in items if item.nodeid not in wanted]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
+        if order == "listed":  # the selection's own order (a screen's: likeliest killers first)
+            kept.sort(key=lambda item: wanted[item.nodeid])
         items[:] = kept
         _counts["deselected"] = len(dropped)
-    order = _SETTINGS["order"]
     if order == "reverse":
         items.reverse()
     elif order.startswith("random:"):
@@ -330,6 +343,7 @@ def rearm(session) -> None:
     _counts["deselected"] = 0
     _current[0] = None
     _start_watchdog()  # threads do not survive the fork
+    _screen_tracebacks(session.config)
     _select_and_order(session.config, session.items)
     pytest_collection_finish(session)
 

@@ -73,6 +73,18 @@ def apply_patch(patch: str, work: str, log: str) -> bool:
     return done.returncode == 0
 
 
+def restore(pristine: str, work: str, rels) -> bool:
+    """Put back the pristine copies of ``rels`` (the files a screen's patch changed); False when
+    one is not a plain file of the pristine tree (a patch that adds or removes files): the whole
+    tree must be reset instead."""
+    for rel in rels:
+        src = os.path.join(pristine, rel)
+        if os.path.islink(src) or not os.path.isfile(src):
+            return False
+        shutil.copy2(src, os.path.join(work, rel))
+    return True
+
+
 def sweep(keep: set) -> None:
     """SIGKILL every process of this user but ``keep``, until none is left (a forking process
     can outrun one pass). Ownership is read from /proc/PID/status, which a process that made
@@ -596,6 +608,9 @@ class Server:
         self.collector = None  # (pid, to_collector, from_collector)
         self.no_collector = ""  # why the clean suite could not be collected: no hot runs here
         self.witness = None  # the last exact run's Witness, if its job asked for one
+        # Whether this server left the working copy reset, so that a screen may start on it as
+        # it is (the session says when anything else wrote there since: "as_left" false).
+        self.left_clean = False
 
     def serve(self) -> None:
         send(self.tx, {"ready": True, "pid": os.getpid()})
@@ -616,7 +631,14 @@ class Server:
         work, pristine = job["work"], job["pristine"]
         t0 = time.monotonic()
         cpu0 = container_cpu(), own_cpu()
-        reset(pristine, work)
+        # A screen (a hot run that stops at the first failure: a filter, never a verdict) starts
+        # on the tree the last job left reset and puts back only the files its patch changed;
+        # every other run starts from a byte-for-byte reset. What a screen's tests write into
+        # the working copy is left to the next screen, as a rerun of pytest would find it.
+        screen = job.get("screen", False) and job.get("mode") == "hot"
+        if not (screen and self.left_clean and job.get("as_left")):
+            reset(pristine, work)
+        self.left_clean = False
         kills = oom_kills()
         start = time.monotonic()
         mode = job.get("mode", "exact")
@@ -624,6 +646,7 @@ class Server:
         t_patch = time.monotonic()
         if not patched:
             reset(pristine, work)
+            self.left_clean = True
             return {"exit_code": PATCH_FAILED, "report": None, "timed_out": False, "oom": False,
                     "duration_s": time.monotonic() - start, "mode": mode,
                     "log_tail": read_tail(job["log"]), "cpu_s": cpu_spent(cpu0)}
@@ -663,7 +686,10 @@ class Server:
                  "progress": progress or ""}
         if job.get("witness"):
             reply["witness"] = witness.text() if witness is not None else ""
-        reset(pristine, work)
+        if not (screen and mode == "hot" and restore(pristine, work, changed_files(
+                job.get("patch", "")))):
+            reset(pristine, work)
+        self.left_clean = True
         clean_tmp()
         reply["phases"] = {"reset": round(start - t0, 4), "patch": round(t_patch - start, 4),
                            "run": round(t1 - t_patch, 4),

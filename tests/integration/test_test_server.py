@@ -86,6 +86,26 @@ def test_the_working_copy_is_reset_exactly_after_every_run(ledger) -> None:
         assert tree_digest(session, "/work") == pristine, request
 
 
+def test_screens_put_back_what_they_patched_and_start_clean_after_other_writes(ledger) -> None:
+    """A screen (hot, first failure) starts on the tree the last run left reset and puts back
+    only the files its patch changed; anything else written to /work since (an agent's shell, a
+    file written through the session) makes it start from a full reset."""
+    backend, built, measured, prepared = ledger
+    env, snapshot = built.environment, built.snapshot
+    session = backend.session(env)
+    pristine = tree_digest(session, "/testbed")
+    tests = tuple(sorted(measured.baseline.passing))
+    screens = [RunRequest(patch=c.patch, select=tests, hot=True, first_failure=True)
+               for c in prepared.candidates[:4]]
+    for request in screens:
+        run = run_suite(backend, env, snapshot, kind=RunKind.SCREEN, request=request)
+        assert run.verdict in (Verdict.PASS, Verdict.FAIL), run.reason
+        assert tree_digest(session, "/work") == pristine
+    assert session.write_file("stray.txt", b"left by someone else")
+    run_suite(backend, env, snapshot, kind=RunKind.SCREEN, request=screens[0])
+    assert tree_digest(session, "/work") == pristine
+
+
 def _append_patch(root: str, rel: str, line: str) -> str:
     before = (Path(root) / rel).read_text().splitlines(keepends=True)
     after = [*before, line + "\n"]

@@ -348,6 +348,44 @@ def test_a_screen_stops_at_the_first_failure_and_its_report_is_trusted(tmp_path:
     assert len(read_report(text, exit_code=code, nonce=NONCE).results) == 3
 
 
+def _run_plugin_log(tmp_path: Path, tests: str, **settings: str) -> tuple[str, dict]:
+    (tmp_path / "test_k.py").write_text(tests)
+    report, secret = tmp_path / "report.json", tmp_path / "secret.json"
+    secret.write_text(json.dumps({"report": str(report), "nonce": NONCE}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SYNTH_"))}
+    env.update(PYTHONPATH=str(VERIFIERS), SYNTH_SECRET=str(secret), **settings)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "synth_report", "-p", "no:cacheprovider",
+         f"--rootdir={tmp_path}", "test_k.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    return done.stdout, json.loads(report.read_text())
+
+
+def test_a_screen_reports_failures_in_one_line_with_the_same_message(tmp_path: Path) -> None:
+    tests = "def helper(x):\n    return x + 1\n\ndef test_b():\n    assert helper(1) == 3\n"
+    full_log, full = _run_plugin_log(tmp_path, tests)
+    screen_log, screen = _run_plugin_log(tmp_path, tests, SYNTH_FIRST_FAILURE="1")
+    # The long traceback quotes the test's source; a screen's one line does not.
+    assert "return x + 1" in full_log or "assert helper(1) == 3" in full_log
+    assert "assert helper(1) == 3" not in screen_log and "return x + 1" not in screen_log
+    assert [r["message"] for r in screen["results"]] == [r["message"] for r in full["results"]]
+    assert "assert 2 == 3" in screen["results"][0]["message"]
+
+
+def test_a_listed_order_runs_the_selection_in_its_own_order(tmp_path: Path) -> None:
+    select = tmp_path / "select.txt"
+    select.write_text("test_k.py::test_c\ntest_k.py::test_a\n")
+    code, text = _run_plugin(tmp_path, THREE_TESTS, SYNTH_SELECT=str(select),
+                             SYNTH_ORDER="listed")
+    read = read_report(text, exit_code=code, nonce=NONCE)
+    assert [r.test_id for r in read.results] == ["test_k.py::test_c", "test_k.py::test_a"]
+    # Without it, the collection's order.
+    code, text = _run_plugin(tmp_path, THREE_TESTS, SYNTH_SELECT=str(select))
+    read = read_report(text, exit_code=code, nonce=NONCE)
+    assert [r.test_id for r in read.results] == ["test_k.py::test_a", "test_k.py::test_c"]
+
+
 def test_a_report_stopped_early_without_a_failure_is_infra() -> None:
     payload = json.loads(_report(0, test_a="passed"))
     payload.update(stopped_early=True)

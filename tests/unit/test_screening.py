@@ -12,7 +12,14 @@ import pytest
 
 from synth.mutate import make_patch
 from synth.records import CoverageMap, CoveredLines
-from verifiers.screening import changed_lines, is_test_path, patched_files, touches_tests
+from verifiers.screening import (
+    changed_lines,
+    covering_hits,
+    is_test_path,
+    patched_files,
+    screen_order,
+    touches_tests,
+)
 from verifiers.screening import tests_covering as covering  # a bare `tests_*` name is collected
 
 N = 30
@@ -330,3 +337,28 @@ def test_a_patch_is_screened_by_the_tests_covering_its_original_lines() -> None:
     assert _between(lines["pkg/mod.py"], {12, 13, 21}, {22})
     assert covering(COVERAGE, lines) == {"t::add", "t::sub"}
     assert covering(COVERAGE, lines, ["t::sub"]) == {"t::sub"}
+
+
+# --- the order a screen runs its tests in -----------------------------------------------------
+
+def test_covering_hits_count_the_changed_lines_each_test_ran() -> None:
+    lines = {"pkg/mod.py": {10, 11, 20}, "pkg/util.py": {3, 10}}
+    assert covering_hits(COVERAGE, lines) == {"t::add": 3, "t::sub": 1, "t::fmt": 1}
+    assert covering_hits(COVERAGE, lines, ["t::sub"]) == {"t::sub": 1}
+    assert set(covering_hits(COVERAGE, lines)) == covering(COVERAGE, lines)
+
+
+def test_a_screen_runs_the_cheapest_likely_killer_first() -> None:
+    hits = {"t::slow": 1, "t::fast": 1, "t::broad": 4, "t::new": 1}
+    durations = {"t::slow": 0.5, "t::fast": 0.001, "t::broad": 0.01}
+    # fast: 0.002/1, broad: 0.011/4 = 0.00275, new (no clean duration: pytest's own cost only):
+    # 0.001/1, slow: 0.501/1.
+    assert screen_order(hits, durations) == ("t::new", "t::fast", "t::broad", "t::slow")
+    # More changed lines run make a test likelier to fail: it goes ahead of a faster one.
+    assert screen_order({"a": 1, "b": 10}, {"a": 0.001, "b": 0.005})[0] == "b"
+
+
+def test_a_screen_order_breaks_ties_by_node_id_whatever_the_input_order() -> None:
+    hits = {f"t::{name}": 2 for name in "dcab"}
+    assert screen_order(hits, {}) == ("t::a", "t::b", "t::c", "t::d")
+    assert screen_order(dict(reversed(hits.items())), {}) == screen_order(hits, {})
