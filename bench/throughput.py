@@ -47,6 +47,7 @@ from pipelines.stages import (
     build_environment,
     measure_environment,
     prepare_candidates,
+    screen_lines,
     screen_request,
     validate_batch,
 )
@@ -55,7 +56,6 @@ from synth.proc import run as run_process
 from synth.records import BackendKind, Candidate, RunKind, Strategy
 from verifiers.grading import broke_any, rejection_for
 from verifiers.runner import run_suite
-from verifiers.screening import changed_lines, screenable
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class Screens:
 def screens(config: BackendConfig, prepared: Prepared) -> Screens:
     """The mutate-and-test inner loop alone: each candidate's screen (see ratio 2 above)."""
     built, measured = prepared.built, prepared.measured
-    env, snapshot, coverage = built.environment, built.snapshot, measured.coverage
+    env, snapshot = built.environment, built.snapshot
     tally = {True: [0, 0, 0.0], False: [0, 0, 0.0]}  # in a body? -> killed, evaluated, seconds
     killed_ids = set()
     runner = build_backend(bug_run_config(config, measured.baseline_runs))
@@ -107,11 +107,11 @@ def screens(config: BackendConfig, prepared: Prepared) -> Screens:
         setup_s = time.monotonic() - start
         for cand in prepared.candidates:
             start = time.monotonic()
-            touched = changed_lines(cand.patch)
-            body = coverage is not None and screenable(coverage, touched)
+            lines = screen_lines(measured, snapshot, cand.patch)
+            body = lines is not None  # function bodies, or new literal defaults: hot
             killed = False
-            if body:  # the pipeline's own screen (pipelines.stages.validate_one)
-                request = screen_request(measured, cand.patch, touched)
+            if lines is not None:  # the pipeline's own screen (pipelines.stages.validate_one)
+                request = screen_request(measured, cand.patch, lines)
                 covering = set(request.select) if request else set()
             else:  # code run at import: every test may see it, in a fresh pytest process
                 covering, request = None, RunRequest(patch=cand.patch, first_failure=True)
@@ -246,7 +246,7 @@ def mutmut(python: Path, snapshot_path: Path, sources: list[str], spec, timeout_
         for meta in (work / "mutants").rglob("*.meta"):
             codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
             evaluated += sum(c is not None for c in codes.values())
-            killed += sum(c not in (None, 0) for c in codes.values())
+            killed += sum(c in KILLED for c in codes.values())
         # mutmut reports "done in N ms" for generating mutants and for its clean-suite stats;
         # both are left out, as ours leaves out building and measuring the environment.
         setup_s = sum(int(ms) for ms in re.findall(r"done in (\d+)ms", done.stdout)[:2]) / 1000

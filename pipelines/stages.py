@@ -28,6 +28,7 @@ from envs.spec import SpecOverride, infer_spec, read_config_files, read_test_tex
 from pipelines.strategies import procedural
 from synth.intake import parse_source, source_files, take
 from synth.mutate import Generation
+from synth.patches import PatchError, apply_file_diff, read_patch
 from synth.records import (
     Candidate,
     CoverageMap,
@@ -58,6 +59,7 @@ from verifiers.grading import (
 )
 from verifiers.runner import run_coverage, run_suite, settle_baseline
 from verifiers.screening import (
+    changed_defaults,
     changed_lines,
     covering_hits,
     screen_order,
@@ -335,12 +337,13 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     # Screening needs the touched lines to have run under a test. A bug in import-time code (a
     # decorator, a base class; most mirrored fixes) affects every test: straight to the full
     # suite. So does a combined bug, whose parents were each screened already.
-    touched = changed_lines(cand.patch)
     # Hot runs (a process that collected the clean suite once, the changed functions swapped in)
-    # stand only for patches no test runs at import; the test server checks the code itself too.
-    hot = measured.coverage is not None and screenable(measured.coverage, touched)
-    if hot and cand.strategy is Strategy.PROCEDURAL:
-        request = screen_request(measured, cand.patch, touched)
+    # stand only for patches no test runs at import, and new literal defaults; the test server
+    # checks the code itself too.
+    lines = screen_lines(measured, snapshot, cand.patch)
+    hot = lines is not None
+    if lines is not None and cand.strategy is Strategy.PROCEDURAL:
+        request = screen_request(measured, cand.patch, lines)
         if request is None:
             return reject(Rejection.UNCOVERED)
         covering = set(request.select or ())
@@ -392,6 +395,39 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     stats = task_stats(task, runs, measured.baseline_runs, measured.coverage,
                        env.spec.test_paths)
     return Validated(cand, tuple(runs), task, stats)
+
+
+def screen_lines(measured: Measured, snapshot: Snapshot, patch: str
+                 ) -> dict[str, set[int]] | None:
+    """The lines whose tests screen ``patch``: the lines it changes; for a change of literal
+    default values (run at import, but seen only by calls), the bodies of those functions
+    (verifiers.screening.changed_defaults). None when the patch changes other code run at import
+    (a decorator, a class body, a constant): every test may see it, only the full suite tells.
+    """
+    touched = changed_lines(patch)
+    if measured.coverage is None:
+        return None
+    if screenable(measured.coverage, touched):
+        return touched
+    lines: dict[str, set[int]] = {}
+    try:
+        diffs = read_patch(patch)
+    except PatchError:
+        return None
+    for diff in diffs:
+        mine = touched.get(diff.old_path, set())
+        if screenable(measured.coverage, {diff.old_path: mine}):
+            lines[diff.old_path] = mine
+            continue
+        try:
+            before = (Path(snapshot.path) / diff.old_path).read_text(encoding="utf-8")
+            spans = changed_defaults(before, apply_file_diff(before, diff))
+        except (OSError, UnicodeDecodeError, PatchError):
+            return None
+        if spans is None:
+            return None
+        lines[diff.old_path] = mine.union(*(range(a, b + 1) for a, b in spans))
+    return lines
 
 
 def screen_request(measured: Measured, patch: str, touched: dict[str, set[int]]

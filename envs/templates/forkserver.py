@@ -23,6 +23,7 @@ The server and the collector are not dumpable (PR_SET_DUMPABLE 0): a test cannot
 open their file descriptors, so it cannot reach the channel or outlive its run in their memory.
 """
 
+import ast
 import ctypes
 import gc
 import importlib
@@ -436,9 +437,12 @@ def hot_swap(job: dict, known: Collected) -> str:
         except (OSError, SyntaxError, ValueError) as exc:
             return f"{rel}: {type(exc).__name__}"
         pairs = []
-        if not swap_plan(before, after, pairs):
-            return f"{rel}: code run at import changed"
         live = known.functions.get(path, {})
+        if not swap_plan(before, after, pairs):
+            why = swap_defaults(os.path.join(known.pristine, rel), path, live)
+            if why:
+                return f"{rel}: code run at import changed ({why})"
+            continue
         for old, new, made_at_import in pairs:
             functions = live.get(old, [])  # code objects compare by value
             if made_at_import and not functions:
@@ -448,6 +452,81 @@ def hot_swap(job: dict, known: Collected) -> str:
                     fn.__code__ = new
                 except ValueError:
                     return f"{rel}: {old.co_qualname} changed its closure"
+    return ""
+
+
+FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def import_time_functions(tree, prefix=""):
+    """(qualified name, node) of every function whose ``def`` runs at import."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, FUNCTION_NODES):
+            yield prefix + node.name, node
+        elif isinstance(node, ast.ClassDef):
+            yield from import_time_functions(node, f"{prefix}{node.name}.")
+
+
+def default_slots(node):
+    """(("pos", index) or ("kw", name), its default's node) for every default of ``node``."""
+    args = node.args
+    slots = [(("pos", i), d) for i, d in enumerate(args.defaults)]
+    slots += [(("kw", a.arg), d)
+              for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
+    return slots
+
+
+def swap_defaults(clean_path: str, path: str, live: dict) -> str:
+    """The one change run at import that hot mode stands for: new literal default values of
+    functions defined at import (verifiers.screening.changed_defaults says which patches those
+    are). The new values are set on the live functions. '' when done, else why not."""
+    try:
+        with open(clean_path, encoding="utf-8") as fh:
+            old = ast.parse(fh.read())
+        with open(path, encoding="utf-8") as fh:
+            new = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError) as exc:
+        return type(exc).__name__
+    olds, news = list(import_time_functions(old)), list(import_time_functions(new))
+    if [q for q, _ in olds] != [q for q, _ in news]:
+        return "functions added, removed or renamed"
+    plan = []
+    for (qualname, a), (_, b) in zip(olds, news, strict=True):
+        before, after = default_slots(a), default_slots(b)
+        if [k for k, _ in before] != [k for k, _ in after]:
+            return f"the signature of {qualname} changed"
+        moved = {}
+        for (key, x), (_, y) in zip(before, after, strict=True):
+            if ast.dump(x) != ast.dump(y):
+                try:
+                    moved[key] = (ast.literal_eval(x), ast.literal_eval(y))
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    return f"a default of {qualname} is not a literal"
+        if moved:
+            plan.append((qualname, a, moved))
+    for tree in (old, new):
+        for node in ast.walk(tree):
+            if isinstance(node, FUNCTION_NODES):
+                node.args.defaults, node.args.kw_defaults = [], []
+    if not plan or ast.dump(old) != ast.dump(new):
+        return "not only default values"
+    for qualname, node, moved in plan:
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        functions = [fn for code, fns in live.items()
+                     if getattr(code, "co_qualname", code.co_name) == qualname
+                     and code.co_firstlineno == first for fn in fns]
+        if not functions:
+            return f"{qualname} is not alive in the collected session"
+        for fn in functions:
+            pos, kw = list(fn.__defaults__ or ()), dict(fn.__kwdefaults__ or {})
+            for (kind, key), (was, now) in moved.items():
+                values = pos if kind == "pos" else kw
+                if (key >= len(values) if kind == "pos" else key not in values) or \
+                        type(values[key]) is not type(was) or values[key] != was:
+                    return f"{qualname}'s live defaults are not the file's"
+                values[key] = now
+            fn.__defaults__ = tuple(pos) or None
+            fn.__kwdefaults__ = kw or None
     return ""
 
 

@@ -4,13 +4,21 @@ working copy is byte-identical to the base commit."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from pathlib import Path
 
 import pytest
 
 from envs.backend import BackendChoice, Limits, RunRequest, build_backend, resolve_backend
-from pipelines.stages import build_environment, measure_environment, prepare_candidates
+from pipelines.stages import (
+    build_environment,
+    measure_environment,
+    prepare_candidates,
+    screen_lines,
+    screen_request,
+)
+from synth.mutate import make_patch
 from synth.records import RunKind, Verdict
 from verifiers.runner import run_suite
 from verifiers.screening import changed_lines, screenable
@@ -104,6 +112,37 @@ def test_screens_put_back_what_they_patched_and_start_clean_after_other_writes(l
     assert session.write_file("stray.txt", b"left by someone else")
     run_suite(backend, env, snapshot, kind=RunKind.SCREEN, request=screens[0])
     assert tree_digest(session, "/work") == pristine
+
+
+@pytest.mark.parametrize(("rel", "old", "new"), [
+    ("ledger/money.py", 'separator: str = ","', 'separator: str = "."'),
+    ("ledger/interest.py", "basis: int = 365", "basis: int = 360"),
+    ("ledger/money.py", "def __init__(self, cents: int = 0)", "def __init__(self, cents: int = 1)"),
+])
+def test_new_literal_defaults_run_hot_and_agree_with_fresh_processes(ledger, rel, old, new
+                                                                      ) -> None:
+    """A default is evaluated at import, yet only calls that leave the argument out see it: the
+    screen runs the tests of the function's body, hot, with the new value set on the live
+    function, and finds what a fresh pytest process finds."""
+    backend, built, measured, _ = ledger
+    env, snapshot = built.environment, built.snapshot
+    session = backend.session(env)
+    before = (Path(snapshot.path) / rel).read_text()
+    assert before.count(old) == 1
+    patch = make_patch(rel, before, before.replace(old, new))
+    assert not screenable(measured.coverage, changed_lines(patch))  # the def line runs at import
+    lines = screen_lines(measured, snapshot, patch)
+    assert lines is not None
+    request = screen_request(measured, patch, lines)
+    assert request is not None and request.select
+    hot = run_suite(backend, env, snapshot, kind=RunKind.SCREEN,
+                    request=dataclasses.replace(request, first_failure=False))
+    assert session.last_mode == "hot", hot.log_tail
+    exact = run_suite(backend, env, snapshot, kind=RunKind.SCREEN,
+                      request=dataclasses.replace(request, first_failure=False, hot=False))
+    assert session.last_mode == "exact"
+    assert hot.status_map() == exact.status_map()
+    assert hot.verdict is exact.verdict
 
 
 def _append_patch(root: str, rel: str, line: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 from synth.mutate import make_patch
 from synth.records import CoverageMap, CoveredLines
 from verifiers.screening import (
+    changed_defaults,
     changed_lines,
     covering_hits,
     is_test_path,
@@ -362,3 +363,49 @@ def test_a_screen_order_breaks_ties_by_node_id_whatever_the_input_order() -> Non
     hits = {f"t::{name}": 2 for name in "dcab"}
     assert screen_order(hits, {}) == ("t::a", "t::b", "t::c", "t::d")
     assert screen_order(dict(reversed(hits.items())), {}) == screen_order(hits, {})
+
+
+# --- changed_defaults: a change of literal defaults, screened by the functions' bodies ---------
+
+DEFAULTS_SRC = '''\
+import os
+
+
+class Filter:
+    LIMIT = 3
+
+    def __init__(self, width=79, *, name="sql"):
+        self.width = width
+        self.name = name
+
+
+def helper(path=None, mode=os.sep):
+    return path, mode
+'''
+
+
+@pytest.mark.parametrize(("old", "new", "spans"), [
+    ("width=79", "width=80", [(8, 9)]),
+    ('name="sql"', 'name="XXsqlXX"', [(8, 9)]),
+    ("path=None", "path=''", [(13, 13)]),
+])
+def test_changed_literal_defaults_name_the_bodies_that_see_them(old, new, spans) -> None:
+    assert changed_defaults(DEFAULTS_SRC, DEFAULTS_SRC.replace(old, new)) == spans
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("mode=os.sep", "mode=os.pathsep"),  # not a literal: evaluated at import in its own way
+    ("LIMIT = 3", "LIMIT = 4"),  # a class attribute: every test may see it
+    ("self.width = width", "self.width = 0"),  # a body change: screened by its own lines
+    ("width=79", "width=79, extra=1"),  # a new parameter changes the signature
+    ("width=79", "width=80):\n        pass\n\n    def other(self"),  # and a new function
+])
+def test_any_other_change_is_not_a_change_of_defaults(old, new) -> None:
+    assert changed_defaults(DEFAULTS_SRC, DEFAULTS_SRC.replace(old, new)) is None
+
+
+def test_defaults_of_a_function_made_when_another_runs_are_part_of_its_body() -> None:
+    src = "def outer():\n    def inner(x=1):\n        return x\n    return inner\n"
+    assert changed_defaults(src, src.replace("x=1", "x=2")) is None
+    assert changed_defaults(src, src) is None
+    assert changed_defaults("def f(:\n", "def f():\n    pass\n") is None
