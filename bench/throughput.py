@@ -186,7 +186,8 @@ import libcst as cst
 out = []
 for meta in sorted(pathlib.Path("mutants").rglob("*.py.meta")):
     path = str(meta.relative_to("mutants"))[: -len(".meta")]
-    codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+    data = json.loads(meta.read_text())
+    codes, seconds = data.get("exit_code_by_key", {}), data.get("durations_by_key", {})
     orig = read_orig_module(path)
     for name, code in sorted(codes.items()):
         if code is None:
@@ -208,7 +209,8 @@ for meta in sorted(pathlib.Path("mutants").rglob("*.py.meta")):
         except Exception as exc:
             print(name, "not harvested:", repr(exc)[:200], file=sys.stderr)
             continue
-        out.append({"name": name, "path": path, "code": code, "text": new})
+        out.append({"name": name, "path": path, "code": code, "text": new,
+                    "seconds": seconds.get(name) or 0.0})
 json.dump(out, sys.stdout)
 """
 
@@ -321,14 +323,19 @@ def bench(source: str, n: int, choice: BackendChoice, cache: Path, mutmut_timeou
             if same:
                 screened = screens(config, dataclasses.replace(prepared, candidates=same))
                 every = screened.all
-                codes = {m["name"]: m["code"] for m in theirs.mutants}
-                theirs_killed = {c.candidate_id for c in same if codes[c.candidate_id] in KILLED}
+                by_name = {m["name"]: m for m in theirs.mutants}
+                theirs_killed = {c.candidate_id for c in same
+                                 if by_name[c.candidate_id]["code"] in KILLED}
+                # mutmut's own time for each mutant (its worker's start to its result), summed:
+                # its orchestration, clean runs and start-up left out.
+                own_s = sum(by_name[c.candidate_id]["seconds"] for c in same)
                 print(f"     ours on the same {every.evaluated} mutants: {every.seconds:.1f} s = "
                       f"{every.evaluated / every.seconds:.2f}/s, ratio "
-                      f"{every.evaluated / every.seconds / rate:.2f}x (Docker-isolated; set-up "
-                      f"{screened.setup_s:.1f} s once per environment, left out as mutmut's) "
-                      f"| killed: ours {len(screened.killed)}, mutmut {len(theirs_killed)}, "
-                      f"both {len(theirs_killed & screened.killed)}")
+                      f"{every.evaluated / every.seconds / rate:.2f}x; against mutmut's own "
+                      f"per-mutant times summed ({own_s:.1f} s): {own_s / every.seconds:.2f}x "
+                      f"(Docker-isolated; set-up {screened.setup_s:.1f} s once per environment, "
+                      f"left out as mutmut's) | killed: ours {len(screened.killed)}, mutmut "
+                      f"{len(theirs_killed)}, both {len(theirs_killed & screened.killed)}")
             screened = screens(config, prepared)
             body, every = screened.body, screened.all
             print(f"     ours on our own {every.evaluated} candidates: "

@@ -316,7 +316,7 @@ def environment_files(env: Environment, snapshot: Snapshot,
                       project: ProjectBuild | None = None) -> dict[str, str]:
     """The build context of an environment, less the wheels, the repository and the project's
     own build (``project_files``; see README)."""
-    from envs.backend import PROGRAMS, plugin_source, template_dir
+    from envs.backend import PROGRAMS, helper_sources, plugin_source, template_dir
     from envs.base_image import base_image_tag, suite_for
     from envs.docker_backend import render_dockerfile
     from envs.project_build import project_context
@@ -339,6 +339,7 @@ def environment_files(env: Environment, snapshot: Snapshot,
         "environment.json": json.dumps(record, indent=2, sort_keys=True) + "\n",
         **{program: (template_dir() / program).read_text() for program in PROGRAMS},
         "synth_report.py": plugin_source().read_text(),
+        **{name: source.read_text() for name, source in helper_sources().items()},
     }
 
 

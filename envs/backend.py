@@ -327,6 +327,17 @@ def plugin_source() -> Path:
     return Path(verifiers.__file__).parent / f"{PLUGIN}.py"
 
 
+# The project's own modules every environment carries in /opt/synth, under these names: the
+# test server reads a screen's patch with the diff reader the host uses (stdlib only).
+HELPER_MODULES = {"synth_patches.py": "patches.py"}
+
+
+def helper_sources() -> dict[str, Path]:
+    import synth
+
+    return {name: Path(synth.__file__).parent / rel for name, rel in HELPER_MODULES.items()}
+
+
 def template_dir() -> Path:
     return Path(__file__).parent / "templates"
 
@@ -357,6 +368,6 @@ def harness_digest() -> str:
 
     digest = hashlib.sha256()
     for path in (template_dir() / "Dockerfile.j2", *(template_dir() / p for p in PROGRAMS),
-                 plugin_source()):
+                 plugin_source(), *helper_sources().values()):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -40,6 +40,7 @@ from envs.backend import (
     SealFailed,
     environment_id,
     environment_key,
+    helper_sources,
     make_job,
     new_nonce,
     plugin_source,
@@ -580,6 +581,8 @@ class DockerBackend:
             for program in PROGRAMS:
                 shutil.copy(template_dir() / program, ctx / program)
             shutil.copy(plugin_source(), ctx / "synth_report.py")
+            for name, source in helper_sources().items():
+                shutil.copy(source, ctx / name)
             (ctx / "Dockerfile").write_text(
                 render_dockerfile(base_image=base, snapshot=snapshot, spec=spec, env_id=env_id,
                                   **project_context(project, lock, spec.python))
