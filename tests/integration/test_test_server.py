@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import time
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,27 @@ def test_new_literal_defaults_run_hot_and_agree_with_fresh_processes(ledger, rel
     assert session.last_mode == "exact"
     assert hot.status_map() == exact.status_map()
     assert hot.verdict is exact.verdict
+
+
+def test_a_server_that_died_between_runs_is_replaced(ledger) -> None:
+    """Nothing asks the Docker API before each run; the server's own stream says it ended."""
+    backend, built, measured, _ = ledger
+    env, snapshot = built.environment, built.snapshot
+    session = backend.session(env)
+    tests = tuple(sorted(measured.baseline.passing))[:3]
+    request = RunRequest(select=tests, hot=True)
+    assert run_suite(backend, env, snapshot, kind=RunKind.SCREEN,
+                     request=request).verdict is Verdict.PASS
+    kill = ("import os\nfor p in os.listdir('/proc'):\n"
+            "    if not p.isdigit() or int(p) == os.getpid():\n        continue\n    try:\n"
+            "        cmd = open(f'/proc/{p}/cmdline', 'rb').read()\n    except OSError:\n"
+            "        continue\n    if cmd.endswith(b'forkserver.py\\x00'):\n        os.kill(int(p), 9)\n")
+    code, out = session._exec(["python3", "-c", kill], user=session.run_user)
+    assert code == 0, out
+    time.sleep(0.5)  # the exec stream closes once the process is gone
+    again = run_suite(backend, env, snapshot, kind=RunKind.SCREEN, request=request)
+    assert again.verdict is Verdict.PASS, again.reason
+    assert backend.session(env) is session  # the same container, a new server
 
 
 def _append_patch(root: str, rel: str, line: str) -> str:
