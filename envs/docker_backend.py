@@ -288,8 +288,8 @@ class DockerSession:
             **container_profile(limits),
         )
         self.container.start()
-        self._oom_seen = self._oom_kills()
         self._server: TestServer | None = None
+        self._oom_seen = self._oom_kills()
         # Whether anything but the test server may have written to /work since its last job
         # (an agent's shell, a reset): then a screen must not start on the tree as it was left.
         self._written = True
@@ -460,6 +460,8 @@ class DockerSession:
 
     @property
     def alive(self) -> bool:
+        if self._server is not None and self._server.running():
+            return True  # dockerd ends every exec stream of a container that stops
         try:
             self.container.reload()
         except docker.errors.NotFound:

@@ -197,3 +197,20 @@ def test_a_spinning_mutant_is_stopped_by_the_cpu_budget_and_the_collector_lives_
     clean = run_suite(backend, env, snapshot, kind=RunKind.SCREEN,
                       request=RunRequest(select=tests, hot=True, timeout_s=55, cpu_s=1.0))
     assert (clean.verdict, session.last_mode) == (Verdict.PASS, "hot"), clean.reason
+
+
+def test_a_container_that_died_between_runs_is_replaced(ledger) -> None:
+    """Whether a warm container still runs is read from its test server's stream, not asked of
+    the Docker API before every run: a container stopped behind the session's back must still
+    be noticed and replaced."""
+    backend, built, measured, _ = ledger
+    env, snapshot = built.environment, built.snapshot
+    request = RunRequest(select=tuple(sorted(measured.baseline.passing))[:3], hot=True)
+    assert run_suite(backend, env, snapshot, kind=RunKind.SCREEN,
+                     request=request).verdict is Verdict.PASS
+    session = backend.session(env)
+    session.container.kill()
+    time.sleep(0.5)
+    again = run_suite(backend, env, snapshot, kind=RunKind.SCREEN, request=request)
+    assert again.verdict is Verdict.PASS, again.reason
+    assert backend.session(env) is not session
