@@ -23,11 +23,15 @@ The server and the collector are not dumpable (PR_SET_DUMPABLE 0): a test cannot
 open their file descriptors, so it cannot reach the channel or outlive its run in their memory.
 """
 
+import __future__
+
 import ast
 import ctypes
+import functools
 import gc
 import importlib
 import json
+import operator
 import os
 import resource
 import select
@@ -458,13 +462,80 @@ class Collected:
         }
         self.functions = live_functions(work)
         self.clean = {}
+        # Each module's top-level statements compiled alone (with the module's imports, which
+        # the compiler reads: a call on an imported module compiles differently), kept where
+        # that gives the very code the whole module did: a patch inside one of them is compiled
+        # the same way, a statement instead of the whole module (ms a screen).
+        self.lines, self.imports, self.statements = {}, {}, {}
         for path in self.functions:
             rel = os.path.relpath(path, os.path.realpath(work))
             try:
                 with open(os.path.join(pristine, rel), encoding="utf-8") as fh:
-                    self.clean[path] = compile(fh.read(), path, "exec", dont_inherit=True)
+                    text = fh.read()
+                self.clean[path] = full = compile(text, path, "exec", dont_inherit=True)
+                tree = ast.parse(text)
             except (OSError, SyntaxError, ValueError):
-                pass
+                continue
+            lines, spans = text.split("\n"), statement_spans(tree)
+            self.lines[path] = lines
+            self.imports[path] = imports = [
+                span for node, span in zip(tree.body, spans, strict=True)
+                if not isinstance(node, (*FUNCTION_NODES, ast.ClassDef))
+                and any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(node))]
+            self.statements[path] = {}
+            for span in spans:
+                try:
+                    code = compile_statement(lines, span, imports, path, full.co_flags)
+                except (SyntaxError, ValueError):
+                    continue
+                if made_in(code, span) == made_in(full, span):
+                    self.statements[path][span] = code
+
+
+FUTURE_FLAGS = functools.reduce(operator.or_, (getattr(__future__, name).compiler_flag
+                                               for name in __future__.all_feature_names), 0)
+
+
+def statement_spans(tree) -> list:
+    """(first line, last line) of each top-level statement, its decorators included."""
+    spans = []
+    for node in tree.body:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+        spans.append((first, node.end_lineno))
+    return spans
+
+
+def made_in(code, span) -> list:
+    """The code objects ``code`` makes directly whose first line falls in ``span``."""
+    return [c for c in code.co_consts
+            if isinstance(c, types.CodeType) and span[0] <= c.co_firstlineno <= span[1]]
+
+
+def compile_statement(lines: list, span: tuple, imports: list, path: str, flags: int):
+    """The module's lines in ``span`` and in ``imports``, every other line blank, compiled."""
+    keep = [span, *imports]
+    text = "\n".join(line if any(a <= i <= b for a, b in keep) else ""
+                     for i, line in enumerate(lines, 1))
+    return compile(text, path, "exec", flags=flags & FUTURE_FLAGS, dont_inherit=True)
+
+
+def statement_code(known: Collected, path: str, text: str):
+    """(clean, patched) code of the one top-level statement a change of ``path`` falls in, each
+    compiled alone at its own lines, or None (lines added or removed, or more than one
+    statement changed: the whole module is compiled instead)."""
+    old = known.lines.get(path)
+    new = text.split("\n")
+    if old is None or len(new) != len(old):
+        return None
+    changed = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+    if not changed:
+        return None
+    first, last = changed[0] + 1, changed[-1] + 1
+    for span, clean in known.statements[path].items():
+        if span[0] <= first and last <= span[1]:
+            return clean, compile_statement(new, span, known.imports[path], path,
+                                            known.clean[path].co_flags)
+    return None
 
 
 def hot_swap(job: dict, known: Collected) -> str:
@@ -482,7 +553,12 @@ def hot_swap(job: dict, known: Collected) -> str:
             return f"{rel}: no clean code of it was compiled"
         try:
             with open(path, encoding="utf-8") as fh:
-                after = compile(fh.read(), path, "exec", dont_inherit=True)
+                text = fh.read()
+            plan = statement_code(known, path, text)
+            if plan is not None:
+                before, after = plan
+            else:
+                after = compile(text, path, "exec", dont_inherit=True)
         except (OSError, SyntaxError, ValueError) as exc:
             return f"{rel}: {type(exc).__name__}"
         pairs = []
