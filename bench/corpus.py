@@ -9,6 +9,10 @@ store's bytes per task. A rerun of the same command resumes the run (content-has
 
     .venv/bin/python bench/corpus.py [--bundles DIR] [--only sqlparse,tomlkit] [-n 40|all]
                                      [--repo-budget CPU_S] [--out DIR] [--seed 0]
+                                     [--mutmut sqlparse,markupsafe]
+
+``--mutmut`` then compares the mutate-and-test loop with mutmut 3 on those bundles, on mutmut's
+own mutants (bench/throughput.py's ratio 2; needs ``pip install -e '.[bench]'``).
 
 The corpus figure of the issue: ``-n all --repo-budget 450`` over all fifteen bundles.
 """
@@ -88,6 +92,9 @@ def main() -> None:
                         help="synth run --repo-budget: CPU-seconds planned per repository")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("corpus-bench"))
+    parser.add_argument("--mutmut", default="",
+                        help="comma-separated bundles to compare with mutmut 3 after the run")
+    parser.add_argument("--mutmut-timeout", type=float, default=120.0)
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
     sources = ([str(args.bundles / f"{n}.bundle") for n in names] if names
@@ -134,6 +141,14 @@ def main() -> None:
           f"{peaks.worker / 1024:.0f} MiB, all together {peaks.total / 1024:.0f} MiB")
     print(f"store               {size / 2**20:.1f} MiB, "
           f"{size / tasks if tasks else 0:.0f} bytes per task")
+    for name in (n for n in args.mutmut.split(",") if n):
+        from throughput import bench  # the side-by-side ratios
+
+        from envs.backend import BackendChoice
+
+        print(f"mutmut 3 on {name}:", flush=True)
+        bench(str(args.bundles / f"{name}.bundle"), 24, BackendChoice.DOCKER,
+              args.out / "cache", args.mutmut_timeout, frozenset({2}))
 
 
 if __name__ == "__main__":

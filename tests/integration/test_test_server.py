@@ -158,7 +158,8 @@ def test_a_server_that_died_between_runs_is_replaced(ledger) -> None:
     kill = ("import os\nfor p in os.listdir('/proc'):\n"
             "    if not p.isdigit() or int(p) == os.getpid():\n        continue\n    try:\n"
             "        cmd = open(f'/proc/{p}/cmdline', 'rb').read()\n    except OSError:\n"
-            "        continue\n    if cmd.endswith(b'forkserver.py\\x00'):\n        os.kill(int(p), 9)\n")
+            "        continue\n    if cmd.endswith(b'forkserver.py\\x00'):\n"
+            "        os.kill(int(p), 9)\n")
     code, out = session._exec(["python3", "-c", kill], user=session.run_user)
     assert code == 0, out
     time.sleep(0.5)  # the exec stream closes once the process is gone
