@@ -96,8 +96,8 @@ def apply_in_process(patch: str, work: str) -> bool:
                     not line.startswith("index ") for line in diff.extra):
                 return False  # a new, removed or renamed file, or a mode change
             path = os.path.join(work, diff.old_path)
-            if os.path.islink(path) or not os.path.isfile(path):
-                return False
+            if os.path.islink(path) or not os.path.isfile(path) or not os.access(path, os.W_OK):
+                return False  # git replaces a read-only file; this writes in place
             with open(path, encoding="utf-8", newline="") as fh:
                 text = fh.read()
             if "\r" in text:

@@ -170,3 +170,72 @@ def test_cpu_seconds_reads_a_live_process_and_none_for_a_gone_one() -> None:
     pid = _forked(lambda: None)
     os.waitpid(pid, 0)
     assert forkserver.cpu_seconds(pid) is None
+
+
+# --- a screen's patch applied in process; one statement compiled alone ----------------------
+
+def _patched(monkeypatch, tmp_path: Path, before: str, after: str, mode: int = 0o644):
+    from synth import patches
+    from synth.mutate import make_patch
+
+    monkeypatch.setattr(forkserver, "synth_patches", patches)  # as the image ships it
+    (tmp_path / "pkg").mkdir()
+    target = tmp_path / "pkg" / "mod.py"
+    target.write_text(before)
+    target.chmod(mode)
+    applied = forkserver.apply_in_process(make_patch("pkg/mod.py", before, after), str(tmp_path))
+    return applied, target.read_text()
+
+
+def test_a_screens_patch_is_applied_in_process(monkeypatch, tmp_path: Path) -> None:
+    applied, text = _patched(monkeypatch, tmp_path, BASE, BASE.replace("x < low", "x <= low"))
+    assert applied and text == BASE.replace("x < low", "x <= low")
+
+
+def test_what_it_cannot_apply_in_process_is_left_to_git(monkeypatch, tmp_path: Path) -> None:
+    # Context that does not match, a read-only file (git replaces it; this writes in place),
+    # and no diff reader in the image: nothing is written, git applies the patch.
+    stale = BASE.replace("return min(x, LIMIT)", "return min(x, 99)")  # in the hunk's context
+    from synth.mutate import make_patch
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text(stale)
+    patch = make_patch("pkg/mod.py", BASE, BASE.replace("x < low", "x <= low"))
+    from synth import patches
+
+    monkeypatch.setattr(forkserver, "synth_patches", patches)
+    assert not forkserver.apply_in_process(patch, str(tmp_path))
+    assert (tmp_path / "pkg" / "mod.py").read_text() == stale
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    # A file this process may not write (the test user's view; root may write anything).
+    real_access = forkserver.os.access
+    monkeypatch.setattr(forkserver.os, "access", lambda path, mode: mode != forkserver.os.W_OK
+                        and real_access(path, mode))
+    applied, text = _patched(monkeypatch, read_only, BASE, BASE.replace("x < low", "x <= low"),
+                             mode=0o444)
+    assert not applied and text == BASE
+    monkeypatch.setattr(forkserver.os, "access", real_access)
+    monkeypatch.setattr(forkserver, "synth_patches", None)
+    assert not forkserver.apply_in_process(patch, str(tmp_path))
+
+
+def test_a_statement_compiled_alone_with_the_modules_imports_is_the_modules_code() -> None:
+    """The compiler reads the module's imports (a call on an imported module is compiled to
+    LOAD_ATTR, not LOAD_METHOD): without them a statement compiles to other code."""
+    import ast
+
+    source = ("import re\nimport functools\n\n\nclass Token:\n    def match(self, values):\n"
+              "        return any(re.compile(v).search('x') for v in values)\n\n\n"
+              "def helper():\n    return functools.reduce(max, [1, 2])\n")
+    full = compile(source, "mod.py", "exec", dont_inherit=True)
+    tree = ast.parse(source)
+    spans = forkserver.statement_spans(tree)
+    lines = source.split("\n")
+    imports = [s for node, s in zip(tree.body, spans, strict=True)
+               if isinstance(node, (ast.Import, ast.ImportFrom))]
+    for span in spans:
+        alone = forkserver.compile_statement(lines, span, imports, "mod.py", full.co_flags)
+        assert forkserver.made_in(alone, span) == forkserver.made_in(full, span)
+    bare = forkserver.compile_statement(lines, spans[2], [], "mod.py", full.co_flags)
+    assert forkserver.made_in(bare, spans[2]) != forkserver.made_in(full, spans[2])
