@@ -328,8 +328,9 @@ def plugin_source() -> Path:
 
 
 # The project's own modules every environment carries in /opt/synth, under these names: the
-# test server reads a screen's patch with the diff reader the host uses (stdlib only).
-HELPER_MODULES = {"synth_patches.py": "patches.py"}
+# test server reads a screen's patch, and a change of default values, with the readers the host
+# uses (stdlib only).
+HELPER_MODULES = {"synth_patches.py": "patches.py", "synth_defaults.py": "defaults.py"}
 
 
 def helper_sources() -> dict[str, Path]:

@@ -342,7 +342,7 @@ def validate_one(runner: Backend, env: Environment, snapshot: Snapshot, measured
     # checks the code itself too.
     lines = screen_lines(measured, snapshot, cand.patch)
     hot = lines is not None
-    if lines is not None and cand.strategy is Strategy.PROCEDURAL:
+    if hot and cand.strategy is Strategy.PROCEDURAL:
         request = screen_request(measured, cand.patch, lines)
         if request is None:
             return reject(Rejection.UNCOVERED)
@@ -465,10 +465,9 @@ def screen_cpu_budget(measured: Measured, covering: Iterable[str]) -> float:
 
 
 def _covering_s(measured: Measured, covering: Iterable[str]) -> float:
-    """The most time the covering tests took together in one clean run."""
-    wanted = set(covering)
-    return max((sum(t.duration_s for t in r.results if t.test_id in wanted)
-                for r in measured.baseline_runs), default=0.0)
+    """What the covering tests take together, each at its longest clean run."""
+    durations = measured.durations
+    return sum(durations.get(test, 0.0) for test in set(covering))
 
 
 def bug_run_config(backend: BackendConfig, baseline_runs: Sequence[TestRun]) -> BackendConfig:

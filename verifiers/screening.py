@@ -6,11 +6,11 @@ A patch is read by ``synth.patches``: the lines screening looks up in the covera
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
+from synth.defaults import default_changes
 from synth.patches import patched_files
 from synth.patches import touched_lines as changed_lines  # the name the pipeline stages use
 from synth.records import CoverageMap
@@ -59,9 +59,6 @@ def screenable(coverage: CoverageMap, lines: dict[str, set[int]]) -> bool:
     return True
 
 
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-
-
 def changed_defaults(before: str, after: str) -> list[tuple[int, int]] | None:
     """When ``after`` differs from ``before`` only in literal default values of functions
     defined at import (module or class level): the first and last body line of each such
@@ -70,63 +67,10 @@ def changed_defaults(before: str, after: str) -> list[tuple[int, int]] | None:
     A default is evaluated once, when the ``def`` runs at import, so such a change falls in
     code run at import. But only calls that leave the argument out see it, and every call runs
     the body: the tests that ran the function's body are the ones that can fail. The test
-    server's hot mode sets the new values on the live functions (forkserver.hot_swap)."""
-    try:
-        old, new = ast.parse(before), ast.parse(after)
-    except (SyntaxError, ValueError):
-        return None
-    changed = []
-    olds, news = list(_import_time_functions(old)), list(_import_time_functions(new))
-    if len(olds) != len(news):
-        return None
-    for a, b in zip(olds, news, strict=True):
-        pairs = _default_pairs(a, b)
-        if pairs is None:
-            return None  # a default added or removed: the signature changed
-        moved = [(x, y) for x, y in pairs if ast.dump(x) != ast.dump(y)]
-        if not moved:
-            continue
-        if not all(_literal(x) and _literal(y) for x, y in moved):
-            return None
-        changed.append((a.body[0].lineno, a.end_lineno or a.body[-1].lineno))
-    if not changed:
-        return None
-    for tree in (old, new):  # everything else must be equal, nested functions' defaults too
-        for node in ast.walk(tree):
-            if isinstance(node, _FUNCTIONS):
-                node.args.defaults = []
-                node.args.kw_defaults = []
-    return changed if ast.dump(old) == ast.dump(new) else None
-
-
-def _import_time_functions(tree: ast.AST):
-    """Functions whose ``def`` runs at import: at module level, or in a class body there."""
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, _FUNCTIONS):
-            yield node
-        elif isinstance(node, ast.ClassDef):
-            yield from _import_time_functions(node)
-
-
-_Function = ast.FunctionDef | ast.AsyncFunctionDef
-
-
-def _default_pairs(a: _Function, b: _Function) -> list[tuple[ast.expr, ast.expr]] | None:
-    """The two functions' default values, paired; None when they do not pair up."""
-    if len(a.args.defaults) != len(b.args.defaults) or [d is None for d in a.args.kw_defaults] \
-            != [d is None for d in b.args.kw_defaults]:
-        return None
-    kw = [(x, y) for x, y in zip(a.args.kw_defaults, b.args.kw_defaults, strict=True)
-          if x is not None and y is not None]
-    return [*zip(a.args.defaults, b.args.defaults, strict=True), *kw]
-
-
-def _literal(node: ast.expr) -> bool:
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
+    server's hot mode sets the new values on the live functions (forkserver.swap_defaults),
+    reading the change with the same module (synth.defaults)."""
+    changes = default_changes(before, after)
+    return None if isinstance(changes, str) else [c.body for c in changes]
 
 
 def tests_covering(coverage: CoverageMap, lines: dict[str, set[int]],

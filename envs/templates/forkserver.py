@@ -50,11 +50,16 @@ try:  # synth/patches.py, beside this file: the host's own diff reader
     import synth_patches
 except Exception:  # noqa: BLE001 - an interpreter too old for it: git applies every patch
     synth_patches = None
+try:  # synth/defaults.py: the host's reader of changed default values
+    import synth_defaults
+except Exception:  # noqa: BLE001 - an interpreter too old for it: such patches run exactly
+    synth_defaults = None
 
 UNSAFE = 98  # hot mode cannot stand for this patch: run it exactly
 SERVER_LOG = "/tmp/.synth-server.log"
 COLLECTOR_LOG = "/tmp/.synth-collector.log"
 KEEP_IN_TMP = {os.path.basename(SERVER_LOG), os.path.basename(COLLECTOR_LOG)}
+FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
 COMPREHENSIONS = {"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"}
 CO_NEWLOCALS = 0x2
 LINE_ATTRS = ("co_firstlineno", "co_linetable", "co_exceptiontable", "co_lnotab", "co_positions")
@@ -580,75 +585,36 @@ def hot_swap(job: dict, known: Collected) -> str:
     return ""
 
 
-FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-def import_time_functions(tree, prefix=""):
-    """(qualified name, node) of every function whose ``def`` runs at import."""
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, FUNCTION_NODES):
-            yield prefix + node.name, node
-        elif isinstance(node, ast.ClassDef):
-            yield from import_time_functions(node, f"{prefix}{node.name}.")
-
-
-def default_slots(node):
-    """(("pos", index) or ("kw", name), its default's node) for every default of ``node``."""
-    args = node.args
-    slots = [(("pos", i), d) for i, d in enumerate(args.defaults)]
-    slots += [(("kw", a.arg), d)
-              for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
-    return slots
-
-
 def swap_defaults(clean_path: str, path: str, live: dict) -> str:
     """The one change run at import that hot mode stands for: new literal default values of
-    functions defined at import (verifiers.screening.changed_defaults says which patches those
-    are). The new values are set on the live functions. '' when done, else why not."""
+    functions defined at import, read by synth/defaults.py (shipped beside this file; the host
+    reads the patch with it too, to pick the tests). The new values are set on the live
+    functions. '' when done, else why not."""
+    if synth_defaults is None:
+        return "no reader of default values in this interpreter"
     try:
         with open(clean_path, encoding="utf-8") as fh:
-            old = ast.parse(fh.read())
+            before = fh.read()
         with open(path, encoding="utf-8") as fh:
-            new = ast.parse(fh.read())
-    except (OSError, SyntaxError, ValueError) as exc:
+            after = fh.read()
+    except (OSError, ValueError) as exc:
         return type(exc).__name__
-    olds, news = list(import_time_functions(old)), list(import_time_functions(new))
-    if [q for q, _ in olds] != [q for q, _ in news]:
-        return "functions added, removed or renamed"
-    plan = []
-    for (qualname, a), (_, b) in zip(olds, news, strict=True):
-        before, after = default_slots(a), default_slots(b)
-        if [k for k, _ in before] != [k for k, _ in after]:
-            return f"the signature of {qualname} changed"
-        moved = {}
-        for (key, x), (_, y) in zip(before, after, strict=True):
-            if ast.dump(x) != ast.dump(y):
-                try:
-                    moved[key] = (ast.literal_eval(x), ast.literal_eval(y))
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    return f"a default of {qualname} is not a literal"
-        if moved:
-            plan.append((qualname, a, moved))
-    for tree in (old, new):
-        for node in ast.walk(tree):
-            if isinstance(node, FUNCTION_NODES):
-                node.args.defaults, node.args.kw_defaults = [], []
-    if not plan or ast.dump(old) != ast.dump(new):
-        return "not only default values"
-    for qualname, node, moved in plan:
-        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    changes = synth_defaults.default_changes(before, after)
+    if isinstance(changes, str):
+        return changes
+    for change in changes:
         functions = [fn for code, fns in live.items()
-                     if getattr(code, "co_qualname", code.co_name) == qualname
-                     and code.co_firstlineno == first for fn in fns]
+                     if getattr(code, "co_qualname", code.co_name) == change.qualname
+                     and code.co_firstlineno == change.first_line for fn in fns]
         if not functions:
-            return f"{qualname} is not alive in the collected session"
+            return f"{change.qualname} is not alive in the collected session"
         for fn in functions:
             pos, kw = list(fn.__defaults__ or ()), dict(fn.__kwdefaults__ or {})
-            for (kind, key), (was, now) in moved.items():
+            for (kind, key), was, now in change.moved:
                 values = pos if kind == "pos" else kw
                 if (key >= len(values) if kind == "pos" else key not in values) or \
                         type(values[key]) is not type(was) or values[key] != was:
-                    return f"{qualname}'s live defaults are not the file's"
+                    return f"{change.qualname}'s live defaults are not the file's"
                 values[key] = now
             fn.__defaults__ = tuple(pos) or None
             fn.__kwdefaults__ = kw or None

@@ -239,3 +239,68 @@ def test_a_statement_compiled_alone_with_the_modules_imports_is_the_modules_code
         assert forkserver.made_in(alone, span) == forkserver.made_in(full, span)
     bare = forkserver.compile_statement(lines, spans[2], [], "mod.py", full.co_flags)
     assert forkserver.made_in(bare, spans[2]) != forkserver.made_in(full, spans[2])
+
+
+# --- new literal defaults set on the live functions ------------------------------------------
+
+DEFAULTS_MOD = '''
+def wrap(text, width=79, *, sep=" "):
+    return sep.join([text[:width]])
+
+
+class Box:
+    def fit(self, n=3):
+        return n
+'''
+
+
+def _live(tmp_path: Path, source: str) -> tuple[dict, types.ModuleType]:
+    """The module's functions, as the collector's map holds them: code object → functions."""
+    path = tmp_path / "mod.py"
+    path.write_text(source)
+    module = types.ModuleType("mod")
+    exec(compile(source, str(path), "exec"), module.__dict__)
+    live = {fn.__code__: [fn] for fn in (module.wrap, module.Box.fit)}
+    return live, module
+
+
+@pytest.mark.parametrize(("old", "new", "call", "expected"), [
+    ("width=79", "width=2", lambda m: m.wrap("abc"), "ab"),
+    ('sep=" "', 'sep="-"', lambda m: m.wrap.__kwdefaults__["sep"], "-"),
+    ("n=3", "n=4", lambda m: m.Box().fit(), 4),
+])
+def test_new_literal_defaults_are_set_on_the_live_functions(monkeypatch, tmp_path: Path, old,
+                                                            new, call, expected) -> None:
+    from synth import defaults
+
+    monkeypatch.setattr(forkserver, "synth_defaults", defaults)  # as the image ships it
+    live, module = _live(tmp_path, DEFAULTS_MOD)
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "mod.py").write_text(DEFAULTS_MOD)
+    (tmp_path / "mod.py").write_text(DEFAULTS_MOD.replace(old, new))
+    assert forkserver.swap_defaults(str(tmp_path / "clean" / "mod.py"),
+                                    str(tmp_path / "mod.py"), live) == ""
+    assert call(module) == expected
+
+
+def test_defaults_it_cannot_stand_for_are_left_to_an_exact_run(monkeypatch, tmp_path: Path
+                                                               ) -> None:
+    from synth import defaults
+
+    monkeypatch.setattr(forkserver, "synth_defaults", defaults)
+    live, module = _live(tmp_path, DEFAULTS_MOD)
+    clean = tmp_path / "clean.py"
+    clean.write_text(DEFAULTS_MOD)
+    changed = tmp_path / "mod.py"
+    for other in (DEFAULTS_MOD.replace("width=79", "width=LIMIT"),  # not a literal
+                  DEFAULTS_MOD.replace("[:width]", "[:width + 1]"),  # the body too
+                  DEFAULTS_MOD.replace("n=3", "n=3, m=1")):  # the signature
+        changed.write_text(other)
+        assert forkserver.swap_defaults(str(clean), str(changed), live)
+    module.wrap.__defaults__ = (80,)  # the live function is not the file's
+    changed.write_text(DEFAULTS_MOD.replace("width=79", "width=2"))
+    assert "not the file's" in forkserver.swap_defaults(str(clean), str(changed), live)
+    assert forkserver.swap_defaults(str(clean), str(changed), {}).endswith("not alive in the "
+                                                                           "collected session")
+    monkeypatch.setattr(forkserver, "synth_defaults", None)
+    assert forkserver.swap_defaults(str(clean), str(changed), live)

@@ -260,7 +260,7 @@ def test_a_screen_gets_the_suite_time_plus_ten_times_its_tests_and_a_floor() -> 
 
     runs = (run(0, 3.0, 0.01, 1.0), run(1, 4.0, 0.02, 1.5), run(2, 3.5, 0.01, 1.2))
     measured = Measured(runs, runs[0], None)  # type: ignore[arg-type]
-    # The slowest whole run (4.0 s) and the slowest sum of the covering tests, times ten.
+    # The slowest whole run (4.0 s) and the covering tests, each at its slowest, times ten.
     assert screen_timeout(measured, ["t::fast"]) == pytest.approx(SCREEN_TIMEOUT_FLOOR_S + 4.2)
     assert screen_timeout(measured, ["t::fast", "t::slow"]) == pytest.approx(
         SCREEN_TIMEOUT_FLOOR_S + 4.0 + 15.2)
