@@ -590,8 +590,8 @@ class DockerBackend:
             for program in PROGRAMS:
                 shutil.copy(template_dir() / program, ctx / program)
             shutil.copy(plugin_source(), ctx / "synth_report.py")
-            for name, source in helper_sources().items():
-                shutil.copy(source, ctx / name)
+            for helper, source in helper_sources().items():
+                shutil.copy(source, ctx / helper)
             (ctx / "Dockerfile").write_text(
                 render_dockerfile(base_image=base, snapshot=snapshot, spec=spec, env_id=env_id,
                                   **project_context(project, lock, spec.python))

@@ -118,6 +118,22 @@ def test_coverage_maps_each_test_to_the_lines_it_ran(prepared, sandbox_snapshot)
     assert ("tests/test_box.py::test_runs_as_non_root", "box.py") not in lines
 
 
+def test_a_built_environment_is_found_by_its_image_name(prepared, sandbox_snapshot: Snapshot,
+                                                       monkeypatch) -> None:
+    """The image carries the environment's name: preparing the snapshot again builds nothing
+    (and clean-up, audit and export find the image by that name)."""
+    config, backend, env = prepared
+    if config.kind is not BackendKind.DOCKER:
+        pytest.skip("the local backend keeps no images")
+
+    def build(*args, **kwargs):
+        raise AssertionError(f"{env.image_name} was not found: built again")
+
+    monkeypatch.setattr(backend, "_build", build)
+    again = backend.prepare(sandbox_snapshot, _spec(sandbox_snapshot))
+    assert (again.image_name, again.image_digest) == (env.image_name, env.image_digest)
+
+
 def test_no_labelled_containers_are_left_behind(prepared) -> None:
     config, backend, env = prepared
     backend.close()
