@@ -7,6 +7,7 @@ produces the same id and a resumed run never duplicates a row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -197,6 +198,16 @@ class CoverageMap(Record):
 
     env_id: str
     entries: tuple[CoveredLines, ...]
+
+    @functools.cached_property
+    def by_file(self) -> dict[str, tuple[tuple[str, frozenset[int]], ...]]:
+        """file → (test id, the lines it ran in that file) of every entry: a patch's screen
+        looks up the files it touches, not every entry (a 500-test suite has tens of
+        thousands)."""
+        index: dict[str, list[tuple[str, frozenset[int]]]] = {}
+        for entry in self.entries:
+            index.setdefault(entry.file, []).append((entry.test_id, frozenset(entry.lines)))
+        return {file: tuple(ran) for file, ran in index.items()}
 
 
 class Strategy(StrEnum):

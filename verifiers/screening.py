@@ -53,9 +53,10 @@ IMPORT_CONTEXT = "<import>"  # synth_report's pseudo test id for lines run outsi
 def screenable(coverage: CoverageMap, lines: dict[str, set[int]]) -> bool:
     """False when the patch touches code that runs at import time (a decorator, a base class,
     a default value, a class body): every test depends on it, so only the full suite can tell."""
-    for entry in coverage.entries:
-        if entry.test_id == IMPORT_CONTEXT and lines.get(entry.file, set()) & set(entry.lines):
-            return False
+    for file, touched in lines.items():
+        for test_id, ran in coverage.by_file.get(file, ()):
+            if test_id == IMPORT_CONTEXT and not ran.isdisjoint(touched):
+                return False
     return True
 
 
@@ -81,15 +82,16 @@ def tests_covering(coverage: CoverageMap, lines: dict[str, set[int]],
 def covering_hits(coverage: CoverageMap, lines: dict[str, set[int]],
                   among: Iterable[str] | None = None) -> dict[str, int]:
     """test → how many of the changed lines it runs, for every test that runs one."""
-    allowed = set(among) if among is not None else None
+    allowed = among if among is None or isinstance(among, (set, frozenset)) else set(among)
     hits: dict[str, int] = {}
-    for entry in coverage.entries:
-        touched = lines.get(entry.file)
-        if entry.test_id == IMPORT_CONTEXT or not touched:
+    for file, touched in lines.items():
+        if not touched:
             continue
-        if n := len(touched.intersection(entry.lines)):
-            if allowed is None or entry.test_id in allowed:
-                hits[entry.test_id] = hits.get(entry.test_id, 0) + n
+        for test_id, ran in coverage.by_file.get(file, ()):
+            if test_id == IMPORT_CONTEXT or (allowed is not None and test_id not in allowed):
+                continue
+            if n := len(ran.intersection(touched)):
+                hits[test_id] = hits.get(test_id, 0) + n
     return hits
 
 

@@ -332,10 +332,11 @@ def _select_and_order(config, items) -> None:
         random.Random(int(order.split(":", 1)[1])).shuffle(items)
 
 
-def rearm(session) -> None:
+def rearm(session, deselected: int = 0) -> None:
     """Make a forked copy of a process that collected once (envs/templates/forkserver.py) report
     one more run: settings and secret read again, results cleared, this run's selection and
-    order applied to the collected items. Coverage is not offered here."""
+    order applied to ``session.items`` (from which the caller may have left out ``deselected``
+    items already). Coverage is not offered here."""
     _SETTINGS.update(_settings_from_environ(), report="", nonce="")
     _SETTINGS.update(_take_secret())
     _results.clear()
@@ -345,6 +346,7 @@ def rearm(session) -> None:
     _start_watchdog()  # threads do not survive the fork
     _screen_tracebacks(session.config)
     _select_and_order(session.config, session.items)
+    _counts["deselected"] += deselected
     pytest_collection_finish(session)
 
 

@@ -638,6 +638,8 @@ class Collector:
 
         send(self.tx, {"ready": True, "collected": len(session.items)})
         items = list(session.items)
+        whole = session.items  # noqa: F841 - alive here, so a fork that drops it touches none
+        where = {item.nodeid: i for i, item in enumerate(items)}
         known = Collected(os.getcwd(), self.pristine)
         # What exists now is shared by every fork: keep the collector's garbage collections
         # (and the page copies their traversals cause) out of the runs.
@@ -646,13 +648,13 @@ class Collector:
             job = json.loads(line)
             pid = os.fork()
             if pid == 0:
-                self.child(session, items, known, job, synth_report)
+                self.child(session, items, where, known, job, synth_report)
             code, timed_out = wait_child(pid, time.monotonic() + job["timeout_s"],
                                          job.get("cpu_s"))
             send(self.tx, {"exit_code": code, "timed_out": timed_out})
         return True
 
-    def child(self, session, items, known, job, synth_report) -> None:
+    def child(self, session, items, where, known, job, synth_report) -> None:
         status = 3
         try:
             # pytest holds descriptors of its own here (capture files, the terminal): leave
@@ -669,10 +671,16 @@ class Collector:
                 print(f"synth forkserver: exact mode instead: {why}", flush=True)
                 os._exit(UNSAFE)
             child_environment(job, scratch)
-            session.items[:] = items
+            # Only the selected items are touched. A reference taken to an object writes its
+            # count, and the fork copies the page that holds it: listing all of a 500-test
+            # suite's items cost about a thousand page copies per screen of a test or two.
+            chosen = job.get("select")
+            picked = (range(len(items)) if chosen is None else
+                      sorted({where[node] for node in chosen if node in where}))
+            session.items = [items[i] for i in picked]
             session.testsfailed = 0
             session.shouldfail = session.shouldstop = False
-            synth_report.rearm(session)
+            synth_report.rearm(session, deselected=len(items) - len(picked))
             hook = session.config.hook
             run = session.items
             for i, item in enumerate(run):
