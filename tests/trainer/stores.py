@@ -15,50 +15,27 @@ def write_store(
     to the store at ``path``."""
     from data.store import Store
     from synth.mutate import make_patch
-    from synth.records import (
-        BackendKind,
-        Environment,
-        EnvSpec,
-        RepoRef,
-        Snapshot,
-        SourceKind,
-        Strategy,
-        Task,
-    )
+    from synth.records import BackendKind
+    from tests.factories import make_environment, make_repo, make_snapshot, make_task
 
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    repo = RepoRef(source=str(root), kind=SourceKind.LOCAL, name=name)
-    snap = Snapshot(repo=repo, commit="0" * 40, path=str(root))
-    env = Environment(
-        env_id=f"env-{name}",
-        snapshot_id=snap.snapshot_id,
-        backend=BackendKind.LOCAL,
-        image_name=str(root.parent / f"venv-{name}"),
-        image_digest="sha256:" + "0" * 64,
-        base_image="local",
-        lock=(),
-        spec=EnvSpec(python="3.11", requirements=(), source_root=".", test_paths=("tests",)),
-    )
+    repo = make_repo(name, source=str(root))
+    snap = make_snapshot(repo, path=str(root))
+    env = make_environment(snap, backend=BackendKind.LOCAL)
     tasks = []
-    for n, (rel, (instance_id, clean, buggy, statement)) in enumerate(bugs):
+    for rel, (instance_id, clean, buggy, statement) in bugs:
         source = files[rel]
         tasks.append(
-            Task(
+            make_task(
+                snap,
+                environment=env,
                 instance_id=instance_id,
-                repo=name,
-                base_commit=snap.commit,
                 patch=make_patch(rel, source, source.replace(clean, buggy)),
                 problem_statement=statement,
                 FAIL_TO_PASS=("tests/test_it.py::test_it",),
                 PASS_TO_PASS=(),
-                image_name=env.image_name,
-                env_id=env.env_id,
-                candidate_id=f"cand-{instance_id}",
-                strategy=Strategy.PROCEDURAL,
-                operator="swap_compare",
-                seed=n,
             )
         )
     with Store.open(path) as store:

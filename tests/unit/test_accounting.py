@@ -10,27 +10,21 @@ import pytest
 from data import task_metrics as tm
 from data.store import Store
 from synth.records import (
-    BackendKind,
     CoverageMap,
     CoveredLines,
     Environment,
-    EnvSpec,
-    RepoRef,
     RunKind,
-    Snapshot,
-    SourceKind,
-    Strategy,
     Task,
-    TestResult,
     TestRun,
     TestStatus,
     Verdict,
 )
+from tests.factories import make_environment, make_repo, make_run, make_snapshot, make_task
 from verifiers.accounting import distance_to_tests, task_stats
 from verifiers.runner import patch_hash
 
-REPO = RepoRef(source="/src/ledger", kind=SourceKind.LOCAL, name="ledger")
-SNAP = Snapshot(repo=REPO, commit="c0ffee" * 6 + "beef", path="/snapshots/ledger")
+REPO = make_repo("ledger")
+SNAP = make_snapshot(REPO)
 PATCH = (
     "--- a/ledger/money.py\n+++ b/ledger/money.py\n@@ -3,2 +3,2 @@\n"
     " def add(a, b):\n-    return a + b\n+    return a - b\n"
@@ -40,27 +34,16 @@ P2P = ("tests/test_money.py::test_zero", "tests/unit/test_dates.py::test_leap")
 
 
 def env(env_id: str = "env-1", build_s: float = 10.0) -> Environment:
-    return Environment(
-        env_id=env_id, snapshot_id=SNAP.snapshot_id, backend=BackendKind.DOCKER,
-        image_name="synth-env/ledger:abc", image_digest="sha256:" + "d" * 64,
-        base_image="synth-base:bookworm", lock=(),
-        spec=EnvSpec(python="3.11", requirements=(), source_root=".", test_paths=("tests",),
-                     pytest_args=(), evidence=()),
-        build_s=build_s,
-    )
+    return make_environment(SNAP, env_id=env_id, build_s=build_s)
 
 
 def run(kind: RunKind, statuses: dict[str, TestStatus], *, n: int = 0, cpu_s: float | None = 1.0,
         duration_s: float = 3.0, patch: str = PATCH, env_id: str = "env-1",
         verdict: Verdict | None = None) -> TestRun:
-    failed = any(s is not TestStatus.PASSED for s in statuses.values())
-    return TestRun(
-        run_id=f"{kind.value}-{env_id}-{n}-{patch_hash(patch)[:6]}", env_id=env_id, kind=kind,
-        patch_hash=patch_hash(patch) if kind not in (RunKind.BASELINE, RunKind.COVERAGE) else "",
-        attempt=n, verdict=verdict or (Verdict.FAIL if failed else Verdict.PASS),
-        exit_code=int(failed), duration_s=duration_s, cpu_s=cpu_s,
-        results=tuple(TestResult(test_id=t, status=s) for t, s in statuses.items()),
-    )
+    clean = kind in (RunKind.BASELINE, RunKind.COVERAGE)
+    return make_run(statuses, kind=kind, env_id=env_id, attempt=n, verdict=verdict,
+                    patch_hash="" if clean else patch_hash(patch), duration_s=duration_s,
+                    cpu_s=cpu_s)
 
 
 PASS, FAIL = TestStatus.PASSED, TestStatus.FAILED
@@ -69,12 +52,8 @@ BUGGY = {**CLEAN, F2P[0]: FAIL}
 
 
 def task(instance_id: str = "ledger.1", patch: str = PATCH, env_id: str = "env-1") -> Task:
-    return Task(
-        instance_id=instance_id, repo="ledger", base_commit=SNAP.commit, patch=patch,
-        problem_statement="add subtracts", FAIL_TO_PASS=F2P, PASS_TO_PASS=P2P,
-        image_name="synth-env/ledger:abc", env_id=env_id, candidate_id="cand-" + instance_id,
-        strategy=Strategy.PROCEDURAL, operator="arith_swap", seed=0,
-    )
+    return make_task(SNAP, environment=env(env_id), instance_id=instance_id, patch=patch,
+                     FAIL_TO_PASS=F2P, PASS_TO_PASS=P2P, operator="arith_swap")
 
 
 def gold_runs(env_id: str = "env-1") -> list[TestRun]:

@@ -15,80 +15,58 @@ from envs.audit import (
     sample_tasks,
     tar_listing,
 )
-from synth.records import Requirement, RunKind, TestResult, TestRun, TestStatus, Verdict
+from synth.records import Requirement, RunKind, TestStatus, Verdict
+from tests.factories import make_requirement, make_run, make_task
 from tests.unit.test_export_mapping import make_corpus
 
 P, F = TestStatus.PASSED, TestStatus.FAILED
 
 
-def _run(
-    kind: RunKind, attempt: int, statuses: dict[str, TestStatus], verdict: Verdict | None = None
-) -> TestRun:
-    results = tuple(TestResult(test_id=t, status=s) for t, s in statuses.items())
-    if verdict is None:
-        verdict = Verdict.FAIL if F in statuses.values() else Verdict.PASS
-    return TestRun(
-        run_id=f"{kind}{attempt}",
-        env_id="e",
-        kind=kind,
-        patch_hash="",
-        attempt=attempt,
-        verdict=verdict,
-        exit_code=0,
-        duration_s=1.0,
-        results=results,
-    )
-
-
-def _task():
-    task = make_corpus(1)[-1][0]
-    return task.model_copy(update={"FAIL_TO_PASS": ("t::f2p",), "PASS_TO_PASS": ("t::p2p",)})
-
-
+TASK = make_task(FAIL_TO_PASS=("t::f2p",), PASS_TO_PASS=("t::p2p",))
 BUG_OK = {"t::f2p": F, "t::p2p": P}
 GOLD_OK = {"t::f2p": P, "t::p2p": P}
 
 
 def test_a_task_that_behaves_as_stored_reproduces() -> None:
-    runs = [_run(RunKind.BUG, i, BUG_OK) for i in range(2)]
-    gold = [_run(RunKind.GOLD, i, GOLD_OK) for i in range(2)]
-    finding = judge_task(_task(), runs, gold)
+    runs = [make_run(BUG_OK, kind=RunKind.BUG, attempt=i) for i in range(2)]
+    gold = [make_run(GOLD_OK, kind=RunKind.GOLD, attempt=i) for i in range(2)]
+    finding = judge_task(TASK, runs, gold)
     assert finding.reasons == () and finding.details == ()
 
 
 def test_a_fail_to_pass_test_that_now_passes_every_time_is_a_flip() -> None:
-    runs = [_run(RunKind.BUG, i, {"t::f2p": P, "t::p2p": P}) for i in range(2)]
-    finding = judge_task(_task(), runs, [_run(RunKind.GOLD, 0, GOLD_OK)])
+    runs = [make_run({"t::f2p": P, "t::p2p": P}, kind=RunKind.BUG, attempt=i) for i in range(2)]
+    finding = judge_task(TASK, runs, [make_run(GOLD_OK, kind=RunKind.GOLD)])
     assert finding.reasons == (DriftReason.TEST_FLIPPED,)
     assert finding.flipped == ("t::f2p",)
     assert "t::f2p (FAIL_TO_PASS, passed)" in finding.details[0]
 
 
 def test_a_test_that_disagrees_across_runs_is_flaky_not_flipped() -> None:
-    runs = [_run(RunKind.BUG, 0, BUG_OK), _run(RunKind.BUG, 1, {"t::f2p": F, "t::p2p": F})]
-    finding = judge_task(_task(), runs, [_run(RunKind.GOLD, 0, GOLD_OK)])
+    runs = [make_run(BUG_OK, kind=RunKind.BUG),
+            make_run({"t::f2p": F, "t::p2p": F}, kind=RunKind.BUG, attempt=1)]
+    finding = judge_task(TASK, runs, [make_run(GOLD_OK, kind=RunKind.GOLD)])
     assert finding.reasons == (DriftReason.TEST_FLAKY,)
     assert finding.flaky == ("t::p2p",) and finding.flipped == ()
 
 
 def test_a_test_missing_from_the_gold_runs_counts_as_not_passing() -> None:
-    gold = [_run(RunKind.GOLD, i, {"t::p2p": P}) for i in range(2)]
-    finding = judge_task(_task(), [_run(RunKind.BUG, 0, BUG_OK)], gold)
+    gold = [make_run({"t::p2p": P}, kind=RunKind.GOLD, attempt=i) for i in range(2)]
+    finding = judge_task(TASK, [make_run(BUG_OK, kind=RunKind.BUG)], gold)
     assert finding.reasons == (DriftReason.TEST_FLIPPED,)
     assert "gold state" in finding.details[0]
 
 
 def test_a_run_that_timed_out_is_a_run_failure_and_is_left_out_of_the_comparison() -> None:
-    runs = [_run(RunKind.BUG, 0, BUG_OK), _run(RunKind.BUG, 1, {}, Verdict.TIMEOUT)]
-    finding = judge_task(_task(), runs, [_run(RunKind.GOLD, 0, GOLD_OK)])
+    runs = [make_run(BUG_OK, kind=RunKind.BUG),
+            make_run(kind=RunKind.BUG, attempt=1, verdict=Verdict.TIMEOUT)]
+    finding = judge_task(TASK, runs, [make_run(GOLD_OK, kind=RunKind.GOLD)])
     assert finding.reasons == (DriftReason.RUN_FAILED,)
     assert finding.details == ("bug run 2: timeout",)
 
 
 def _req(name: str, version: str, sha: str = "a") -> Requirement:
-    return Requirement(
-        name=name, version=version, filename=f"{name}-{version}.whl", sha256=sha * 64
-    )
+    return make_requirement(name, version, filename=f"{name}-{version}.whl", sha256=sha * 64)
 
 
 def test_lock_changes_name_each_package_and_how_it_changed() -> None:

@@ -28,81 +28,45 @@ from data.export import (
 )
 from data.store import Store
 from data.task_repo import TaskCommit
-from synth.records import (
-    BackendKind,
-    Candidate,
-    Environment,
-    EnvSpec,
-    RepoRef,
-    Requirement,
-    Snapshot,
-    SourceKind,
-    Strategy,
-    Task,
+from synth.records import BackendKind, Candidate, Environment, RepoRef, Snapshot, Task
+from tests.factories import (
+    make_candidate,
+    make_environment,
+    make_repo,
+    make_requirement,
+    make_snapshot,
+    make_spec,
+    make_task,
 )
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-SPEC = EnvSpec(
-    python="3.11",
-    requirements=("pytest",),
-    source_root="src",
-    test_paths=("tests",),
-    pytest_args=("-x", "-k", "not slow"),
-)
-LOCK = (
-    Requirement(
-        name="pytest", version="8.3.4", filename="pytest-8.3.4-py3-none-any.whl", sha256="ab" * 32
-    ),
-)
+SPEC = make_spec(requirements=("pytest",), source_root="src", pytest_args=("-x", "-k", "not slow"))
+LOCK = (make_requirement("pytest", "8.3.4"),)
 
 
 def make_corpus(
     n: int = 3, repo: str = "demo"
 ) -> tuple[RepoRef, Snapshot, Environment, list[Candidate], list[Task]]:
-    ref = RepoRef(source=f"/src/{repo}", kind=SourceKind.LOCAL, name=repo)
-    snap = Snapshot(repo=ref, commit="c" * 40, path=f"/nonexistent/{repo}")
-    env = Environment(
-        env_id=f"env-{repo}",
-        snapshot_id=snap.snapshot_id,
-        backend=BackendKind.DOCKER,
-        image_name=f"synth-env/{repo}:cccccccccccc",
-        image_digest="sha256:" + "d" * 64,
-        base_image="synth-base:bookworm-x",
-        lock=LOCK,
-        spec=SPEC,
-        created_at=T0,
-    )
+    ref = make_repo(repo)
+    snap = make_snapshot(ref, commit="c" * 40, path=f"/nonexistent/{repo}")
+    env = make_environment(snap, backend=BackendKind.DOCKER, spec=SPEC, lock=LOCK, created_at=T0)
     cands, tasks = [], []
     for i in range(n):
         patch = (
             f"diff --git a/src/m.py b/src/m.py\n--- a/src/m.py\n+++ b/src/m.py\n@@ -{i} +{i} @@\n"
         )
-        cand = Candidate(
-            candidate_id=f"cand{i}",
-            snapshot_id=snap.snapshot_id,
-            strategy=Strategy.PROCEDURAL,
-            operator=("flip", "swap")[i % 2],
-            seed=i,
-            target_file="src/m.py",
+        cand = make_candidate(
+            snap, patch=patch, operator=("flip", "swap")[i % 2], seed=i, target_file="src/m.py",
             target_entity=f"f{i}",
-            patch=patch,
         )
         cands.append(cand)
         tasks.append(
-            Task(
+            make_task(
+                snap, cand, env,
                 instance_id=f"{repo}.cccccccc.{cand.operator}__{i:08d}",
-                repo=repo,
-                base_commit=snap.commit,
-                patch=patch,
                 problem_statement=f"broken {i}",
                 FAIL_TO_PASS=(f"tests/test_m.py::test_{i}",),
                 PASS_TO_PASS=("tests/test_m.py::test_ok", "tests/test_m.py::test_p[a b]"),
-                image_name=env.image_name,
-                env_id=env.env_id,
-                candidate_id=cand.candidate_id,
-                strategy=cand.strategy,
-                operator=cand.operator,
-                seed=i,
                 created_at=T0 + timedelta(days=i),
             )
         )

@@ -9,12 +9,20 @@ import pytest
 
 from pipelines.flow import StrategyOptions, restate
 from pipelines.stages import BatchResult, Validated
-from synth import records
 from synth.choices import StatementStyle
 from synth.cli_mutate import strategy_options
 from synth.mutate import make_patch
-from synth.records import Candidate, RepoRef, RunKind, Snapshot, SourceKind, Strategy, Task, Verdict
+from synth.records import RunKind, Snapshot, Strategy, TestStatus
 from synth.statement import Style, leaks
+from tests.factories import (
+    make_candidate,
+    make_environment,
+    make_repo,
+    make_result,
+    make_run,
+    make_snapshot,
+    make_task,
+)
 
 BEFORE = "def total(price, quantity):\n    return price * quantity\n"
 AFTER = BEFORE.replace("*", "//")
@@ -26,56 +34,26 @@ def _snapshot(tmp_path: Path) -> Snapshot:
     (tmp_path / "tests").mkdir()
     (tmp_path / "pricing.py").write_text(BEFORE)
     (tmp_path / "tests" / "test_pricing.py").write_text(TESTS)
-    ref = RepoRef(source=str(tmp_path), kind=SourceKind.LOCAL, name="pricing")
-    return Snapshot(repo=ref, commit="c" * 40, path=str(tmp_path))
+    return make_snapshot(make_repo("pricing", source=str(tmp_path)), path=str(tmp_path))
 
 
 def _validated(snapshot: Snapshot, seed: int = 0) -> Validated:
-    cand = Candidate(
-        candidate_id=Candidate.make_id(snapshot.snapshot_id, PATCH),
-        snapshot_id=snapshot.snapshot_id,
-        strategy=Strategy.PROCEDURAL,
-        operator="arith_swap",
-        seed=seed,
-        target_file="pricing.py",
-        target_entity="total",
-        patch=PATCH,
-    )
+    cand = make_candidate(snapshot, patch=PATCH, seed=seed, target_file="pricing.py",
+                          target_entity="total")
     results = (
-        records.TestResult(
-            test_id="tests/test_pricing.py::test_total",
-            status=records.TestStatus.FAILED,
-            message="AssertionError: assert 0 == 6",
-        ),
-        records.TestResult(
-            test_id="tests/test_pricing.py::test_other", status=records.TestStatus.PASSED
-        ),
+        make_result("tests/test_pricing.py::test_total", TestStatus.FAILED,
+                    message="AssertionError: assert 0 == 6"),
+        make_result("tests/test_pricing.py::test_other", TestStatus.PASSED),
     )
-    run = records.TestRun(
-        run_id="r",
-        env_id="e",
-        kind=RunKind.BUG,
-        patch_hash="p",
-        attempt=0,
-        verdict=Verdict.FAIL,
-        exit_code=1,
-        duration_s=1.0,
-        results=results,
-    )
-    task = Task(
-        instance_id="pricing.x",
-        repo="pricing",
-        base_commit=snapshot.commit,
-        patch=PATCH,
+    env = make_environment(snapshot)
+    run = make_run(results=results, kind=RunKind.BUG, env_id=env.env_id, patch_hash="p")
+    task = make_task(
+        snapshot,
+        cand,
+        env,
         problem_statement="old",
         FAIL_TO_PASS=(results[0].test_id,),
         PASS_TO_PASS=(results[1].test_id,),
-        image_name="img",
-        env_id="e",
-        candidate_id=cand.candidate_id,
-        strategy=cand.strategy,
-        operator=cand.operator,
-        seed=seed,
     )
     return Validated(cand, (run,), task)
 

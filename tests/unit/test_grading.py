@@ -4,10 +4,13 @@ report could be read (PASS or FAIL) are ever graded."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from synth import records
 from synth.records import Rejection, RunKind, Verdict
+from tests.factories import make_result, make_run
 from verifiers.grading import Baseline, Grade, baseline_of, broke_any, grade, rejection_for
 from verifiers.report import PATCH_FAILED_EXIT
 
@@ -15,21 +18,12 @@ S = records.TestStatus
 UNREAD = [Verdict.ERROR, Verdict.TIMEOUT, Verdict.OOM, Verdict.INFRA]
 
 
-def _run(statuses: dict[str, str], *, kind: RunKind = RunKind.BUG, attempt: int = 0,
-         verdict: Verdict | None = None, exit_code: int | None = None) -> records.TestRun:
-    """A run as read_report would leave it: FAIL with exit 1 when a test failed, else PASS."""
-    results = tuple(records.TestResult(test_id=t, status=S(s)) for t, s in statuses.items())
-    failing = any(r.status in (S.FAILED, S.ERROR, S.MISSING) for r in results)
-    return records.TestRun(
-        run_id=f"{kind.value}-{attempt}", env_id="env", kind=kind, patch_hash="", attempt=attempt,
-        verdict=verdict or (Verdict.FAIL if failing else Verdict.PASS),
-        exit_code=int(failing) if exit_code is None else exit_code,
-        duration_s=1.0, results=results,
-    )
+# A bug run as read_report would leave it, unless told otherwise.
+_run = partial(make_run, kind=RunKind.BUG)
 
 
 def _baseline(*runs: dict[str, str]) -> Baseline:
-    return baseline_of([_run(r, kind=RunKind.BASELINE, attempt=i) for i, r in enumerate(runs)])
+    return baseline_of([make_run(r, attempt=i) for i, r in enumerate(runs)])
 
 
 CLEAN = {"t::a": "passed", "t::b": "passed", "t::c": "passed"}
@@ -55,9 +49,9 @@ def test_a_test_absent_from_one_baseline_run_is_flaky() -> None:
 @pytest.mark.parametrize("verdict", UNREAD)
 def test_baseline_counts_only_pass_and_fail_runs(verdict: Verdict) -> None:
     """An untrusted run's results (a forged report, a partial one) must not shape the baseline."""
-    untrusted = _run({"t::a": "failed", "t::b": "passed"}, kind=RunKind.BASELINE, verdict=verdict)
-    passing = _run({"t::a": "passed"}, kind=RunKind.BASELINE, attempt=1)
-    failing = _run({"t::a": "passed", "t::x": "failed"}, kind=RunKind.BASELINE, attempt=2)
+    untrusted = make_run({"t::a": "failed", "t::b": "passed"}, verdict=verdict)
+    passing = make_run({"t::a": "passed"}, attempt=1)
+    failing = make_run({"t::a": "passed", "t::x": "failed"}, attempt=2)
     assert failing.verdict is Verdict.FAIL
     base = baseline_of([untrusted, passing, failing])
     assert base.passing == {"t::a"}  # the untrusted run's failure would have made it flaky
@@ -67,7 +61,7 @@ def test_baseline_counts_only_pass_and_fail_runs(verdict: Verdict) -> None:
 
 @pytest.mark.parametrize("verdict", UNREAD)
 def test_a_baseline_without_a_readable_run_is_unusable(verdict: Verdict) -> None:
-    base = baseline_of([_run({"t::a": "passed"}, kind=RunKind.BASELINE, verdict=verdict)])
+    base = baseline_of([make_run({"t::a": "passed"}, verdict=verdict)])
     assert base == Baseline(frozenset(), frozenset(), frozenset())
     assert not base.usable
 
@@ -277,8 +271,8 @@ def test_a_bug_that_breaks_collection_still_quotes_its_failing_tests() -> None:
     from synth.statement import render_statement
     from verifiers.grading import failing_results
 
-    error = records.TestResult(test_id="test_six.py", status=S.ERROR,
-                               message="could not be collected: TypeError: object.__init__()")
+    error = make_result("test_six.py", S.ERROR,
+                        message="could not be collected: TypeError: object.__init__()")
     broken = _run({}, verdict=Verdict.FAIL).model_copy(update={"results": (error,)})
     failing = failing_results(broken, ["test_six.py::test_b", "test_six.py::test_a"])
     assert [(r.test_id, r.status) for r in failing] == [

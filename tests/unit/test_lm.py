@@ -10,10 +10,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from synth import records
 from synth.lm import ChatCompletionsWriter, LMConfig, LMError
 from synth.mutate import make_patch
+from synth.records import TestStatus
 from synth.statement import StatementInput, Style, write_statement
+from tests.factories import make_result
 
 
 class _Stub(BaseHTTPRequestHandler):
@@ -108,10 +109,8 @@ PATCH = make_patch(
     "pkg/p.py", "def f(a, b):\n    return a * b\n", "def f(a, b):\n    return a // b\n"
 )
 FAILING = [
-    records.TestResult(
-        test_id="tests/test_p.py::test_f",
-        status=records.TestStatus.FAILED,
-        message="AssertionError: assert 0 == 6",
+    make_result(
+        "tests/test_p.py::test_f", TestStatus.FAILED, message="AssertionError: assert 0 == 6"
     )
 ]
 

@@ -1,14 +1,11 @@
 """`synth run --repo-budget`: a repository's candidates are capped by what its suite costs."""
 
 from pipelines.stages import Measured, budget_cap
-from synth.records import RunKind, TestResult, TestRun, Verdict
+from tests.factories import make_run
 
 
 def _measured(*cpus: float | None) -> Measured:
-    runs = tuple(TestRun(run_id=f"r{i}", env_id="e", kind=RunKind.BASELINE, patch_hash="",
-                         attempt=i, verdict=Verdict.PASS, exit_code=0, duration_s=1.0,
-                         results=(TestResult(test_id="t", status="passed"),), cpu_s=cpu)
-                 for i, cpu in enumerate(cpus))
+    runs = tuple(make_run({"t": "passed"}, attempt=i, cpu_s=cpu) for i, cpu in enumerate(cpus))
     return Measured(runs, None, None)
 
 

@@ -12,16 +12,9 @@ from rich.console import Console
 from data.audit_records import DriftReason, TaskAudit
 from data.corpus_stats import collect_stats
 from data.store import Store
-from synth.records import (
-    AuditVerdict,
-    Rejection,
-    RunKind,
-    TestResult,
-    TestRun,
-    TestStatus,
-    Verdict,
-)
+from synth.records import AuditVerdict, Rejection, RunKind, TestRun, TestStatus, Verdict
 from synth.report import grouped_bars, print_stats, render_report, write_report
+from tests.factories import make_result, make_run
 from tests.unit.test_export_mapping import T0, make_corpus
 
 P, F = TestStatus.PASSED, TestStatus.FAILED
@@ -30,20 +23,16 @@ P, F = TestStatus.PASSED, TestStatus.FAILED
 def _run(
     run_id: str, kind: RunKind, env_id: str, statuses: dict[str, TestStatus], duration: float
 ) -> TestRun:
-    results = tuple(
-        TestResult(test_id=t, status=s, duration_s=0.002 * (i + 1))
-        for i, (t, s) in enumerate(statuses.items())
-    )
-    return TestRun(
-        run_id=run_id,
-        env_id=env_id,
-        kind=kind,
-        patch_hash="",
-        attempt=0,
-        verdict=Verdict.PASS,
-        exit_code=0,
-        duration_s=duration,
+    results = [
+        make_result(t, s, duration_s=0.002 * (i + 1)) for i, (t, s) in enumerate(statuses.items())
+    ]
+    return make_run(
         results=results,
+        kind=kind,
+        env_id=env_id,
+        run_id=run_id,
+        verdict=Verdict.PASS,
+        duration_s=duration,
         created_at=T0,
     )
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from envs.project_build import ProjectBuild, _generated_files
-from synth.records import Requirement, RunKind, SetupVerdict, TestResult, TestRun, Verdict
+from synth.records import SetupVerdict, TestRun, Verdict
+from tests.factories import make_requirement, make_result, make_run
 from verifiers.grading import baseline_of
 from verifiers.report import blame, death, read_report, signal_name
 from verifiers.setup import setup_verdict
@@ -27,11 +28,9 @@ SPEC.loader.exec_module(forkserver)  # type: ignore[union-attr]
 
 def _run(verdict: Verdict, results: dict[str, str] = {}, *, exit_code: int = 1,  # noqa: B006
          reason: str = "", log: str = "", messages: dict[str, str] = {}) -> TestRun:  # noqa: B006
-    return TestRun(run_id="r", env_id="e", kind=RunKind.BASELINE, patch_hash="", attempt=0,
-                   verdict=verdict, exit_code=exit_code, duration_s=1.0, reason=reason,
-                   log_tail=log,
-                   results=tuple(TestResult(test_id=t, status=s, message=messages.get(t, ""))
-                                 for t, s in results.items()))
+    return make_run(results=[make_result(t, s, message=messages.get(t, ""))
+                             for t, s in results.items()],
+                    verdict=verdict, exit_code=exit_code, reason=reason, log_tail=log)
 
 
 def test_a_suite_with_passing_tests_is_ok() -> None:
@@ -146,8 +145,7 @@ def test_a_generated_version_module_is_added_and_the_tracked_files_are_not(
 def test_which_project_wheels_are_installed(tmp_path: Path, wheel: str, python: str,
                                             lock_names: tuple[str, ...], install: bool) -> None:
     build = ProjectBuild(wheel=tmp_path / wheel, name=wheel.split("-")[0])
-    lock = tuple(Requirement(name=n, version="1", filename=f"{n}.whl", sha256="0")
-                 for n in lock_names)
+    lock = tuple(make_requirement(n, "1") for n in lock_names)
     assert build.install(lock, python) is install
 
 

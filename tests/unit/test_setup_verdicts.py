@@ -21,21 +21,8 @@ from pipelines.setup_verdicts import (
 from pipelines.stages import Built, Measured, Prepared
 from synth.intake import IntakeError
 from synth.proc import ProcessError
-from synth.records import (
-    BackendKind,
-    Environment,
-    EnvSpec,
-    RepoRef,
-    RunKind,
-    SetupResult,
-    SetupVerdict,
-    Snapshot,
-    SourceKind,
-    TestResult,
-    TestRun,
-    TestStatus,
-    Verdict,
-)
+from synth.records import BackendKind, SetupResult, SetupVerdict, TestStatus, Verdict
+from tests.factories import make_environment, make_repo, make_run, make_snapshot, make_spec
 
 PIP_NO_VERSION = """\
 could not resolve the environment's requirements on the host (pytest>=8, nosuchpkg-zz==9.9):
@@ -190,28 +177,16 @@ def test_a_source_that_cannot_be_parsed_keeps_its_text_and_has_no_repo_name() ->
 
 
 def _built(tmp_path: Path) -> Built:
-    ref = RepoRef(source=str(tmp_path), kind=SourceKind.LOCAL, name="ledger")
-    snap = Snapshot(repo=ref, commit="c" * 40, path=str(tmp_path))
-    spec = EnvSpec(python="3.11", requirements=(), source_root=".", test_paths=("tests",),
-                   adjustments=("dropped mypy: a type checker",))
-    env = Environment(env_id="env-1", snapshot_id=snap.snapshot_id, backend=BackendKind.LOCAL,
-                      image_name="/v", image_digest="d", base_image="python3.11", lock=(),
-                      spec=spec)
+    ref = make_repo("ledger", source=str(tmp_path))
+    snap = make_snapshot(ref, path=str(tmp_path))
+    spec = make_spec(adjustments=("dropped mypy: a type checker",))
+    env = make_environment(snap, backend=BackendKind.LOCAL, spec=spec, env_id="env-1")
     return Built(ref, snap, env)
-
-
-def _run(attempt: int, verdict: Verdict, statuses: dict[str, TestStatus], **kw: str) -> TestRun:
-    return TestRun(
-        run_id=f"r{attempt}", env_id="env-1", kind=RunKind.BASELINE, patch_hash="",
-        attempt=attempt, verdict=verdict, exit_code=0 if verdict is Verdict.PASS else 1,
-        duration_s=1.0,
-        results=tuple(TestResult(test_id=t, status=s) for t, s in statuses.items()), **kw,
-    )
 
 
 def test_a_measured_suite_with_passing_tests_is_ok(tmp_path: Path) -> None:
     P, F = TestStatus.PASSED, TestStatus.FAILED
-    runs = tuple(_run(i, Verdict.FAIL, {"t::a": P, "t::b": P, "t::c": F}) for i in range(3))
+    runs = tuple(make_run({"t::a": P, "t::b": P, "t::c": F}, attempt=i) for i in range(3))
     setup = setup_of(Prepared(_built(tmp_path), Measured(runs, None, None), ()), duration_s=4.0)
     assert setup.verdict is SetupVerdict.OK
     assert (setup.passing, setup.collected, setup.env_id, setup.duration_s) == (2, 3, "env-1", 4.0)
@@ -222,8 +197,8 @@ def test_a_measured_suite_with_passing_tests_is_ok(tmp_path: Path) -> None:
 
 def test_a_suite_with_no_passing_test_says_why_from_the_first_run(tmp_path: Path) -> None:
     runs = tuple(
-        _run(i, Verdict.ERROR, {}, reason="pytest exited 2: collection failed",
-             log_tail=PYTEST_COLLECTION)
+        make_run(attempt=i, verdict=Verdict.ERROR, reason="pytest exited 2: collection failed",
+                 log_tail=PYTEST_COLLECTION)
         for i in range(3)
     )
     setup = setup_of(Prepared(_built(tmp_path), Measured(runs, None, None), ()))

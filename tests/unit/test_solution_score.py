@@ -3,7 +3,10 @@ reward a trainer sees. Pure: TestRun records in, SolutionVerdict out."""
 
 from __future__ import annotations
 
-from synth.records import RunKind, Strategy, Task, TestResult, TestRun, TestStatus, Verdict
+from functools import partial
+
+from synth.records import RunKind, TestStatus, Verdict
+from tests.factories import make_run, make_task
 from verifiers.sanitize import Sanitized, SolutionFlag
 from verifiers.solution import Outcome, gold_patch, reward, score
 
@@ -16,23 +19,10 @@ diff --git a/pkg/core.py b/pkg/core.py
 -    return x + 1
 +    return x - 1
 """
-TASK = Task(
-    instance_id="pkg.abc.op__1", repo="pkg", base_commit="c" * 40, patch=BUG,
-    problem_statement="f is off", FAIL_TO_PASS=("t::a", "t::b"), PASS_TO_PASS=("t::c",),
-    image_name="img", env_id="env", candidate_id="cand", strategy=Strategy.PROCEDURAL,
-    operator="op", seed=0,
-)
+TASK = make_task(patch=BUG, FAIL_TO_PASS=("t::a", "t::b"), PASS_TO_PASS=("t::c",))
 P, F = TestStatus.PASSED, TestStatus.FAILED
-
-
-def run(statuses: dict[str, TestStatus], verdict: Verdict | None = None, attempt: int = 0,
-        reason: str = "") -> TestRun:
-    if verdict is None:
-        verdict = Verdict.PASS if all(s is P for s in statuses.values()) else Verdict.FAIL
-    return TestRun(run_id=f"r{attempt}", env_id="env", kind=RunKind.SOLUTION, patch_hash="h",
-                   attempt=attempt, verdict=verdict, exit_code=0, duration_s=1.0,
-                   results=tuple(TestResult(test_id=t, status=s) for t, s in statuses.items()),
-                   reason=reason)
+# A run of a solution's tests, read as read_report reads its report unless told otherwise.
+run = partial(make_run, kind=RunKind.SOLUTION, patch_hash="h")
 
 
 def test_all_pass_is_resolved_and_earns_one() -> None:
@@ -72,8 +62,8 @@ def test_a_test_must_pass_in_every_run() -> None:
 
 
 def test_an_untrusted_run_is_an_error_whatever_its_results_say() -> None:
-    forged = run({"t::a": P, "t::b": P, "t::c": P}, Verdict.INFRA, reason="forged")
-    failed_apply = run({}, Verdict.ERROR, reason="the patch did not apply")
+    forged = run({"t::a": P, "t::b": P, "t::c": P}, verdict=Verdict.INFRA, reason="forged")
+    failed_apply = run(verdict=Verdict.ERROR, reason="the patch did not apply")
     for r in (forged, failed_apply):
         v = score(TASK, "fix", [r])
         assert v.outcome is Outcome.ERROR and reward(v, partial_credit=True) == 0.0

@@ -7,8 +7,8 @@ from importlib.resources import files
 
 import pytest
 
-from synth import records
 from synth.mutate import generate_candidates, make_patch
+from synth.records import TestStatus
 from synth.statement import (
     STYLES,
     StatementInput,
@@ -22,22 +22,20 @@ from synth.statement import (
     scrub_message,
     write_statement,
 )
+from tests.factories import make_result
 
 BEFORE = "def total(price, quantity):\n    return price * quantity\n"
 AFTER = "def total(price, quantity):\n    return price // quantity\n"
 PATCH = make_patch("pkg/pricing.py", BEFORE, AFTER)
+FAILED = TestStatus.FAILED
 LINE_REF = re.compile(r"\.pyx?\W{0,2}:\d|\bline\s+\d", re.IGNORECASE)
-
-
-def _failed(test_id: str, message: str = "") -> records.TestResult:
-    # Imported via the module: pytest would try to collect a bare `TestResult` as a test class.
-    return records.TestResult(test_id=test_id, status=records.TestStatus.FAILED, message=message)
 
 
 def test_statement_names_the_repo_tests_and_messages() -> None:
     text = render_statement(
         "pricing",
-        [_failed("tests/test_pricing.py::test_total", "AssertionError: assert 0 == 6")],
+        [make_result("tests/test_pricing.py::test_total", FAILED,
+                     message="AssertionError: assert 0 == 6")],
         PATCH,
     )
     assert "`pricing`" in text
@@ -48,8 +46,10 @@ def test_statement_names_the_repo_tests_and_messages() -> None:
 
 def test_message_lines_quoting_a_changed_line_are_scrubbed() -> None:
     failing = [
-        _failed("tests/test_pricing.py::test_total", "TypeError: boom\n  return price // quantity"),
-        _failed("tests/test_pricing.py::test_zero", "E   return price * quantity"),
+        make_result("tests/test_pricing.py::test_total", FAILED,
+                    message="TypeError: boom\n  return price // quantity"),
+        make_result("tests/test_pricing.py::test_zero", FAILED,
+                    message="E   return price * quantity"),
     ]
     text = render_statement("pricing", failing, PATCH)
     assert "TypeError: boom" in text
@@ -67,7 +67,8 @@ def test_file_and_line_references_are_removed() -> None:
         "ValueError: bad value at line 12 of input",
         "tests/test_pricing.py:41:7: assert failed",
     ]
-    failing = [_failed(f"tests/test_pricing.py::test_{i}", msg) for i, msg in enumerate(messages)]
+    failing = [make_result(f"tests/test_pricing.py::test_{i}", FAILED, message=msg)
+               for i, msg in enumerate(messages)]
     text = render_statement("pricing", failing, PATCH)
     assert not LINE_REF.search(text), text
     assert "pkg/pricing.py" not in text  # a location is dropped whole, file name included
@@ -88,10 +89,10 @@ def test_statement_never_contains_the_patch_or_a_changed_line() -> None:
     for candidate in candidates:
         leaks = changed_lines(candidate.patch)
         failing = [
-            _failed(f"tests/test_sign.py::test_{i}", f"AssertionError: {line}")
+            make_result(f"tests/test_sign.py::test_{i}", FAILED, message=f"AssertionError: {line}")
             for i, line in enumerate(sorted(leaks))
         ]
-        failing.append(_failed("tests/test_sign.py::test_raw", candidate.patch))
+        failing.append(make_result("tests/test_sign.py::test_raw", FAILED, message=candidate.patch))
         text = render_statement("sign", failing, candidate.patch, max_tests=50)
         assert candidate.patch not in text
         assert "diff --git" not in text
@@ -100,14 +101,16 @@ def test_statement_never_contains_the_patch_or_a_changed_line() -> None:
 
 
 def test_statement_lists_at_most_max_tests() -> None:
-    failing = [_failed(f"tests/test_pricing.py::test_{i}", "AssertionError") for i in range(8)]
+    failing = [make_result(f"tests/test_pricing.py::test_{i}", FAILED, message="AssertionError")
+               for i in range(8)]
     text = render_statement("pricing", failing, PATCH, max_tests=3)
     assert text.count("fails with:") == 3
     assert "(3 of 8 shown)" in text and "...and 5 more." in text
 
 
 def test_duplicate_test_ids_are_listed_once() -> None:
-    failing = [_failed("tests/test_pricing.py::test_total", "AssertionError")] * 2
+    failing = [
+        make_result("tests/test_pricing.py::test_total", FAILED, message="AssertionError")] * 2
     text = render_statement("pricing", failing, PATCH)
     assert text.count("test_total") == 1
 
@@ -143,8 +146,10 @@ def test_template_ships_as_package_data() -> None:
 # --- styles ------------------------------------------------------------------------------------
 
 FAILING = [
-    _failed("tests/test_pricing.py::test_total", "AssertionError: assert 0 == 6"),
-    _failed("tests/test_pricing.py::TestBulk::test_many[3]", "ZeroDivisionError: division by zero"),
+    make_result("tests/test_pricing.py::test_total", FAILED,
+                message="AssertionError: assert 0 == 6"),
+    make_result("tests/test_pricing.py::TestBulk::test_many[3]", FAILED,
+                message="ZeroDivisionError: division by zero"),
 ]
 TEST_FILE = (
     "from pricing import total\n\n"

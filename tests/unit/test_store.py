@@ -22,7 +22,6 @@ from synth.records import (
     EnvSpec,
     Rejection,
     RepoRef,
-    Requirement,
     RunKind,
     SetupResult,
     SetupVerdict,
@@ -32,100 +31,69 @@ from synth.records import (
     Task,
     Verdict,
 )
-from synth.records import TestResult as Result
 from synth.records import TestRun as Run
 from synth.records import TestStatus as Status
+from tests.factories import (
+    make_candidate,
+    make_environment,
+    make_repo,
+    make_requirement,
+    make_result,
+    make_run,
+    make_snapshot,
+    make_spec,
+    make_task,
+)
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
-LEDGER = RepoRef(source="https://example.com/ledger.git", kind=SourceKind.GIT, name="ledger")
-OTHER = RepoRef(source="/src/other", kind=SourceKind.LOCAL, name="other")
-
-
-def snapshot_of(repo: RepoRef = LEDGER) -> Snapshot:
-    return Snapshot(repo=repo, commit="c0ffee" * 6 + "beef", path=f"/work/snapshots/{repo.name}")
+LEDGER = make_repo("ledger", source="https://example.com/ledger.git", kind=SourceKind.GIT)
+OTHER = make_repo("other")
+# Values beyond the defaults, so that a round trip that drops one shows.
+SPEC = make_spec(requirements=("pytest>=8",), source_root="src",
+                 pytest_args=("-p", "no:cacheprovider"), evidence=("pyproject.toml",))
+LOCK = (make_requirement("pytest", "8.3.2"), make_requirement("pluggy", "1.5.0"))
 
 
 def environment(snap: Snapshot, backend: BackendKind = BackendKind.DOCKER) -> Environment:
-    return Environment(
-        env_id=f"env-{snap.repo.name}-{backend.value}",
-        snapshot_id=snap.snapshot_id,
-        backend=backend,
-        image_name=f"synth/{snap.repo.name}:abc",
-        image_digest="sha256:" + "d" * 64,
-        base_image="python:3.11-slim",
-        lock=(
-            Requirement(name="pytest", version="8.3.2", filename="pytest-8.3.2.whl", sha256="a1"),
-            Requirement(name="pluggy", version="1.5.0", filename="pluggy-1.5.0.whl", sha256="b2"),
-        ),
-        spec=EnvSpec(
-            python="3.11",
-            requirements=("pytest>=8",),
-            source_root="src",
-            test_paths=("tests",),
-            pytest_args=("-p", "no:cacheprovider"),
-            evidence=("pyproject.toml",),
-        ),
-        created_at=T0,
-    )
+    return make_environment(snap, backend=backend, spec=SPEC, lock=LOCK, created_at=T0)
 
 
 def candidate(
     snap: Snapshot, n: int, operator: str = "swap_compare", rejection: Rejection | None = None
 ) -> Candidate:
     patch = f"--- a/ledger/money.py\n+++ b/ledger/money.py\n@@ -1 +1 @@\n-x < {n}\n+x <= {n}\n"
-    return Candidate(
-        candidate_id=Candidate.make_id(snap.snapshot_id, patch),
-        snapshot_id=snap.snapshot_id,
-        strategy=Strategy.PROCEDURAL,
-        operator=operator,
-        seed=n,
-        target_file="ledger/money.py",
-        target_entity="ledger.money.Money.__add__",
-        patch=patch,
-        rejection=rejection,
-    )
+    return make_candidate(snap, patch=patch, operator=operator, seed=n,
+                          target_entity="ledger.money.Money.__add__", rejection=rejection)
 
 
 def run_of(env: Environment, attempt: int = 0) -> Run:
-    return Run(
-        run_id=f"run-{env.env_id}-{attempt}",
-        env_id=env.env_id,
-        kind=RunKind.BUG,
-        patch_hash="p1",
-        attempt=attempt,
-        verdict=Verdict.FAIL,
-        exit_code=1,
-        duration_s=2.5,
+    return make_run(
         results=(
-            Result(test_id="tests/test_money.py::test_add", status=Status.PASSED),
-            Result(
-                test_id="tests/test_money.py::test_sub[ü]",
-                status=Status.FAILED,
+            make_result("tests/test_money.py::test_add", Status.PASSED),
+            make_result(
+                "tests/test_money.py::test_sub[ü]",
+                Status.FAILED,
                 duration_s=0.125,
                 message="AssertionError: assert 3 == 4 — ‘quoted’",
             ),
         ),
+        kind=RunKind.BUG,
+        env_id=env.env_id,
+        patch_hash="p1",
+        attempt=attempt,
         order=("default", "reverse", "random:1234")[attempt % 3],
+        duration_s=2.5,
         log_tail="1 failed, 1 passed",
         created_at=T0 + timedelta(seconds=attempt),
     )
 
 
 def task(cand: Candidate, env: Environment, instance_id: str, minutes: int = 0) -> Task:
-    return Task(
+    return make_task(
+        candidate=cand,
+        environment=env,
         instance_id=instance_id,
-        repo="ledger",
-        base_commit="c0ffee" * 6 + "beef",
-        patch=cand.patch,
-        problem_statement="Adding two amounts gives the wrong total.",
         FAIL_TO_PASS=("tests/test_money.py::test_add", "tests/test_money.py::test_sum"),
-        PASS_TO_PASS=("tests/test_dates.py::test_leap",),
-        image_name=env.image_name,
-        env_id=env.env_id,
-        candidate_id=cand.candidate_id,
-        strategy=cand.strategy,
-        operator=cand.operator,
-        seed=cand.seed,
         created_at=T0 + timedelta(minutes=minutes),
     )
 
@@ -156,7 +124,7 @@ def write_old(store: Store, batch: dict) -> None:
 
 
 def full_batch() -> dict:
-    snap = snapshot_of()
+    snap = make_snapshot(LEDGER)
     env = environment(snap)
     cands = [candidate(snap, 1), candidate(snap, 2, rejection=Rejection.FLAKY)]
     return {
@@ -211,7 +179,7 @@ def test_writing_the_same_records_twice_adds_no_rows(store: Store) -> None:
 
 
 def test_a_candidate_gains_its_rejection_once_and_keeps_it(store: Store) -> None:
-    snap = snapshot_of()
+    snap = make_snapshot(LEDGER)
     pending = candidate(snap, 7)
     store.write(snapshot=snap, candidates=[pending])
     rejected = pending.model_copy(update={"rejection": Rejection.NO_TEST_FAILED})
@@ -224,7 +192,7 @@ def test_a_candidate_gains_its_rejection_once_and_keeps_it(store: Store) -> None
 
 
 def test_a_candidate_twice_in_one_batch_is_stored_once_with_its_verdict(store: Store) -> None:
-    snap = snapshot_of()
+    snap = make_snapshot(LEDGER)
     pending = candidate(snap, 7)
     rejected = pending.model_copy(update={"rejection": Rejection.TIMEOUT})
     store.write(snapshot=snap, candidates=[pending, rejected, pending])
@@ -355,7 +323,7 @@ def test_get_task_by_unique_prefix_and_refuses_ambiguous_or_missing(store: Store
 
 
 def test_list_tasks_is_newest_first_and_filters_by_repo(store: Store) -> None:
-    snap = snapshot_of()
+    snap = make_snapshot(LEDGER)
     env, cand = environment(snap), candidate(snap, 1)
     other = task(cand, env, "other-1", minutes=5).model_copy(update={"repo": "other"})
     tasks = [task(cand, env, "t-old", 0), task(cand, env, "t-b", 10), task(cand, env, "t-a", 10)]
@@ -366,7 +334,7 @@ def test_list_tasks_is_newest_first_and_filters_by_repo(store: Store) -> None:
 
 
 def test_funnel_counts_a_hand_built_corpus(store: Store) -> None:
-    ledger, other = snapshot_of(LEDGER), snapshot_of(OTHER)
+    ledger, other = make_snapshot(LEDGER), make_snapshot(OTHER)
     env_l, env_o = environment(ledger), environment(other)
     c1 = candidate(ledger, 1, "A")  # validated
     c2 = candidate(ledger, 2, "A", Rejection.NO_TEST_FAILED)
@@ -450,7 +418,7 @@ def test_every_record_field_has_a_column(store: Store) -> None:
 def test_funnel_counts_hygiene_and_coverage_rejections_as_unbroken(store: Store) -> None:
     """A bug rejected before any test ran (it touched tests, or no test reaches it) broke
     nothing; one whose suite could not even be collected (ERROR) did."""
-    snap = snapshot_of()
+    snap = make_snapshot(LEDGER)
     cands = [
         candidate(snap, 1, "A", Rejection.TOUCHES_TESTS),
         candidate(snap, 2, "A", Rejection.UNCOVERED),
@@ -469,7 +437,7 @@ def test_funnel_counts_hygiene_and_coverage_rejections_as_unbroken(store: Store)
 
 
 def test_a_test_run_keeps_its_verdict_reason_order_and_selection(store: Store) -> None:
-    env = environment(snapshot_of())
+    env = environment(make_snapshot(LEDGER))
     base = run_of(env)
     runs = [
         base.model_copy(update={"run_id": "r-pass", "verdict": Verdict.PASS, "exit_code": 0}),
@@ -515,7 +483,7 @@ def test_a_test_run_keeps_its_verdict_reason_order_and_selection(store: Store) -
 
 
 def test_test_results_view_has_one_row_per_test_per_run(store: Store) -> None:
-    env = environment(snapshot_of())
+    env = environment(make_snapshot(LEDGER))
     empty = run_of(env, 2).model_copy(update={"verdict": Verdict.INFRA, "results": ()})
     store.write(test_runs=[run_of(env, 0), run_of(env, 1), empty])
     rows = store.query(
@@ -622,7 +590,7 @@ def setup_of(
 
 
 def test_a_setup_round_trips_with_its_enum_lists_and_time(store: Store) -> None:
-    env = environment(snapshot_of())
+    env = environment(make_snapshot(LEDGER))
     ok = setup_of(env)
     store.write(setups=[ok])
     assert store.list_setups() == [ok]
@@ -638,7 +606,7 @@ def test_a_setup_round_trips_with_its_enum_lists_and_time(store: Store) -> None:
 def test_a_rerun_replaces_the_setup_of_the_same_source_snapshot_and_env(store: Store) -> None:
     """The latest verdict wins: a build that was fixed (or broke) since must not keep reporting
     the stale one, and a rerun adds no row."""
-    env = environment(snapshot_of())
+    env = environment(make_snapshot(LEDGER))
     store.write(setups=[setup_of(env, SetupVerdict.NO_PASSING_TESTS)])
     fixed = setup_of(env, seconds=60)
     store.write(setups=[fixed])
@@ -653,7 +621,7 @@ def test_a_rerun_replaces_the_setup_of_the_same_source_snapshot_and_env(store: S
 def test_setups_are_listed_oldest_first_by_repo_and_the_newest_per_env_is_got(
     store: Store,
 ) -> None:
-    ledger, other = environment(snapshot_of()), environment(snapshot_of(OTHER))
+    ledger, other = environment(make_snapshot(LEDGER)), environment(make_snapshot(OTHER))
     failed = setup_of(None, SetupVerdict.BUILD_FAILED, seconds=5)
     ok = setup_of(ledger, seconds=10)
     elsewhere = setup_of(other, seconds=1, source=OTHER.source, repo="other")
