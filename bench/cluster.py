@@ -31,9 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import ray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
-
-from envs.backend import BackendChoice, resolve_backend  # noqa: E402
-from pipelines.factory import run_factory, stop_ray  # noqa: E402
+from synth.envs.backend import BackendChoice, resolve_backend  # noqa: E402
+from synth.pipelines.factory import run_factory, stop_ray  # noqa: E402
 
 NODE_MEMORY = {"object_store_memory": 100 * 1024 * 1024}
 

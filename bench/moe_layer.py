@@ -33,11 +33,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moe_shapes import SHAPES, Shape, expert_inputs  # noqa: E402
-
-from trainer.backends import BackendError, get_backend  # noqa: E402
-from trainer.config import MoEConfig  # noqa: E402
-from trainer.kernels.experts_gmm import GroupedMMUnavailable  # noqa: E402
-from trainer.moe import MoE  # noqa: E402
+from synth.trainer.backends import BackendError, get_backend  # noqa: E402
+from synth.trainer.config import MoEConfig  # noqa: E402
+from synth.trainer.kernels.experts_gmm import GroupedMMUnavailable  # noqa: E402
+from synth.trainer.moe import MoE  # noqa: E402
 
 BACKENDS = ("loop", "torch_gmm", "triton")
 
@@ -126,7 +125,7 @@ def bench_grouped_gemm(
     shape: Shape, device: torch.device, dtype: torch.dtype, repeats: int
 ) -> float:
     """Seconds of the Triton up-projection grouped GEMM (gather + SwiGLU fused) alone."""
-    from trainer.kernels.experts_triton import make_plan, up_swiglu
+    from synth.trainer.kernels.experts_triton import make_plan, up_swiglu
 
     inp = expert_inputs(shape, device, dtype)
     plan = make_plan(inp.experts_TK, inp.weights_TK, shape.E, dtype)

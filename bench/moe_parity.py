@@ -27,9 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moe_layer import failure  # noqa: E402
 from moe_shapes import SHAPES, ExpertInputs, Shape, expert_inputs  # noqa: E402
-
-from trainer.backends import get_backend  # noqa: E402
-from trainer.kernels.experts_ref import experts_loop  # noqa: E402
+from synth.trainer.backends import get_backend  # noqa: E402
+from synth.trainer.kernels.experts_ref import experts_loop  # noqa: E402
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 TOLERANCE = {torch.bfloat16: 3e-2, torch.float16: 1e-2, torch.float32: 1e-4}
@@ -75,8 +74,8 @@ def expert_parity(
 
 def router_parity(shape: Shape, device: torch.device) -> dict[str, Any]:
     """The fused router against route_ref: choices, probabilities, weights, d logits."""
-    from trainer.kernels.router_ref import route_ref
-    from trainer.kernels.router_triton import route_triton
+    from synth.trainer.kernels.router_ref import route_ref
+    from synth.trainer.kernels.router_triton import route_triton
 
     gen = torch.Generator(device=device).manual_seed(1)
     logits = torch.randn(shape.T, shape.E, device=device, generator=gen)

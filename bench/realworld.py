@@ -27,7 +27,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from data.store import Store
+from synth.data.store import Store
+
 from synth.proc import run as run_process
 
 ROOT = Path(__file__).resolve().parent.parent

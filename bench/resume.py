@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from data.store import Store  # noqa: E402
+from synth.data.store import Store  # noqa: E402
 
 
 def command(sources: list[str], db: Path, n: str, seed: int, cache: Path) -> list[str]:

@@ -14,17 +14,18 @@ import argparse
 import time
 from pathlib import Path
 
-from envs.backend import BackendChoice, RunRequest, build_backend, resolve_backend
-from pipelines.stages import (
+from synth.envs.backend import BackendChoice, RunRequest, build_backend, resolve_backend
+from synth.pipelines.stages import (
     bug_run_config,
     build_environment,
     measure_environment,
     prepare_candidates,
 )
+from synth.verifiers.grading import broke_any
+from synth.verifiers.runner import run_suite
+from synth.verifiers.screening import changed_lines, screenable, tests_covering
+
 from synth.records import RunKind
-from verifiers.grading import broke_any
-from verifiers.runner import run_suite
-from verifiers.screening import changed_lines, screenable, tests_covering
 
 
 def bench(source: str, n: int, backend_choice: BackendChoice, cache: Path) -> None:

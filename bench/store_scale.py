@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from data.store import Store  # noqa: E402
+from synth.data.store import Store  # noqa: E402
 
 # Per table: the id columns that take the copy's number, and the environment column.
 COPIES = {

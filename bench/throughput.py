@@ -37,9 +37,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from envs.backend import BackendChoice, BackendConfig, RunRequest, build_backend, resolve_backend
-from pipelines.factory import run_factory, start_ray, stop_ray
-from pipelines.stages import (
+from synth.envs.backend import (
+    BackendChoice,
+    BackendConfig,
+    RunRequest,
+    build_backend,
+    resolve_backend,
+)
+from synth.pipelines.factory import run_factory, start_ray, stop_ray
+from synth.pipelines.stages import (
     Built,
     Measured,
     Prepared,
@@ -51,11 +57,12 @@ from pipelines.stages import (
     screen_request,
     validate_batch,
 )
+from synth.verifiers.grading import broke_any, rejection_for
+from synth.verifiers.runner import run_suite
+
 from synth.mutate import make_patch
 from synth.proc import run as run_process
 from synth.records import BackendKind, Candidate, RunKind, Strategy
-from verifiers.grading import broke_any, rejection_for
-from verifiers.runner import run_suite
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,7 @@ def mutmut_python(built: Built, cache: Path) -> Path | None:
     """A Python that can run the repository's tests and mutmut: the local backend's virtualenv
     of the same spec and locked wheels (so mutmut sees the test dependencies the containers
     have), with mutmut installed into it from the host's package index."""
-    from envs.local_backend import LocalBackend
+    from synth.envs.local_backend import LocalBackend
 
     try:
         env = LocalBackend(BackendConfig(kind=BackendKind.LOCAL, cache_dir=cache)).prepare(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from data.store import FunnelRow, Store
-from data.task_metrics import CostSummary, RepoCost, backfill, repo_costs, summary
+from synth.data.store import FunnelRow, Store
+from synth.data.task_metrics import CostSummary, RepoCost, backfill, repo_costs, summary
+
 from synth.records import Record, Rejection, SetupResult, SetupVerdict, utcnow
 
 BINS_PER_DECADE = 4  # histogram bins are log-spaced: 10^(b/4) .. 10^((b+1)/4) seconds

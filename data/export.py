@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import git
-
-from data.store import Store
-from data.task_metrics import (
+from synth.data.store import Store
+from synth.data.task_metrics import (
     COLUMNS,
     METRICS_SQL,
     Condition,
@@ -41,7 +40,7 @@ from data.task_metrics import (
     parse_condition,
     select,
 )
-from data.task_repo import (
+from synth.data.task_repo import (
     IDENTITY,
     TaskCommit,
     branch_name,
@@ -49,7 +48,8 @@ from data.task_repo import (
     commit_message,
     ensure_snapshot,
 )
-from envs.names import ImageNames
+from synth.envs.names import ImageNames
+
 from synth.choices import ExportFormat
 from synth.records import (
     HARNESS_VERSION,
@@ -231,7 +231,7 @@ def task_image_name(task: Task) -> str:
 def eval_script(env: Environment) -> str:
     """What SWE-bench's harness runs in the task image after applying a patch: the factory's
     test paths and pytest arguments, with ``-rA`` so that SWE-bench's pytest parser reads it."""
-    from envs.docker_backend import PRISTINE
+    from synth.envs.docker_backend import PRISTINE
 
     source = PRISTINE if env.spec.source_root == "." else f"{PRISTINE}/{env.spec.source_root}"
     command = [
@@ -309,18 +309,18 @@ def swesmith_instance(task: Task, image_name: str) -> SWEsmithInstance:
 
 
 if TYPE_CHECKING:
-    from envs.project_build import ProjectBuild
+    from synth.envs.project_build import ProjectBuild
 
 
 def environment_files(env: Environment, snapshot: Snapshot,
                       project: ProjectBuild | None = None) -> dict[str, str]:
     """The build context of an environment, less the wheels, the repository and the project's
     own build (``project_files``; see README)."""
-    from envs.backend import PROGRAMS, helper_sources, plugin_source, template_dir
-    from envs.base_image import base_image_tag, suite_for
-    from envs.docker_backend import render_dockerfile
-    from envs.project_build import project_context
-    from envs.wheelhouse import render_lock
+    from synth.envs.backend import PROGRAMS, helper_sources, plugin_source, template_dir
+    from synth.envs.base_image import base_image_tag, suite_for
+    from synth.envs.docker_backend import render_dockerfile
+    from synth.envs.project_build import project_context
+    from synth.envs.wheelhouse import render_lock
 
     # A local environment's "base" is the host's Python; its Docker twin uses the offline base.
     base = (env.base_image if env.backend is BackendKind.DOCKER
@@ -345,7 +345,7 @@ def environment_files(env: Environment, snapshot: Snapshot,
 
 def task_files(task: Task, snapshot: Snapshot, commit: TaskCommit) -> dict[str, str]:
     """A per-task image: the environment, with the bug committed as base_commit, alone in git."""
-    from envs.docker_backend import PRISTINE, UID
+    from synth.envs.docker_backend import PRISTINE, UID
 
     env_vars = " ".join(f"{k}={_quote(v)}" for k, v in IDENTITY.items())
     message = _quote(commit_message(task.instance_id))
@@ -458,7 +458,7 @@ _PARQUET_SELECT = f"""
 def _export_folder(
     store: Store, fmt: ExportFormat, tasks: list[Task], out: Path, snapshot_root: Path
 ) -> ExportSummary:
-    from data.task_repo import export_task_repos
+    from synth.data.task_repo import export_task_repos
 
     if out.exists() and not _replaceable(out):
         raise ExportError(
@@ -480,8 +480,8 @@ def _export_folder(
         commits = export_task_repos(groups, staging / "repos", staging)
         for env in envs.values():
             snapshot = snapshots[env.snapshot_id]
-            from envs.backend import project_build
-            from envs.project_build import project_files
+            from synth.envs.backend import project_build
+            from synth.envs.project_build import project_files
 
             # The project's wheel and the files its build generates, as the image was built
             # with them (cached on the host; built again from the snapshot where missing).
@@ -539,8 +539,8 @@ def _write_harbor_tasks(store: Store, root: Path, tasks: Sequence[Task],
                         envs: dict[str, Environment], snapshots: dict[str, Snapshot],
                         commits: dict[str, TaskCommit]) -> None:
     """One Harbor task folder per task (data.harbor), under ``root``."""
-    from data.harbor import EXECUTABLE, GRADER, originals_tar, task_folder
-    from envs.backend import (
+    from synth.data.harbor import EXECUTABLE, GRADER, originals_tar, task_folder
+    from synth.envs.backend import (
         PROGRAMS,
         JobPaths,
         Limits,
@@ -549,8 +549,8 @@ def _write_harbor_tasks(store: Store, root: Path, tasks: Sequence[Task],
         plugin_source,
         template_dir,
     )
-    from envs.docker_backend import LOG, PRISTINE, UID, WORK
-    from verifiers.screening import is_test_path
+    from synth.envs.docker_backend import LOG, PRISTINE, UID, WORK
+    from synth.verifiers.screening import is_test_path
 
     programs = {name: (template_dir() / name).read_text() for name in (*PROGRAMS, GRADER)}
     programs["synth_report.py"] = plugin_source().read_text()

@@ -33,7 +33,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from data.task_repo import TaskCommit
+from synth.data.task_repo import TaskCommit
+
 from synth.records import HARNESS_VERSION, Environment, Snapshot, Task
 
 GRADER = "harbor_grade.py"  # in envs/templates; tests/grade.py in the folder

@@ -28,8 +28,9 @@ from typing import Any, Literal
 
 import duckdb
 from pydantic import BaseModel
+from synth.data.audit_records import TaskAudit
+from synth.verifiers.solution import SolutionVerdict
 
-from data.audit_records import TaskAudit
 from synth.records import (
     BackendKind,
     Candidate,
@@ -46,7 +47,6 @@ from synth.records import (
     TestRun,
     utcnow,
 )
-from verifiers.solution import SolutionVerdict
 
 Migration = tuple[str, ...]  # SQL statements applied together, in one transaction
 

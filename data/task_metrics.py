@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from data.store import Store
+from synth.data.store import Store
+
 from synth.records import Record, RunKind
 
 
@@ -248,8 +249,8 @@ def summary(store: Store) -> CostSummary | None:
 def backfill(store: Store) -> int:
     """Compute and store the figures of tasks stored without them (older stores); returns how
     many. Runs, coverage and spec come from the store, as the pipeline had them."""
-    from verifiers.accounting import task_stats
-    from verifiers.runner import patch_hash
+    from synth.verifiers.accounting import task_stats
+    from synth.verifiers.runner import patch_hash
 
     missing = store.tasks_without_stats()
     if not missing:

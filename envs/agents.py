@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from envs.task_env import Action, Observation, StepResult
+from synth.envs.task_env import Action, Observation, StepResult
+
 from synth.patches import FileDiff, apply_file_diff, parse_patch
 
 

@@ -25,9 +25,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.audit_records import DriftReason, TaskAudit
-from data.task_repo import TaskRepoError, ensure_snapshot
-from envs.backend import Backend, BackendConfig, Limits, RunRequest, build_backend
+from synth.data.audit_records import DriftReason, TaskAudit
+from synth.data.task_repo import TaskRepoError, ensure_snapshot
+from synth.envs.backend import Backend, BackendConfig, Limits, RunRequest, build_backend
+from synth.verifiers.grading import passed, status_of
+from synth.verifiers.runner import run_suite
+
 from synth.records import (
     AuditVerdict,
     BackendKind,
@@ -41,8 +44,6 @@ from synth.records import (
     content_hash,
     utcnow,
 )
-from verifiers.grading import passed, status_of
-from verifiers.runner import run_suite
 
 DEFAULT_SAMPLE = 10
 DEFAULT_RUNS = 2

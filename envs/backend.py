@@ -237,7 +237,8 @@ def new_nonce() -> str:
 def project_build(snapshot: Snapshot, spec: EnvSpec, cache: Path):
     """The project's own wheel and generated files (envs.project_build), built once per
     snapshot on the host, with the version its git tags gave it at intake."""
-    from envs.project_build import build_project
+    from synth.envs.project_build import build_project
+
     from synth.intake import snapshot_version
 
     return build_project(snapshot, cache, source_root=spec.source_root,
@@ -249,7 +250,7 @@ def resolve(spec: EnvSpec, cache: Path, *, strict: bool = False):
     for, with what cannot be installed for its Python relaxed or dropped, each change noted.
     Cached: a second call resolves nothing. ``strict`` (an audit's rebuild): exactly what the
     spec asks for, or the resolver's error: a spec that no longer builds is drift."""
-    from envs.wheelhouse import Wheelhouse, ensure_wheelhouse, resolve_wheelhouse
+    from synth.envs.wheelhouse import Wheelhouse, ensure_wheelhouse, resolve_wheelhouse
 
     wanted = wheel_requirements(spec)
     if strict:
@@ -269,7 +270,7 @@ class BackendUnavailable(RuntimeError):
 
 
 def docker_available() -> tuple[bool, str]:
-    from envs.docker_backend import ping
+    from synth.envs.docker_backend import ping
 
     return ping()
 
@@ -313,16 +314,16 @@ def resolve_backend(
 
 def build_backend(config: BackendConfig) -> Backend:
     if config.kind is BackendKind.DOCKER:
-        from envs.docker_backend import DockerBackend
+        from synth.envs.docker_backend import DockerBackend
 
         return DockerBackend(config)
-    from envs.local_backend import LocalBackend
+    from synth.envs.local_backend import LocalBackend
 
     return LocalBackend(config)
 
 
 def plugin_source() -> Path:
-    import verifiers
+    from synth import verifiers
 
     return Path(verifiers.__file__).parent / f"{PLUGIN}.py"
 

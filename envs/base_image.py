@@ -12,8 +12,8 @@ from pathlib import Path
 
 import docker
 import docker.errors
+from synth.envs.apt_mirror import machine_mirror
 
-from envs.apt_mirror import machine_mirror
 from synth import proc
 from synth.records import content_hash
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-
-from envs.requirements_policy import canonical, poetry_constraint, poetry_requirement
-from envs.test_discovery import strip_factor
+from synth.envs.requirements_policy import canonical, poetry_constraint, poetry_requirement
+from synth.envs.test_discovery import strip_factor
 
 TEST_NAMES = ("test", "tests", "testing")
 REQUIREMENT_FILES = (

@@ -24,8 +24,7 @@ import docker.errors
 from docker.types import Mount
 from jinja2 import Environment as Jinja
 from jinja2 import FileSystemLoader, StrictUndefined
-
-from envs.backend import (
+from synth.envs.backend import (
     FORKSERVER,
     PATCH_FAILED_EXIT,
     PINNED_ENV,
@@ -48,9 +47,10 @@ from envs.backend import (
     resolve,
     template_dir,
 )
-from envs.base_image import base_image_tag, ensure_base_image, suite_for
-from envs.names import ImageNames, repo_of
-from envs.project_build import project_context, project_files
+from synth.envs.base_image import base_image_tag, ensure_base_image, suite_for
+from synth.envs.names import ImageNames, repo_of
+from synth.envs.project_build import project_context, project_files
+
 from synth.records import (
     HARNESS_VERSION,
     BackendKind,
@@ -141,34 +141,9 @@ def container_profile(limits: Limits) -> dict:
 # so git would refuse it as "dubious"), nothing of the harness's own settings.
 AGENT_ENV = {**PINNED_ENV, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory",
              "GIT_CONFIG_VALUE_0": "*", "GIT_PAGER": "cat", "PAGER": "cat"}
-# Runs one shell command in its own process group; reads at most the cap of its output (the rest
-# is drained and counted), kills the group at the deadline, prints one JSON line.
-_BOUNDED_SHELL = """
-import json, os, select, signal, subprocess, sys, time
-cmd, limit, cap = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-p = subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                     stdin=subprocess.DEVNULL, start_new_session=True)
-out, seen, timed_out, deadline = bytearray(), 0, False, time.monotonic() + limit
-fd = p.stdout.fileno()
-while True:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        timed_out = True
-        break
-    if select.select([fd], [], [], min(left, 0.5))[0]:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        seen += len(chunk)
-        out += chunk[: max(cap - len(out), 0)]
-try:
-    os.killpg(p.pid, signal.SIGKILL)
-except ProcessLookupError:
-    pass
-code = p.wait()
-print(json.dumps({"exit_code": 124 if timed_out else code, "timed_out": timed_out,
-                  "truncated": seen > len(out), "output": out.decode("utf-8", "replace")}))
-"""
+# The agent's shell command, bounded in time and output (templates/bounded_shell.py), run
+# by the container's own interpreter: nothing of it is installed in the image.
+_BOUNDED_SHELL = (template_dir() / "bounded_shell.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import docker
 from docker.errors import DockerException
-
-from envs.docker_backend import OWNER_LABEL, RUN_LABEL, owner
-from envs.names import harbor_image
+from synth.envs.docker_backend import OWNER_LABEL, RUN_LABEL, owner
+from synth.envs.names import harbor_image
 
 
 class HarborCheckError(RuntimeError):

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from envs.backend import (
+from synth.envs.backend import (
     INSTALLER,
     PATCH_FAILED_EXIT,
     PLUGIN,
@@ -36,9 +36,10 @@ from envs.backend import (
     resolve,
     template_dir,
 )
-from envs.names import REBUILD_SUFFIX
-from envs.project_build import add_generated
-from envs.wheelhouse import LOCK_NAME
+from synth.envs.names import REBUILD_SUFFIX
+from synth.envs.project_build import add_generated
+from synth.envs.wheelhouse import LOCK_NAME
+
 from synth import proc
 from synth.patches import combine
 from synth.records import (

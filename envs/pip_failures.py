@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from packaging.requirements import InvalidRequirement, Requirement
-
-from envs.requirements_policy import canonical
+from synth.envs.requirements_policy import canonical
 
 
 class FailureKind(StrEnum):

@@ -17,8 +17,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import ValidationError, field_validator
-
-from envs.declared import (
+from synth.envs.declared import (
     REQUIREMENT_FILES,
     TEST_NAMES,
     ConfigError,
@@ -29,19 +28,20 @@ from envs.declared import (
     read_declared,
     tox_testenv,
 )
-from envs.requirements_policy import (
+from synth.envs.requirements_policy import (
     DEFAULT_PYTEST,
     NATIVE_CONFIG_PYTEST,
     Policy,
     apply_policy,
     canonical,
 )
-from envs.test_discovery import (
+from synth.envs.test_discovery import (
     command_test_paths,
     conventional_test_paths,
     is_test_file,
     submodule_readers,
 )
+
 from synth.records import EnvSpec, Record
 
 # The interpreters environments are built on: Debian bookworm's and trixie's, built the same way.

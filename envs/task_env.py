@@ -19,12 +19,13 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from envs.backend import BackendConfig, BackendUnavailable, SealFailed
+from synth.envs.backend import BackendConfig, BackendUnavailable, SealFailed
+from synth.verifiers.solution import SolutionVerdict, TaskContext, reward, verify_solution
+
 from synth.records import BackendKind, Record
-from verifiers.solution import SolutionVerdict, TaskContext, reward, verify_solution
 
 if TYPE_CHECKING:
-    from envs.docker_backend import DockerSession
+    from synth.envs.docker_backend import DockerSession
 
 
 class ActionKind(StrEnum):
@@ -91,7 +92,7 @@ class TaskEnv:
         if backend.kind is not BackendKind.DOCKER:
             raise BackendUnavailable("TaskEnv needs the Docker backend (an agent's shell must "
                                      "run in a container)")
-        from envs.docker_backend import DockerBackend
+        from synth.envs.docker_backend import DockerBackend
 
         self.config = config or TaskEnvConfig()
         self._backend = DockerBackend(backend)

@@ -14,12 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ray
-
-from envs.agents import Agent, Episode, run_episode
-from envs.backend import BackendConfig
-from envs.task_env import Action, Observation, StepResult, TaskEnv, TaskEnvConfig
-from pipelines.factory import start_ray
-from verifiers.solution import TaskContext
+from synth.envs.agents import Agent, Episode, run_episode
+from synth.envs.backend import BackendConfig
+from synth.envs.task_env import Action, Observation, StepResult, TaskEnv, TaskEnvConfig
+from synth.pipelines.factory import start_ray
+from synth.verifiers.solution import TaskContext
 
 
 class _EnvActor:
@@ -100,7 +99,7 @@ class EnvPool:
                 pass  # died earlier: its containers are orphans now, removed below
             ray.kill(actor)
         _wait_gone(self._pids)
-        from envs.docker_backend import remove_stale_containers
+        from synth.envs.docker_backend import remove_stale_containers
 
         return {"closed": closed, "removed": remove_stale_containers()}
 

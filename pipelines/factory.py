@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
-
-from data.store import Store
-from envs.backend import BackendConfig
-from envs.spec import SpecOverride
-from pipelines.flow import StrategyFlow, StrategyOptions, validator
-from pipelines.retry import LOST_ERRORS, Retrying, cancel
-from pipelines.setup_verdicts import setup_failure, setup_of
-from pipelines.stages import (
+from synth.data.store import Store
+from synth.envs.backend import BackendConfig
+from synth.envs.spec import SpecOverride
+from synth.pipelines.flow import StrategyFlow, StrategyOptions, validator
+from synth.pipelines.retry import LOST_ERRORS, Retrying, cancel
+from synth.pipelines.setup_verdicts import setup_failure, setup_of
+from synth.pipelines.stages import (
     BUG_RUNS,
     BatchResult,
     Built,
@@ -35,6 +34,8 @@ from pipelines.stages import (
     prepare_candidates,
     suite_cpu_s,
 )
+from synth.verifiers.runner import BASELINE_RUNS
+
 from synth.intake import parse_source
 from synth.mutate import Generation
 from synth.records import (
@@ -46,7 +47,6 @@ from synth.records import (
     SetupVerdict,
     Strategy,
 )
-from verifiers.runner import BASELINE_RUNS
 
 BATCH_SIZE = 4
 POLL_S = 1.0  # how often the driver looks for hung validation batches
@@ -140,7 +140,7 @@ def run_factory(
     start_ray(address)
     options = options or StrategyOptions()
     if backend.kind is BackendKind.DOCKER:
-        from envs.docker_backend import remove_run_containers, remove_stale_containers
+        from synth.envs.docker_backend import remove_run_containers, remove_stale_containers
 
         if removed := remove_stale_containers():
             progress.say(f"removed {removed} test container(s) left by an earlier, dead run")

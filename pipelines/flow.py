@@ -24,10 +24,9 @@ from typing import Any
 
 import git
 import ray
-
-from data.store import Store
-from envs.backend import BackendConfig
-from pipelines.stages import (
+from synth.data.store import Store
+from synth.envs.backend import BackendConfig
+from synth.pipelines.stages import (
     BatchResult,
     Built,
     Measured,
@@ -37,6 +36,8 @@ from pipelines.stages import (
     suite_cpu_s,
     validate_batch,
 )
+from synth.verifiers.grading import failing_results
+
 from synth.combine import combine_candidates
 from synth.intake import parse_source, source_files
 from synth.lm import ChatCompletionsWriter, LMConfig
@@ -51,7 +52,6 @@ from synth.mirror import (
 )
 from synth.records import Candidate, RunKind, Snapshot, Strategy, TestStatus
 from synth.statement import StatementInput, Style, choose_style, reproduction, write_statement
-from verifiers.grading import failing_results
 
 _UNUSABLE = "no test passes on the clean repository: nothing can be validated"
 

@@ -11,20 +11,21 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from envs.spec import SpecError
-from envs.wheelhouse import WheelhouseError
+from synth.envs.spec import SpecError
+from synth.envs.wheelhouse import WheelhouseError
+from synth.verifiers.setup import MESSAGE_CHARS, first_error_line
+
 from synth.intake import IntakeError, parse_source
 from synth.proc import ProcessError
 from synth.records import SetupResult, SetupVerdict
-from verifiers.setup import MESSAGE_CHARS, first_error_line
 
 if TYPE_CHECKING:
-    from pipelines.stages import Built, Prepared
+    from synth.pipelines.stages import Built, Prepared
 
 def _docker_build_failed() -> type[BaseException] | None:
     # A DockerBuildFailed can only reach this process if envs.docker_backend (and the docker
     # SDK with it) is already imported; never import it for a local-backend run.
-    module = sys.modules.get("envs.docker_backend")
+    module = sys.modules.get("synth.envs.docker_backend")
     return getattr(module, "DockerBuildFailed", None)
 
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
-
-from envs.backend import (
+from synth.envs.backend import (
     Backend,
     BackendConfig,
     RunRequest,
@@ -24,8 +23,29 @@ from envs.backend import (
     project_build,
     resolve,
 )
-from envs.spec import SpecOverride, infer_spec, read_config_files, read_test_texts
-from pipelines.strategies import procedural
+from synth.envs.spec import SpecOverride, infer_spec, read_config_files, read_test_texts
+from synth.pipelines.strategies import procedural
+from synth.verifiers.accounting import task_stats
+from synth.verifiers.grading import (
+    Baseline,
+    baseline_of,
+    broke_any,
+    broken_tests,
+    failing_results,
+    grade,
+    rejection_for,
+)
+from synth.verifiers.runner import run_coverage, run_suite, settle_baseline
+from synth.verifiers.screening import (
+    changed_defaults,
+    changed_lines,
+    covering_hits,
+    screen_order,
+    screenable,
+    touches_tests,
+)
+from synth.verifiers.setup import setup_verdict
+
 from synth.intake import parse_source, source_files, take
 from synth.mutate import Generation
 from synth.patches import PatchError, apply_file_diff, read_patch
@@ -47,26 +67,6 @@ from synth.records import (
 )
 from synth.statement import render_statement
 from synth.targeting import coverage_targets
-from verifiers.accounting import task_stats
-from verifiers.grading import (
-    Baseline,
-    baseline_of,
-    broke_any,
-    broken_tests,
-    failing_results,
-    grade,
-    rejection_for,
-)
-from verifiers.runner import run_coverage, run_suite, settle_baseline
-from verifiers.screening import (
-    changed_defaults,
-    changed_lines,
-    covering_hits,
-    screen_order,
-    screenable,
-    touches_tests,
-)
-from verifiers.setup import setup_verdict
 
 BUG_RUNS = 2  # a bug must fail the same tests twice (the full suite, then those tests alone)
 # A mutation can make a loop endless; a bug run then holds a worker until its timeout. The clean

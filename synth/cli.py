@@ -117,11 +117,11 @@ def run(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from envs.backend import BackendUnavailable, Limits, check_registry, resolve_backend
-    from pipelines.factory import Progress as Hooks
-    from pipelines.factory import run_factory
     from synth.cli_mutate import strategy_options
+    from synth.envs.backend import BackendUnavailable, Limits, check_registry, resolve_backend
     from synth.intake import IntakeError, expand_sources, parse_source
+    from synth.pipelines.factory import Progress as Hooks
+    from synth.pipelines.factory import run_factory
     from synth.report import setup_line
     from synth.run_view import RunView
 
@@ -258,7 +258,7 @@ def _print_setups(setups) -> None:
 
 
 def _load_overrides(path: Path) -> dict:
-    from envs.spec import SpecError, load_overrides
+    from synth.envs.spec import SpecError, load_overrides
 
     try:
         return load_overrides(path.read_text(encoding="utf-8"))
@@ -269,8 +269,8 @@ def _load_overrides(path: Path) -> dict:
 
 
 def _print_funnel(db: Path, repos: list[str] | None = None, summary=None) -> None:
-    from data.store import Store
     from synth.cli_mutate import funnel_table, generation_by
+    from synth.data.store import Store
 
     tried, dropped = (summary.tried, summary.dropped) if summary is not None else (None, None)
     with Store.open(db) as store:
@@ -281,7 +281,7 @@ def _print_funnel(db: Path, repos: list[str] | None = None, summary=None) -> Non
 
 
 def _open_existing(db: Path):
-    from data.store import Store
+    from synth.data.store import Store
 
     if not db.exists():
         raise fail(f"{db} does not exist; run `synth run SOURCE --db {db}` first or pass --db")
@@ -291,7 +291,7 @@ def _open_existing(db: Path):
 @app.command()
 def stats(db: DbOption = DEFAULT_DB) -> None:
     """The funnel per repository and per operator, run times, flake rates, audits."""
-    from data.corpus_stats import collect_stats
+    from synth.data.corpus_stats import collect_stats
     from synth.report import print_stats
 
     with _open_existing(db) as store:
@@ -322,7 +322,7 @@ def tasks_list(
     """Validated tasks with what each cost and how hard it looks, newest first."""
     from rich import box
 
-    from data import task_metrics as tm
+    from synth.data import task_metrics as tm
 
     try:
         conditions = [tm.parse_condition(f) for f in filter or []]
@@ -362,8 +362,8 @@ def tasks_show(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """One task whole: statement, patch, FAIL_TO_PASS, PASS_TO_PASS, environment, cost."""
-    from data import task_metrics as tm
-    from data.store import StoreError
+    from synth.data import task_metrics as tm
+    from synth.data.store import StoreError
 
     with _open_existing(db) as store:
         try:

@@ -43,9 +43,9 @@ def export(
 ) -> None:
     """Export tasks as SWE-bench or SWE-smith instances (with a git bundle), Harbor task folders
     or Parquet."""
-    from data.export import ExportError, export_corpus, parse_filters
-    from data.store import StoreError
-    from data.task_repo import TaskRepoError
+    from synth.data.export import ExportError, export_corpus, parse_filters
+    from synth.data.store import StoreError
+    from synth.data.task_repo import TaskRepoError
 
     try:
         flt = parse_filters(filter or [])
@@ -95,8 +95,8 @@ def audit(
     ] = 300.0,
 ) -> None:
     """Re-verify stored tasks (and optionally rebuild their environments); exit 1 on any drift."""
-    from envs.audit import DEFAULT_SAMPLE, AuditError, AuditOptions, run_audit
-    from envs.backend import Limits
+    from synth.envs.audit import DEFAULT_SAMPLE, AuditError, AuditOptions, run_audit
+    from synth.envs.backend import Limits
 
     if all_tasks and sample is not None:
         raise fail("--sample and --all exclude each other: give one")
@@ -157,7 +157,7 @@ def report(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """A static HTML page: funnels, run times, flake rates, audits, corpus size over time."""
-    from data.corpus_stats import collect_stats
+    from synth.data.corpus_stats import collect_stats
     from synth.report import write_report
 
     with _open_existing(db) as store:
@@ -173,7 +173,7 @@ def harbor_check(
 ) -> None:
     """Harbor's quality gate on exported tasks: the oracle (solution/solve.sh) must score 1 and
     the no-op agent 0. Builds each task's environment with Docker; exit 1 on any miss."""
-    from envs.harbor_check import HarborCheckError, check_folder
+    from synth.envs.harbor_check import HarborCheckError, check_folder
 
     root = folder.expanduser().resolve()
     tasks = [root] if (root / "task.toml").is_file() else sorted(

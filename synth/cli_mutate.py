@@ -20,7 +20,7 @@ from synth.choices import StatementStyle
 from synth.records import Strategy
 
 if TYPE_CHECKING:  # the store (and DuckDB) load only when a command needs them
-    from data.store import FunnelRow
+    from synth.data.store import FunnelRow
 
 
 def share(n: int, of: int) -> str:
@@ -111,9 +111,9 @@ def strategy_options(
 ):
     """``synth run``'s bug-strategy and statement options as a ``StrategyOptions``; ValueError
     with a message for the user when they do not fit together."""
-    from pipelines.flow import StrategyOptions
     from synth.lm import LMConfig
     from synth.mirror import FixLimits
+    from synth.pipelines.flow import StrategyOptions
     from synth.statement import Style
 
     chosen = frozenset(strategies or (Strategy.PROCEDURAL,))

@@ -17,11 +17,11 @@ import typer
 
 from synth.choices import BackendChoice
 from synth.cli import DEFAULT_DB, DbOption, console, default_cache_dir, fail
-from trainer.config import ConfigName, ExpertBackend
+from synth.trainer.config import ConfigName, ExpertBackend
 
 if TYPE_CHECKING:
-    from trainer.evaluate import EvalReport, Generated
-    from trainer.train import StepMetrics, Trainer
+    from synth.trainer.evaluate import EvalReport, Generated
+    from synth.trainer.train import StepMetrics, Trainer
 
 
 def register(app: typer.Typer) -> None:
@@ -61,12 +61,12 @@ def train(
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from data.store import Store, StoreError
-    from trainer.backends import BackendError
-    from trainer.checkpoint import CheckpointError
-    from trainer.config import ConfigError, get_config
-    from trainer.run import TrainingError, run_training, with_overrides
-    from trainer.train import pick_device
+    from synth.data.store import Store, StoreError
+    from synth.trainer.backends import BackendError
+    from synth.trainer.checkpoint import CheckpointError
+    from synth.trainer.config import ConfigError, get_config
+    from synth.trainer.run import TrainingError, run_training, with_overrides
+    from synth.trainer.train import pick_device
 
     if not db.exists():
         raise fail(f"{db} does not exist; run `synth run SOURCE --db {db}` first or pass --db")
@@ -151,16 +151,16 @@ def evaluate(
 
     Fixes are scored as `synth verify --patches` scores them (verdicts go to the solutions
     table). Exit 0 whenever the loop ran, resolved or not."""
-    from data.store import StoreError
-    from pipelines.verify import SubmissionError
+    from synth.data.store import StoreError
+    from synth.pipelines.verify import SubmissionError
     from synth.records import BackendKind
-    from trainer.backends import BackendError
-    from trainer.checkpoint import CheckpointError
-    from trainer.config import ConfigError
-    from trainer.evaluate import EvalError
-    from trainer.evaluate import evaluate as run_eval
-    from trainer.sample import SampleConfig
-    from trainer.train import pick_device
+    from synth.trainer.backends import BackendError
+    from synth.trainer.checkpoint import CheckpointError
+    from synth.trainer.config import ConfigError
+    from synth.trainer.evaluate import EvalError
+    from synth.trainer.evaluate import evaluate as run_eval
+    from synth.trainer.sample import SampleConfig
+    from synth.trainer.train import pick_device
 
     if not db.exists():
         raise fail(f"{db} does not exist; pass --db with a store made by `synth run`")

@@ -57,7 +57,7 @@ def verify(
 
 
 def _config(db_env, timeout: float, cache_dir: Path | None):
-    from envs.backend import BackendConfig, Limits
+    from synth.envs.backend import BackendConfig, Limits
 
     return BackendConfig(kind=db_env.backend, cache_dir=cache_dir or default_cache_dir(),
                          limits=Limits(timeout_s=timeout))
@@ -65,10 +65,10 @@ def _config(db_env, timeout: float, cache_dir: Path | None):
 
 def _single(task_id: str, patch: Path | None, gold: bool, db: Path, runs: int, timeout: float,
             cache_dir: Path | None, as_json: bool) -> None:
-    from data.store import Store, StoreError
-    from envs.backend import build_backend
-    from pipelines.verify import load_context
-    from verifiers.solution import gold_patch, verify_solution
+    from synth.data.store import Store, StoreError
+    from synth.envs.backend import build_backend
+    from synth.pipelines.verify import load_context
+    from synth.verifiers.solution import gold_patch, verify_solution
 
     try:
         with Store.open(db) as store:
@@ -99,9 +99,9 @@ def _single(task_id: str, patch: Path | None, gold: bool, db: Path, runs: int, t
 
 def _batch(path: Path, db: Path, runs: int, workers: int, timeout: float,
            cache_dir: Path | None, address: str | None, as_json: bool) -> None:
-    from data.store import Store, StoreError
-    from pipelines.verify import SubmissionError, load_context, read_submissions, verify_many
-    from verifiers.solution import resolve_rate
+    from synth.data.store import Store, StoreError
+    from synth.pipelines.verify import SubmissionError, load_context, read_submissions, verify_many
+    from synth.verifiers.solution import resolve_rate
 
     if not path.exists():
         raise fail(f"--patches {path}: no such file or folder")

@@ -16,8 +16,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from data.corpus_stats import CorpusStats, Distribution
-from data.store import FunnelRow
+from synth.data.corpus_stats import CorpusStats, Distribution
+from synth.data.store import FunnelRow
 from synth.records import SetupResult, SetupVerdict
 
 WIDTH = 680

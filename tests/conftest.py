@@ -30,7 +30,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    from envs.docker_backend import ping
+    from synth.envs.docker_backend import ping
 
     ok, why = ping()
     if ok:

@@ -83,8 +83,8 @@ def make_environment(
 ) -> Environment:
     """An environment of ``snapshot``, named as its backend names it: a Docker image after the
     repo@commit, a local venv after its id."""
-    from envs.backend import environment_id
-    from envs.names import ImageNames
+    from synth.envs.backend import environment_id
+    from synth.envs.names import ImageNames
 
     snapshot = snapshot or make_snapshot()
     spec = spec or make_spec()
@@ -129,7 +129,7 @@ def make_run(
     """A run with one result per ``statuses`` item (or ``results``), read as ``read_report``
     reads a report: FAIL with exit code 1 when a test failed, else PASS with 0. A run that ends
     otherwise (ERROR, TIMEOUT...) gets exit code 1 unless the test gives the one it needs."""
-    from verifiers.report import EXIT_OK, EXIT_TESTS_FAILED, FAILING
+    from synth.verifiers.report import EXIT_OK, EXIT_TESTS_FAILED, FAILING
 
     if results is None:
         results = [make_result(t, s) for t, s in (statuses or {}).items()]
@@ -193,7 +193,7 @@ def make_task(
         "parents": candidate.parents,
     }
     if "instance_id" not in overrides:
-        from pipelines.stages import instance_id
+        from synth.pipelines.stages import instance_id
 
         defaults["instance_id"] = instance_id(snapshot, candidate)
     return Task(**{**defaults, **overrides})

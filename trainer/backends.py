@@ -21,8 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-
-from trainer.kernels.router_ref import Routing
+from synth.trainer.kernels.router_ref import Routing
 
 RouteFn = Callable[..., Routing]
 ExpertsFn = Callable[..., torch.Tensor]
@@ -54,7 +53,7 @@ def resolve_name(name: str, device: torch.device) -> str:
         return name
     if device.type == "cuda" and triton_available():
         return "triton"
-    from trainer.kernels.experts_gmm import has_grouped_mm
+    from synth.trainer.kernels.experts_gmm import has_grouped_mm
 
     return "torch_gmm" if has_grouped_mm() else "loop"
 
@@ -66,7 +65,7 @@ def require_runnable(
     these dims in ``dtype`` on ``device`` (rather than at the first forward)."""
     if name != "torch_gmm":
         return
-    from trainer.kernels.experts_gmm import unsupported_reason
+    from synth.trainer.kernels.experts_gmm import unsupported_reason
 
     reason = unsupported_reason(device, dtype, dim, expert_dim)
     if reason is not None:
@@ -75,15 +74,15 @@ def require_runnable(
 
 def get_backend(name: str, device: torch.device) -> Backend:
     """The backend called ``name`` for tensors on ``device``."""
-    from trainer.kernels.router_ref import route_ref
+    from synth.trainer.kernels.router_ref import route_ref
 
     name = resolve_name(name, device)
     if name == "loop":
-        from trainer.kernels.experts_ref import experts_loop
+        from synth.trainer.kernels.experts_ref import experts_loop
 
         return Backend("loop", route_ref, experts_loop)
     if name == "torch_gmm":
-        from trainer.kernels.experts_gmm import experts_torch_gmm
+        from synth.trainer.kernels.experts_gmm import experts_torch_gmm
 
         return Backend("torch_gmm", route_ref, experts_torch_gmm)
     if name == "triton":
@@ -94,8 +93,8 @@ def get_backend(name: str, device: torch.device) -> Backend:
                 "the triton backend needs a CUDA device; on CPU use torch_gmm or loop "
                 "(tests run the kernels with TRITON_INTERPRET=1 set before they are imported)"
             )
-        from trainer.kernels.experts_triton import experts_triton
-        from trainer.kernels.router_triton import route_triton
+        from synth.trainer.kernels.experts_triton import experts_triton
+        from synth.trainer.kernels.router_triton import route_triton
 
         return Backend("triton", route_triton, experts_triton)
     raise BackendError(f"no expert backend {name!r}; choose auto, loop, torch_gmm or triton")

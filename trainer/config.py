@@ -13,8 +13,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trainer.model import MoELM
-    from trainer.moe import MoE
+    from synth.trainer.model import MoELM
+    from synth.trainer.moe import MoE
 
 
 class ExpertBackend(StrEnum):
@@ -70,7 +70,7 @@ class MoEConfig:
             ) from None
 
     def build(self, dim: int) -> MoE:
-        from trainer.moe import MoE
+        from synth.trainer.moe import MoE
 
         return MoE(self, dim)
 
@@ -99,7 +99,7 @@ class ModelConfig:
         return self.dim // self.n_heads
 
     def build(self) -> MoELM:
-        from trainer.model import MoELM
+        from synth.trainer.model import MoELM
 
         return MoELM(self)
 

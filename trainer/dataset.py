@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import torch
+from synth.trainer.config import BOS, EOS, PAD, SEP, prompt_budget
+from synth.trainer.split import split_tasks
 
 from synth.patches import (
     PatchError,
@@ -32,11 +34,10 @@ from synth.patches import (
     reverse_patch,
     touched_new_lines,
 )
-from trainer.config import BOS, EOS, PAD, SEP, prompt_budget
-from trainer.split import split_tasks
 
 if TYPE_CHECKING:
-    from data.store import Store
+    from synth.data.store import Store
+
     from synth.records import Task
 
 IGNORE = -100  # target of a position that carries no loss
@@ -97,7 +98,7 @@ def load_examples(
     store: Store, limit: int | None = None, *, split: Split = "all", held_out_fraction: float = 0.0
 ) -> list[Example]:
     """The store's tasks of ``split`` as examples, in instance-id order (stable across runs)."""
-    from data.store import StoreError
+    from synth.data.store import StoreError
 
     tasks = sorted(store.list_tasks(), key=lambda t: t.instance_id)
     if split != "all":

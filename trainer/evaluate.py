@@ -17,19 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from synth.trainer.checkpoint import Meta, find_checkpoint, load_weights
+from synth.trainer.config import TrainConfig, config_from_dict
+from synth.trainer.dataset import Example, load_examples
+from synth.trainer.model import MoELM
+from synth.trainer.sample import Sample, SampleConfig, sample
+from synth.trainer.train import precision
 
 from synth.patches import PatchError, parse_patch
-from trainer.checkpoint import Meta, find_checkpoint, load_weights
-from trainer.config import TrainConfig, config_from_dict
-from trainer.dataset import Example, load_examples
-from trainer.model import MoELM
-from trainer.sample import Sample, SampleConfig, sample
-from trainer.train import precision
 
 if TYPE_CHECKING:
-    from envs.backend import BackendConfig
+    from synth.envs.backend import BackendConfig
+    from synth.verifiers.solution import SolutionVerdict
+
     from synth.records import BackendKind
-    from verifiers.solution import SolutionVerdict
 
 
 class EvalError(ValueError):
@@ -75,7 +76,7 @@ class EvalReport:
 
 def load_model(path: Path, device: torch.device) -> tuple[MoELM, TrainConfig, Meta]:
     """The checkpoint's model in eval mode; experts run on the backend right for ``device``."""
-    from trainer.checkpoint import read_meta
+    from synth.trainer.checkpoint import read_meta
 
     meta = read_meta(path)
     # On a CPU the reference loop: torch_gmm probes grouped_mm with a backward pass, which
@@ -89,7 +90,7 @@ def load_model(path: Path, device: torch.device) -> tuple[MoELM, TrainConfig, Me
 
 def held_out_examples(db: Path, fraction: float, n: int) -> tuple[list[Example], int]:
     """The first ``n`` held-out tasks as examples, and how many the store holds out."""
-    from data.store import Store
+    from synth.data.store import Store
 
     with Store.open(db) as store:
         held = load_examples(store, split="held_out", held_out_fraction=fraction)
@@ -121,9 +122,9 @@ def generate(model: MoELM, cfg: TrainConfig, examples: list[Example], sampling: 
 def backend_config(db: Path, instance_id: str, kind: BackendKind | None, cache_dir: Path,
                    timeout_s: float) -> BackendConfig:
     """The backend the task's environment was built for; asking for another is an error."""
-    from data.store import Store
-    from envs.backend import BackendConfig, Limits
-    from pipelines.verify import load_context
+    from synth.data.store import Store
+    from synth.envs.backend import BackendConfig, Limits
+    from synth.pipelines.verify import load_context
 
     with Store.open(db) as store:
         built = load_context(store, instance_id).environment.backend
@@ -139,7 +140,7 @@ def evaluate(db: Path, checkpoint: Path, n: int, sampling: SampleConfig, *,
              device: torch.device, cache_dir: Path, kind: BackendKind | None = None,
              timeout_s: float = 300.0, workers: int = 2, address: str | None = None,
              on_sample: Callable[[Generated], None] | None = None) -> EvalReport:
-    from pipelines.verify import Submission, verify_many
+    from synth.pipelines.verify import Submission, verify_many
 
     path = find_checkpoint(checkpoint)
     model, cfg, meta = load_model(path, device)

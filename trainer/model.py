@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from synth.trainer.config import ModelConfig
+from synth.trainer.moe import MoE, MoEStats, default_out_std
 from torch import nn
-
-from trainer.config import ModelConfig
-from trainer.moe import MoE, MoEStats, default_out_std
 
 
 class RMSNorm(nn.Module):

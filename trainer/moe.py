@@ -24,11 +24,10 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from synth.trainer.backends import Backend, get_backend
+from synth.trainer.config import MoEConfig
+from synth.trainer.kernels.schedule import count_experts
 from torch import nn
-
-from trainer.backends import Backend, get_backend
-from trainer.config import MoEConfig
-from trainer.kernels.schedule import count_experts
 
 
 class MoEStats(NamedTuple):

@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from synth.trainer.backends import get_backend, require_runnable
+from synth.trainer.checkpoint import latest_checkpoint, prune_checkpoints
+from synth.trainer.config import TrainConfig
+from synth.trainer.dataset import build_rows, load_examples
+from synth.trainer.train import StepMetrics, Trainer, autocast_dtype
 
 from synth.records import content_hash
-from trainer.backends import get_backend, require_runnable
-from trainer.checkpoint import latest_checkpoint, prune_checkpoints
-from trainer.config import TrainConfig
-from trainer.dataset import build_rows, load_examples
-from trainer.train import StepMetrics, Trainer, autocast_dtype
 
 if TYPE_CHECKING:
-    from data.store import Store
+    from synth.data.store import Store
 
 
 class TrainingError(ValueError):
@@ -55,7 +55,7 @@ def run_training(
     on_step: Callable[[StepMetrics], None] | None = None,
     flush_every: int = 10,
 ) -> RunSummary:
-    from data.training_runs import TrainingRun, TrainingStep, write_run, write_steps
+    from synth.data.training_runs import TrainingRun, TrainingStep, write_run, write_steps
 
     examples = load_examples(
         store, split="train", held_out_fraction=cfg.data.held_out_fraction

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import torch
-
-from trainer.config import EOS, prompt_budget
-from trainer.dataset import prompt_tokens
-from trainer.model import MoELM
+from synth.trainer.config import EOS, prompt_budget
+from synth.trainer.dataset import prompt_tokens
+from synth.trainer.model import MoELM
 
 Stop = Literal["eos", "max_new_bytes", "context"]
 

@@ -22,11 +22,10 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-
-from trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from trainer.config import OptimConfig, TrainConfig
-from trainer.dataset import IGNORE, Batch, batch_at
-from trainer.model import MoELM
+from synth.trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from synth.trainer.config import OptimConfig, TrainConfig
+from synth.trainer.dataset import IGNORE, Batch, batch_at
+from synth.trainer.model import MoELM
 
 
 class NonFiniteLossError(ArithmeticError):

@@ -14,6 +14,9 @@ import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
+from synth.verifiers.grading import READ, StatusMap, passed, status_of
+from synth.verifiers.screening import IMPORT_CONTEXT, is_test_path, tests_covering
+
 from synth.patches import PatchError, parse_patch, touched_lines
 from synth.records import (
     CoverageMap,
@@ -23,8 +26,6 @@ from synth.records import (
     TestRate,
     TestRun,
 )
-from verifiers.grading import READ, StatusMap, passed, status_of
-from verifiers.screening import IMPORT_CONTEXT, is_test_path, tests_covering
 
 
 def run_cost(run: TestRun) -> float:

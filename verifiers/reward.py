@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from envs.backend import Backend, BackendConfig, build_backend
-from verifiers.solution import TaskContext, reward, verify_solution
+from synth.envs.backend import Backend, BackendConfig, build_backend
+from synth.verifiers.solution import TaskContext, reward, verify_solution
 
 
 def reward_for_diff(backend: Backend, ctx: TaskContext, diff: str, *,

@@ -28,10 +28,10 @@ from typing import Any
 import docker
 import docker.errors
 from docker.types import Mount
+from synth.envs.apt_mirror import machine_mirror
+from synth.envs.base_image import base_image_tag, ensure_base_image, suite_for
+from synth.envs.wheelhouse import ensure_wheelhouse
 
-from envs.apt_mirror import machine_mirror
-from envs.base_image import base_image_tag, ensure_base_image, suite_for
-from envs.wheelhouse import ensure_wheelhouse
 from synth import proc
 from synth.records import content_hash
 

@@ -65,7 +65,7 @@ def harbor(cache_dir: Path):
 
 @pytest.fixture
 def base_image(harbor) -> str:
-    from envs.base_image import base_image_tag, suite_for
+    from synth.envs.base_image import base_image_tag, suite_for
 
     return base_image_tag(suite_for(harbor.PYTHON))  # built by ensure_image
 

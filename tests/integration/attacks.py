@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from synth.verifiers.solution import TaskContext
+
 from tests.integration.solution_kit import (
     FORCE_PASS_HOOK,
     bug_source,
@@ -33,7 +35,6 @@ from tests.integration.solution_kit import (
     f2p_files,
     git,
 )
-from verifiers.solution import TaskContext
 
 # The container's layout (envs/docker_backend.py): the clean copy and the working copy.
 PRISTINE, WORK = "/testbed", "/work"

@@ -47,7 +47,7 @@ def sandbox_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    from pipelines.factory import start_ray, stop_ray
+    from synth.pipelines.factory import start_ray, stop_ray
 
     start_ray(None)
     yield

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envs.backend import BackendConfig, Limits
-from pipelines.factory import run_factory
+from synth.envs.backend import BackendConfig, Limits
+from synth.pipelines.factory import run_factory
+
 from synth.records import BackendKind
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from data.store import Store
+from synth.data.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "samples" / "ledger"

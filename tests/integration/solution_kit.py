@@ -11,14 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.store import Store
-from envs.backend import BackendConfig, Limits, harness_digest
-from pipelines.factory import run_factory
-from pipelines.verify import load_contexts
+from synth.data.store import Store
+from synth.envs.backend import BackendConfig, Limits, harness_digest
+from synth.pipelines.factory import run_factory
+from synth.pipelines.verify import load_contexts
+from synth.verifiers.sanitize import SolutionFlag
+from synth.verifiers.screening import is_test_path, patched_files
+from synth.verifiers.solution import TaskContext, gold_patch
+
 from synth.records import HARNESS_VERSION, BackendKind
-from verifiers.sanitize import SolutionFlag
-from verifiers.screening import is_test_path, patched_files
-from verifiers.solution import TaskContext, gold_patch
 
 _BUILT: dict[Path, Path] = {}
 LIMITS = Limits(timeout_s=120)

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from synth.envs.backend import Backend, build_backend
+from synth.verifiers.solution import Outcome, TaskContext, gold_patch, reward, verify_solution
 
-from envs.backend import Backend, build_backend
 from tests.integration.attacks import ATTACKS, Attack
 from tests.integration.solution_kit import contexts, corpus_db, docker_config
-from verifiers.solution import Outcome, TaskContext, gold_patch, reward, verify_solution
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from synth.data.store import Store
 from typer.testing import CliRunner
 
-from data.store import Store
 from synth.cli import app
 from synth.records import AuditVerdict, BackendKind
 from tests.integration.corpus import sample_corpus
@@ -23,7 +23,7 @@ def corpus(sample_path: Path, cache_dir: Path, tmp_path_factory: pytest.TempPath
 
 
 def test_a_rebuilt_image_matches_and_every_task_reproduces(corpus: Path, cache_dir: Path) -> None:
-    from envs.audit import _Docker
+    from synth.envs.audit import _Docker
 
     result = CliRunner().invoke(
         app,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from synth.envs.backend import BackendConfig, Limits, RunRequest, build_backend
+from synth.envs.spec import infer_spec, read_config_files
+from synth.verifiers.runner import run_baseline, run_suite
 
-from envs.backend import BackendConfig, Limits, RunRequest, build_backend
-from envs.spec import infer_spec, read_config_files
 from synth.records import BackendKind, RunKind, Snapshot, TestStatus, Verdict
-from verifiers.runner import run_baseline, run_suite
 
 BUG = """diff --git a/box.py b/box.py
 --- a/box.py
@@ -108,7 +108,7 @@ def test_a_warm_session_resets_the_working_copy_exactly(prepared, sandbox_snapsh
 
 
 def test_coverage_maps_each_test_to_the_lines_it_ran(prepared, sandbox_snapshot) -> None:
-    from verifiers.runner import run_coverage
+    from synth.verifiers.runner import run_coverage
 
     _, backend, env = prepared
     run, coverage = run_coverage(backend, env, sandbox_snapshot)
@@ -138,6 +138,6 @@ def test_no_labelled_containers_are_left_behind(prepared) -> None:
     config, backend, env = prepared
     backend.close()
     if config.kind is BackendKind.DOCKER:
-        from envs.docker_backend import run_containers
+        from synth.envs.docker_backend import run_containers
 
         assert run_containers(env.env_id) == []

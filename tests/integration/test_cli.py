@@ -41,7 +41,7 @@ def demo_db(sample_path: Path, cache_dir: Path, tmp_path_factory, ray_session) -
 def test_tasks_list_and_show(demo_db: Path) -> None:
     listed = runner.invoke(app, ["tasks", "list", "--db", str(demo_db)])
     assert listed.exit_code == 0, listed.output
-    from data.store import Store
+    from synth.data.store import Store
 
     with Store.open(demo_db) as store:
         task = store.list_tasks()[0]

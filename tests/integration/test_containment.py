@@ -10,13 +10,13 @@ from pathlib import Path
 
 import git
 import pytest
+from synth.envs.backend import BackendConfig, Limits, RunRequest, build_backend
+from synth.envs.spec import infer_spec, read_config_files
+from synth.verifiers.runner import run_suite
 
-from envs.backend import BackendConfig, Limits, RunRequest, build_backend
-from envs.spec import infer_spec, read_config_files
 from synth.intake import parse_source, take
 from synth.records import BackendKind, RunKind, Snapshot, TestStatus, Verdict
 from tests.integration.hostile_repo import marker_patch, write_hostile_repo
-from verifiers.runner import run_suite
 
 TIMEOUT_S = 15
 LIMITS = Limits(timeout_s=TIMEOUT_S, memory_mb=512, pids=64, work_mb=128, tmpfs_mb=64)
@@ -172,7 +172,7 @@ def test_no_test_container_outlives_the_backend(sandbox, hostile) -> None:
     kind, backend, env, _ = sandbox
     if kind is not BackendKind.DOCKER:
         pytest.skip("only the Docker backend leaves containers to outlive it")
-    from envs.docker_backend import run_containers
+    from synth.envs.docker_backend import run_containers
 
     backend.close()
     assert run_containers(env.env_id) == []

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
+from synth.data.export import SWEbenchInstance, SWEsmithInstance
+from synth.data.store import Store
 from typer.testing import CliRunner
 
-from data.export import SWEbenchInstance, SWEsmithInstance
-from data.store import Store
 from synth import proc
 from synth.cli import app
 from synth.records import BackendKind, Task

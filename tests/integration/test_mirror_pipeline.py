@@ -7,11 +7,11 @@ from pathlib import Path
 
 import fix_history
 import pytest
+from synth.data.store import Store
+from synth.envs.backend import BackendConfig, Limits
+from synth.pipelines.factory import run_factory
+from synth.pipelines.flow import StrategyOptions
 
-from data.store import Store
-from envs.backend import BackendConfig, Limits
-from pipelines.factory import run_factory
-from pipelines.flow import StrategyOptions
 from synth.mirror import OPERATOR
 from synth.records import BackendKind, Strategy
 

@@ -22,9 +22,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from synth.data.store import Store
 from typer.testing import CliRunner
 
-from data.store import Store
 from synth.cli import app
 from synth.records import SetupVerdict
 
@@ -87,11 +87,12 @@ def test_on_real_tasks_gold_resolves_and_no_attack_earns_a_reward(mined: Path,
     """Reward integrity on real repositories: for one task of each, the gold fix resolves, the
     empty patch does not, and no attack earns anything (iniconfig's runs are fresh interpreters,
     since pytest itself imports it: the witness and canary hold there too)."""
-    from envs.backend import build_backend
-    from pipelines.verify import load_contexts
+    from synth.envs.backend import build_backend
+    from synth.pipelines.verify import load_contexts
+    from synth.verifiers.solution import Outcome, gold_patch, reward, verify_solution
+
     from tests.integration.attacks import ATTACKS
     from tests.integration.solution_kit import docker_config
-    from verifiers.solution import Outcome, gold_patch, reward, verify_solution
 
     attacks = [a for a in ATTACKS if a.name in REAL_ATTACKS]
     with Store.open(mined) as store:

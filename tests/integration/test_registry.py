@@ -21,14 +21,19 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
+from synth.envs import docker_backend
+from synth.envs.backend import BackendConfig, Limits, build_backend, environment_key
+from synth.envs.docker_backend import (
+    RegistryError,
+    ensure_environment_image,
+    pull_image,
+    remote_ref,
+)
+from synth.envs.spec import infer_spec, read_config_files
+from synth.verifiers.runner import run_suite
 
-from envs import docker_backend
-from envs.backend import BackendConfig, Limits, build_backend, environment_key
-from envs.docker_backend import RegistryError, ensure_environment_image, pull_image, remote_ref
-from envs.spec import infer_spec, read_config_files
 from synth.intake import parse_source, take
 from synth.records import BackendKind, RunKind, Snapshot, Verdict
-from verifiers.runner import run_suite
 
 PREFIX = "synth-test"
 

@@ -11,9 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from synth.data.store import Store
 from typer.testing import CliRunner
 
-from data.store import Store
 from synth import proc
 from synth.cli import app
 from tests.unit.test_report_html import fill

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from synth.data.store import Store
 
-from data.store import Store
 from tests.integration.runs import reference_rows, run_env, stored_rows, synth_run, synth_run_argv
 
 TRIALS = int(os.environ.get("SYNTH_RESUME_TRIALS", "2"))
@@ -79,7 +79,7 @@ def test_a_second_writer_gets_a_clear_error_not_a_hang(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from data.store import Store
+from synth.data.store import Store
 from synth.records import RepoRef
 with Store.open(sys.argv[1]) as store:
     for i in range(10_000):
@@ -117,7 +117,7 @@ def test_a_writer_killed_mid_commit_keeps_exactly_the_acknowledged_commits(
 def test_the_containers_of_a_killed_run_are_removed_when_the_next_run_starts(
     cache_dir: Path, tmp_path: Path
 ) -> None:
-    from envs.docker_backend import run_containers
+    from synth.envs.docker_backend import run_containers
 
     db = tmp_path / "docker.duckdb"
     argv = [*synth_run_argv(db, cache_dir), "--backend", "docker", "--max-candidates", "4"]

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import git
 import pytest
+from synth.envs.agents import GoldAgent, NoopAgent, ScriptedAgent, run_episode
+from synth.envs.docker_backend import DockerBackend
+from synth.envs.spec import infer_spec, read_config_files
+from synth.envs.task_env import Action, TaskEnv, TaskEnvConfig
+from synth.verifiers.sanitize import SolutionFlag
+from synth.verifiers.solution import TaskContext, gold_patch
 
-from envs.agents import GoldAgent, NoopAgent, ScriptedAgent, run_episode
-from envs.docker_backend import DockerBackend
-from envs.spec import infer_spec, read_config_files
-from envs.task_env import Action, TaskEnv, TaskEnvConfig
 from synth.intake import parse_source, take
 from synth.records import Strategy, Task
 from tests.integration.solution_kit import (
@@ -24,8 +26,6 @@ from tests.integration.solution_kit import (
     docker_config,
     f2p_files,
 )
-from verifiers.sanitize import SolutionFlag
-from verifiers.solution import TaskContext, gold_patch
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 CONFIG = TaskEnvConfig(shell_timeout_s=3, max_output_bytes=2_000, max_steps=20)

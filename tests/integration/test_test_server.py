@@ -10,19 +10,19 @@ import time
 from pathlib import Path
 
 import pytest
-
-from envs.backend import BackendChoice, Limits, RunRequest, build_backend, resolve_backend
-from pipelines.stages import (
+from synth.envs.backend import BackendChoice, Limits, RunRequest, build_backend, resolve_backend
+from synth.pipelines.stages import (
     build_environment,
     measure_environment,
     prepare_candidates,
     screen_lines,
     screen_request,
 )
+from synth.verifiers.runner import run_suite
+from synth.verifiers.screening import changed_lines, screenable
+
 from synth.mutate import make_patch
 from synth.records import RunKind, Verdict
-from verifiers.runner import run_suite
-from verifiers.screening import changed_lines, screenable
 
 # Every entry of a tree (type, mode, path, link target) and every file's sha256, in one digest.
 TREE_DIGEST = (

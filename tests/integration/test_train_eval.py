@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from synth.data.store import Store
+from synth.trainer.config import TINY
+from synth.trainer.run import run_training
+from synth.trainer.split import split_tasks
 from typer.testing import CliRunner
 
-from data.store import Store
 from synth.cli import app
 from tests.integration.solution_kit import corpus_db
-from trainer.config import TINY
-from trainer.run import run_training
-from trainer.split import split_tasks
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 

@@ -8,11 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from synth.data.store import Store
+from synth.envs.backend import Backend, RunRequest, build_backend
+from synth.pipelines.verify import Submission, verify_many
+from synth.verifiers.runner import run_suite
+from synth.verifiers.sanitize import SolutionFlag, combine
+from synth.verifiers.solution import Outcome, TaskContext, gold_patch, selection, verify_solution
 from typer.testing import CliRunner
 
-from data.store import Store
-from envs.backend import Backend, RunRequest, build_backend
-from pipelines.verify import Submission, verify_many
 from synth.cli import app
 from synth.records import RunKind, Verdict
 from tests.integration.solution_kit import (
@@ -25,9 +28,6 @@ from tests.integration.solution_kit import (
     docker_config,
     loophole_patch,
 )
-from verifiers.runner import run_suite
-from verifiers.sanitize import SolutionFlag, combine
-from verifiers.solution import Outcome, TaskContext, gold_patch, selection, verify_solution
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 

@@ -26,7 +26,7 @@ def device() -> torch.device:
 @pytest.fixture(scope="session")
 def small_config():
     """A trainer config small enough for a CPU step in a few milliseconds."""
-    from trainer.config import DataConfig, ModelConfig, MoEConfig, OptimConfig, TrainConfig
+    from synth.trainer.config import DataConfig, ModelConfig, MoEConfig, OptimConfig, TrainConfig
 
     return TrainConfig(
         name="test",

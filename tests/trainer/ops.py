@@ -58,7 +58,7 @@ def skip_without_grouped_mm(device: torch.device | str, dtype: torch.dtype, D: i
     """Skip, saying why, where torch_gmm cannot run these tensors (fp32 on some GPUs, say): it
     raises there rather than run the loop, and a test comparing it with the loop would only
     compare the loop with itself."""
-    from trainer.kernels.experts_gmm import unsupported_reason
+    from synth.trainer.kernels.experts_gmm import unsupported_reason
 
     reason = unsupported_reason(torch.device(device), dtype, D, F)
     if reason is not None:

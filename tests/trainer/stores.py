@@ -13,7 +13,8 @@ def write_store(
 ) -> None:
     """Add repository ``name`` (``files`` on disk under ``root``) and one task per (file, bug)
     to the store at ``path``."""
-    from data.store import Store
+    from synth.data.store import Store
+
     from synth.mutate import make_patch
     from synth.records import BackendKind
     from tests.factories import make_environment, make_repo, make_snapshot, make_task

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from synth.data.store import Store
+from synth.trainer.checkpoint import CheckpointError, find_checkpoint
+from synth.trainer.config import TrainConfig, config_from_dict
+from synth.trainer.evaluate import load_model
+from synth.trainer.run import run_training
 from typer.testing import CliRunner
 
-from data.store import Store
 from synth.cli import app
-from trainer.checkpoint import CheckpointError, find_checkpoint
-from trainer.config import TrainConfig, config_from_dict
-from trainer.evaluate import load_model
-from trainer.run import run_training
 
 CPU = torch.device("cpu")
 

@@ -8,11 +8,11 @@ from functools import partial
 
 import pytest
 import torch
+from synth.trainer.kernels.experts_gmm import experts_torch_gmm
+from synth.trainer.kernels.experts_ref import experts_loop
+from synth.trainer.kernels.experts_triton import experts_triton
 
 from tests.trainer.ops import fresh_outputs, skip_without_grouped_mm
-from trainer.kernels.experts_gmm import experts_torch_gmm
-from trainer.kernels.experts_ref import experts_loop
-from trainer.kernels.experts_triton import experts_triton
 
 Experts = Callable[..., torch.Tensor]
 BACKENDS: dict[str, Experts] = {"torch_gmm": experts_torch_gmm, "triton": experts_triton}
@@ -86,7 +86,7 @@ def test_backend_matches_loop(backend, T, D, F, E, K, kind, dtype, device, monke
 
 def grouped_mm_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
     """The shapes of every grouped_mm call from now on, in order."""
-    from trainer.kernels import experts_gmm
+    from synth.trainer.kernels import experts_gmm
 
     real, calls = experts_gmm._GROUPED_MM, []
     assert real is not None
@@ -128,7 +128,7 @@ def test_torch_gmm_refuses_rather_than_running_the_loop_under_its_name() -> None
     experts_TK, tensors, grad_TD = inputs(9, 4, 4, 3, 2, "random", torch.float64, "cpu")
     with pytest.raises(RuntimeError, match="grouped_mm") as raised:
         run(experts_torch_gmm, experts_TK, tensors, grad_TD)
-    from trainer.kernels.experts_gmm import GroupedMMUnavailable
+    from synth.trainer.kernels.experts_gmm import GroupedMMUnavailable
 
     assert isinstance(raised.value, GroupedMMUnavailable)
     assert "float64" in str(raised.value) and "loop" in str(raised.value)  # what to use instead
@@ -150,7 +150,7 @@ def test_triton_backward_takes_the_fp32_gradient_that_autocast_hands_it(device) 
     """Under CUDA's bf16 autocast the k-sum that ends the down projection runs in fp32, so dy
     reached the kernels as fp32 beside bf16 activations and tl.dot refused the pair ("both
     operands must be same dtype"): training on the triton backend died at its first backward."""
-    from trainer.kernels.experts_triton import _TritonExperts
+    from synth.trainer.kernels.experts_triton import _TritonExperts
 
     experts_TK, tensors, grad_TD = inputs(21, 32, 32, 5, 2, "random", torch.float16, device)
     x, weights, w_gate, w_up, w_down = tensors

@@ -19,8 +19,8 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @pytest.mark.parametrize(("T", "E", "K"), [(4096, 128, 8), (2048, 512, 10), (1000, 60, 1)])
 def test_router_kernel_matches_reference(T: int, E: int, K: int) -> None:
-    from trainer.kernels.router_ref import route_ref
-    from trainer.kernels.router_triton import route_triton
+    from synth.trainer.kernels.router_ref import route_ref
+    from synth.trainer.kernels.router_triton import route_triton
 
     gen = torch.Generator(device="cuda").manual_seed(0)
     logits = torch.randn(T, E, device=CUDA, generator=gen)
@@ -47,7 +47,7 @@ def test_router_kernel_matches_reference(T: int, E: int, K: int) -> None:
 )
 @pytest.mark.parametrize("backend", ["torch_gmm", "triton"])
 def test_expert_backends_match_loop_in_bf16(backend: str, T, D, F, E, K) -> None:
-    from trainer.backends import get_backend
+    from synth.trainer.backends import get_backend
 
     gen = torch.Generator(device="cuda").manual_seed(1)
     x = torch.randn(T, D, device=CUDA, generator=gen)
@@ -72,7 +72,7 @@ def test_expert_backends_match_loop_in_bf16(backend: str, T, D, F, E, K) -> None
 def test_triton_experts_under_bf16_autocast_stay_bf16_through_the_backward() -> None:
     """Issue 15 (1): CUDA autocast ran the k-sum ending the down projection in fp32, so y and
     then dy came out fp32 and tl.dot refused dy beside the bf16 activations at step 1."""
-    from trainer.kernels.experts_triton import experts_triton
+    from synth.trainer.kernels.experts_triton import experts_triton
 
     gen = torch.Generator(device="cuda").manual_seed(2)
     T, D, F, E, K = 512, 256, 128, 16, 4
@@ -92,9 +92,9 @@ def test_triton_experts_under_bf16_autocast_stay_bf16_through_the_backward() -> 
 def test_a_training_step_on_triton_matches_loop_under_bf16_autocast() -> None:
     from dataclasses import replace
 
-    from trainer.config import TINY, DataConfig
-    from trainer.dataset import Example, build_rows
-    from trainer.train import Trainer
+    from synth.trainer.config import TINY, DataConfig
+    from synth.trainer.dataset import Example, build_rows
+    from synth.trainer.train import Trainer
 
     cfg = replace(TINY, data=DataConfig(seq_len=256, batch_size=8, max_prompt_bytes=128))
     examples = [Example(str(i), f"prompt {i} " * 5, f"answer {i * 7}") for i in range(64)]

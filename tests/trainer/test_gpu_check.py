@@ -228,7 +228,7 @@ def test_parity_on_tiny_shapes_covers_every_backend_and_the_router() -> None:
 
 
 def test_parity_catches_a_backend_off_by_a_little(monkeypatch) -> None:
-    from trainer.backends import Backend, get_backend
+    from synth.trainer.backends import Backend, get_backend
 
     loop = get_backend("loop", CPU)
     off = Backend("off", loop.route, lambda *a, **k: loop.experts(*a, **k) * 1.05)
@@ -243,7 +243,7 @@ def test_the_benchmark_reports_torch_gmm_as_not_run_rather_than_time_the_loop(
 ) -> None:
     """Where grouped_mm is missing, the old backend ran the loop and the benchmark printed the
     loop's time in torch_gmm's row."""
-    from trainer.kernels import experts_gmm
+    from synth.trainer.kernels import experts_gmm
 
     monkeypatch.setattr(experts_gmm, "_GROUPED_MM", None)
     got = moe_layer.measure(SHAPES["tiny"], ["loop", "torch_gmm"], CPU, repeats=1)
@@ -277,7 +277,7 @@ def test_the_smoke_run_judges_the_loss_by_its_first_and_last_five_steps(losses, 
 
 
 def test_a_backend_that_breaks_is_reported_and_the_benchmark_goes_on(monkeypatch) -> None:
-    from trainer.backends import Backend, get_backend
+    from synth.trainer.backends import Backend, get_backend
 
     def broken(*args: object, **kwargs: object) -> torch.Tensor:
         raise RuntimeError("out of resource: shared memory, Required: 262144\nmore")

@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 import torch
+from synth.trainer.backends import BackendError, get_backend, resolve_name
+from synth.trainer.config import ConfigError, MoEConfig
+from synth.trainer.moe import MoE, router_z_loss, switch_aux_loss
 
 from tests.trainer.ops import host_syncs, skip_without_grouped_mm
-from trainer.backends import BackendError, get_backend, resolve_name
-from trainer.config import ConfigError, MoEConfig
-from trainer.moe import MoE, router_z_loss, switch_aux_loss
 
 E = 6
 
@@ -173,7 +173,7 @@ def test_padding_tokens_are_left_out_of_routing_statistics() -> None:
 
 
 def test_the_model_masks_padding_out_of_routing_statistics(small_config) -> None:
-    from trainer.config import PAD
+    from synth.trainer.config import PAD
 
     torch.manual_seed(0)
     model = small_config.with_backend("loop").model.build()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from trainer.kernels.router_ref import route_ref
-from trainer.kernels.router_triton import route_triton
+from synth.trainer.kernels.router_ref import route_ref
+from synth.trainer.kernels.router_triton import route_triton
 
 
 def logits_of(T: int, E: int, device, one_expert: bool = False) -> torch.Tensor:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from trainer.config import BOS, SEP, TrainConfig
-from trainer.dataset import Example, build_rows, prompt_tokens
-from trainer.model import MoELM
-from trainer.sample import SampleConfig, sample
-from trainer.train import Trainer
+from synth.trainer.config import BOS, SEP, TrainConfig
+from synth.trainer.dataset import Example, build_rows, prompt_tokens
+from synth.trainer.model import MoELM
+from synth.trainer.sample import SampleConfig, sample
+from synth.trainer.train import Trainer
 
 CPU = torch.device("cpu")
 
@@ -92,7 +91,7 @@ def test_sampling_rejects_bad_settings() -> None:
 def test_sampling_sees_the_prompt_training_saw(untrained: MoELM, small_config) -> None:
     """The prompt window used to shrink by the target's length in training and by
     max_new_bytes in sampling: the same task read differently at evaluation."""
-    from trainer.dataset import encode
+    from synth.trainer.dataset import encode
 
     example = Example("x", "p" * 500 + " the code involved", "a short fix")
     enc = encode(example, small_config.data.seq_len, small_config.data.max_prompt_bytes)
@@ -109,10 +108,10 @@ def test_evaluation_samples_in_the_precision_training_used(untrained, small_conf
                                                            monkeypatch) -> None:  # fmt: skip
     """Training runs under bf16 autocast on CUDA; scoring its checkpoint in fp32 measured a model
     that never trained. On this CPU, autocast is forced on to see that evaluation follows it."""
-    import trainer.train
-    from trainer.evaluate import generate
+    import synth.trainer.train as train
+    from synth.trainer.evaluate import generate
 
-    monkeypatch.setattr(trainer.train, "autocast_dtype", lambda cfg, device: torch.bfloat16,
+    monkeypatch.setattr(train, "autocast_dtype", lambda cfg, device: torch.bfloat16,
                         raising=False)  # fmt: skip
     seen: list[object] = []
 

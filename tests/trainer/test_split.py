@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from synth.data.store import Store
+from synth.trainer.dataset import Example, load_examples
 
-from data.store import Store
 from synth.mutate import make_patch
 from synth.patches import parse_patch
 from tests.trainer.stores import SHOP_FILES, shop_bugs
-from trainer.dataset import Example, load_examples
 
 
 def sides(db, fraction: float) -> tuple[list[Example], list[Example], dict[str, set[str]]]:
@@ -64,7 +64,7 @@ def many(k: int) -> list[T]:
 
 
 def test_tasks_of_one_file_share_a_side_whatever_their_ids() -> None:
-    from trainer.split import split_tasks
+    from synth.trainer.split import split_tasks
 
     split = split_tasks(many(200), 0.3)
     side = {i: "train" for i in split.train} | {i: "held" for i in split.held_out}
@@ -78,7 +78,7 @@ def test_tasks_of_one_file_share_a_side_whatever_their_ids() -> None:
 
 
 def test_a_task_keeps_its_side_as_the_corpus_grows() -> None:
-    from trainer.split import split_tasks
+    from synth.trainer.split import split_tasks
 
     small, grown = split_tasks(many(120), 0.3), split_tasks(many(400), 0.3)
     assert set(small.held_out) <= set(grown.held_out)
@@ -86,8 +86,9 @@ def test_a_task_keeps_its_side_as_the_corpus_grows() -> None:
 
 
 def test_a_task_straddling_both_sides_is_on_neither() -> None:
+    from synth.trainer.split import split_tasks
+
     from synth.patches import combine
-    from trainer.split import split_tasks
 
     tasks = many(80)
     split = split_tasks(tasks, 0.3)
@@ -101,7 +102,7 @@ def test_a_task_straddling_both_sides_is_on_neither() -> None:
 
 def test_identical_patches_are_kept_out_of_training() -> None:
     """The same fix in two repositories (a fork, a vendored copy) hashes to two files."""
-    from trainer.split import split_tasks
+    from synth.trainer.split import split_tasks
 
     tasks = many(80)
     split = split_tasks(tasks, 0.3)
@@ -117,7 +118,7 @@ def test_identical_patches_are_kept_out_of_training() -> None:
 
 def test_a_corpus_held_out_whole_still_trains() -> None:
     """With every file in the held-out slice (one small corpus, say), training keeps it all."""
-    from trainer.split import split_tasks
+    from synth.trainer.split import split_tasks
 
     tasks = many(120)
     split = split_tasks(tasks, 0.3)
@@ -128,7 +129,7 @@ def test_a_corpus_held_out_whole_still_trains() -> None:
 
 
 def test_an_unreadable_patch_is_left_out() -> None:
-    from trainer.split import split_tasks
+    from synth.trainer.split import split_tasks
 
     split = split_tasks([*many(10), T("junk", "shop", "not a diff\n")], 0.3)
     assert "junk" in split.left_out and "junk" not in split.train
@@ -136,7 +137,7 @@ def test_an_unreadable_patch_is_left_out() -> None:
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.0])
 def test_fraction_must_lie_in_range(fraction: float) -> None:
-    from trainer.split import split_tasks
+    from synth.trainer.split import split_tasks
 
     with pytest.raises(ValueError, match="fraction"):
         split_tasks(many(3), fraction)

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from trainer.checkpoint import CheckpointError, latest_checkpoint
-from trainer.config import OptimConfig, TrainConfig
-from trainer.dataset import Example, build_rows
-from trainer.train import StepMetrics, Trainer, lr_at
+from synth.trainer.checkpoint import CheckpointError, latest_checkpoint
+from synth.trainer.config import OptimConfig, TrainConfig
+from synth.trainer.dataset import Example, build_rows
+from synth.trainer.train import StepMetrics, Trainer, lr_at
 
 CPU = torch.device("cpu")
 
@@ -127,7 +126,7 @@ def test_a_non_finite_loss_stops_training_with_a_clear_error(small_config: Train
         trainer.model.moe_layers[0].w_router_ED.fill_(float("nan"))
     with pytest.raises(ArithmeticError, match="step 2: the loss is not finite") as raised:
         trainer.train_step()
-    from trainer.train import NonFiniteLossError
+    from synth.trainer.train import NonFiniteLossError
 
     assert isinstance(raised.value, NonFiniteLossError)
 
@@ -150,7 +149,7 @@ def test_weights_are_initialised_on_the_training_device(small_config, monkeypatc
 
 
 def test_old_checkpoints_are_pruned(small_config: TrainConfig, tmp_path) -> None:
-    from trainer.checkpoint import prune_checkpoints
+    from synth.trainer.checkpoint import prune_checkpoints
 
     trainer = Trainer(small_config, synthetic_rows(small_config), total_steps=5, device=CPU)
     for _ in range(5):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from synth.data.store import Store
+from synth.data.training_runs import TrainingRun, TrainingStep, list_runs, list_steps, write_steps
+from synth.trainer.run import TrainingError, run_training
 from typer.testing import CliRunner
 
-from data.store import Store
-from data.training_runs import TrainingRun, TrainingStep, list_runs, list_steps, write_steps
 from synth.cli import app
-from trainer.run import TrainingError, run_training
 
 CPU = torch.device("cpu")
 
@@ -147,7 +147,7 @@ def test_a_backend_that_cannot_run_the_config_fails_before_training(
 ) -> None:
     """grouped_mm wants 16-byte rows: D = 34 in fp32 is not; torch_gmm says so up front and
     names the backend that can run it (it used to run the loop under its own name)."""
-    from trainer.backends import BackendError
+    from synth.trainer.backends import BackendError
 
     model = replace(small_config.model, dim=34, n_heads=1)
     cfg = replace(small_config, model=model).with_backend("torch_gmm")

@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from synth.data import task_metrics as tm
+from synth.data.store import Store
+from synth.verifiers.accounting import distance_to_tests, task_stats
+from synth.verifiers.runner import patch_hash
 
-from data import task_metrics as tm
-from data.store import Store
 from synth.records import (
     CoverageMap,
     CoveredLines,
@@ -20,8 +22,6 @@ from synth.records import (
     Verdict,
 )
 from tests.factories import make_environment, make_repo, make_run, make_snapshot, make_task
-from verifiers.accounting import distance_to_tests, task_stats
-from verifiers.runner import patch_hash
 
 REPO = make_repo("ledger")
 SNAP = make_snapshot(REPO)
@@ -174,7 +174,7 @@ def test_tasks_stored_before_accounting_get_it_from_their_stored_runs(store) -> 
 
 
 def test_export_filters_take_accounting_comparisons_beside_their_own_keys() -> None:
-    from data.export import ExportError, parse_filters
+    from synth.data.export import ExportError, parse_filters
 
     flt = parse_filters(["repo=ledger", "cpu_s<=3", "steady=true"])
     assert flt.repos == ("ledger",)
@@ -185,7 +185,7 @@ def test_export_filters_take_accounting_comparisons_beside_their_own_keys() -> N
 
 
 def test_exported_tasks_can_be_chosen_on_their_figures(store) -> None:
-    from data.export import parse_filters, select_tasks
+    from synth.data.export import parse_filters, select_tasks
 
     _corpus(store)
     chosen = select_tasks(store, parse_filters(["cpu_s>10", "repo=ledger"]))

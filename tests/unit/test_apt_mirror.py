@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from envs.apt_mirror import MirrorNotFound, mirror_from_sources
+from synth.envs.apt_mirror import MirrorNotFound, mirror_from_sources
 
 DEB822 = """\
 # Managed by the image build; the first stanza serves sources only.

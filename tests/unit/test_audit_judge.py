@@ -6,8 +6,8 @@ import io
 import tarfile
 from pathlib import Path
 
-from data.audit_records import DriftReason
-from envs.audit import (
+from synth.data.audit_records import DriftReason
+from synth.envs.audit import (
     dir_listing,
     judge_task,
     listing_changes,
@@ -15,6 +15,7 @@ from envs.audit import (
     sample_tasks,
     tar_listing,
 )
+
 from synth.records import Requirement, RunKind, TestStatus, Verdict
 from tests.factories import make_requirement, make_run, make_task
 from tests.unit.test_export_mapping import make_corpus

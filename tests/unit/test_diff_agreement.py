@@ -21,12 +21,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from synth.verifiers.sanitize import sanitize
+from synth.verifiers.screening import changed_lines, is_test_path, patched_files
 
 from synth.mutate import generate_candidates, make_patch, split_lines
 from synth.patches import apply_file_diff, parse_patch, split_blocks, touched_lines
 from synth.targeting import changed_old_lines
-from verifiers.sanitize import sanitize
-from verifiers.screening import changed_lines, is_test_path, patched_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = "data/samples/ledger"
@@ -228,7 +228,7 @@ def test_diff_syntax_in_prose_is_one_rule() -> None:
 def test_a_probe_on_an_added_line_that_reads_like_a_header_is_seen() -> None:
     """An added line whose text starts with "++" is "+++..." in the diff: inside a hunk it is
     code, not a file header, and the probe check must read it."""
-    from verifiers.sanitize import probes
+    from synth.verifiers.sanitize import probes
 
     block = ("diff --git a/src/pkg/mod.py b/src/pkg/mod.py\n--- a/src/pkg/mod.py\n"
              "+++ b/src/pkg/mod.py\n@@ -1,2 +1,3 @@\n def f(x):\n"

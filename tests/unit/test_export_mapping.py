@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from data.export import (
+from synth.data.export import (
     END_MARK,
     LOG_PARSER,
     START_MARK,
@@ -26,8 +25,9 @@ from data.export import (
     task_image_name,
     timestamp,
 )
-from data.store import Store
-from data.task_repo import TaskCommit
+from synth.data.store import Store
+from synth.data.task_repo import TaskCommit
+
 from synth.records import BackendKind, Candidate, Environment, RepoRef, Snapshot, Task
 from tests.factories import (
     make_candidate,

@@ -7,12 +7,12 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
+from synth.verifiers.grading import Baseline, Grade, baseline_of, broke_any, grade, rejection_for
+from synth.verifiers.report import PATCH_FAILED_EXIT
 
 from synth import records
 from synth.records import Rejection, RunKind, Verdict
 from tests.factories import make_result, make_run
-from verifiers.grading import Baseline, Grade, baseline_of, broke_any, grade, rejection_for
-from verifiers.report import PATCH_FAILED_EXIT
 
 S = records.TestStatus
 UNREAD = [Verdict.ERROR, Verdict.TIMEOUT, Verdict.OOM, Verdict.INFRA]
@@ -237,7 +237,7 @@ def test_broke_any_on_a_subset_ignores_tests_outside_the_baseline_passing_set() 
 
 
 def test_a_screen_gets_the_suite_time_plus_ten_times_its_tests_and_a_floor() -> None:
-    from pipelines.stages import (
+    from synth.pipelines.stages import (
         SCREEN_CPU_FLOOR_S,
         SCREEN_TIMEOUT_FLOOR_S,
         Measured,
@@ -268,8 +268,9 @@ def test_a_bug_that_breaks_collection_still_quotes_its_failing_tests() -> None:
     """Regression (six, a single root module): the bug broke `import six`, so the report named
     only the module's collection error; the statement had no failing test to quote and the
     whole batch crashed ("render_statement needs at least one failing test")."""
+    from synth.verifiers.grading import failing_results
+
     from synth.statement import render_statement
-    from verifiers.grading import failing_results
 
     error = make_result("test_six.py", S.ERROR,
                         message="could not be collected: TypeError: object.__init__()")

@@ -1,6 +1,6 @@
 """One rule per image name (envs.names), and a name read back by the rule that wrote it."""
 
-from envs.names import ImageNames, harbor_image, repo_of, tag
+from synth.envs.names import ImageNames, harbor_image, repo_of, tag
 
 COMMIT = "c1dc5dcba16ed827aa6dcad896b41a3afedb4e32"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from synth.envs.backend import BackendConfig, check_registry
 from typer.testing import CliRunner
 
-from envs.backend import BackendConfig, check_registry
 from synth.cli import app
 from synth.records import BackendKind
 

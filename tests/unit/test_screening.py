@@ -9,10 +9,7 @@ from __future__ import annotations
 import difflib
 
 import pytest
-
-from synth.mutate import make_patch
-from synth.records import CoverageMap, CoveredLines
-from verifiers.screening import (
+from synth.verifiers.screening import (
     changed_defaults,
     changed_lines,
     covering_hits,
@@ -21,7 +18,12 @@ from verifiers.screening import (
     screen_order,
     touches_tests,
 )
-from verifiers.screening import tests_covering as covering  # a bare `tests_*` name is collected
+from synth.verifiers.screening import (
+    tests_covering as covering,  # a bare `tests_*` name is collected
+)
+
+from synth.mutate import make_patch
+from synth.records import CoverageMap, CoveredLines
 
 N = 30
 # Line n of the original file reads "value_n = n": a line number is visible in the text.

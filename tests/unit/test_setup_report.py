@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from synth.data.corpus_stats import collect_stats, latest_setups
+from synth.data.store import Store
+from synth.pipelines.factory import RunSummary
 from typer.testing import CliRunner
 
-from data.corpus_stats import collect_stats, latest_setups
-from data.store import Store
-from pipelines.factory import RunSummary
 from synth.cli import app
 from synth.records import SetupResult, SetupVerdict
 from synth.report import print_stats, render_report, setup_line
@@ -87,7 +87,7 @@ def test_run_prints_one_line_per_source() -> None:
 
 
 def _run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, summary: RunSummary):
-    monkeypatch.setattr("pipelines.factory.run_factory", lambda *a, **kw: summary)
+    monkeypatch.setattr("synth.pipelines.factory.run_factory", lambda *a, **kw: summary)
     return CliRunner().invoke(app, [
         "run", str(tmp_path), "--db", str(tmp_path / "x.duckdb"), "--backend", "local",
         "--cache-dir", str(tmp_path / "cache"),

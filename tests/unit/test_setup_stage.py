@@ -11,13 +11,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from synth.envs.project_build import ProjectBuild, _generated_files
+from synth.verifiers.grading import baseline_of
+from synth.verifiers.report import blame, death, read_report, signal_name
+from synth.verifiers.setup import setup_verdict
 
-from envs.project_build import ProjectBuild, _generated_files
 from synth.records import SetupVerdict, TestRun, Verdict
 from tests.factories import make_requirement, make_result, make_run
-from verifiers.grading import baseline_of
-from verifiers.report import blame, death, read_report, signal_name
-from verifiers.setup import setup_verdict
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "envs" / "templates"
 sys.path.insert(0, str(TEMPLATES))
@@ -184,8 +184,8 @@ def test_a_project_pytest_already_imported_needs_a_fresh_interpreter(tmp_path: P
 def test_the_working_copy_may_load_a_compiled_extension_its_build_made() -> None:
     """Docker mounts a tmpfs noexec unless told, and dlopen refuses a noexec file system: a C
     speedup in the working copy (markupsafe's) failed to import and 41 of its 80 tests skipped."""
-    from envs.backend import Limits
-    from envs.docker_backend import WORK, container_profile
+    from synth.envs.backend import Limits
+    from synth.envs.docker_backend import WORK, container_profile
 
     options = container_profile(Limits())["tmpfs"][WORK].split(",")
     assert "exec" in options and "noexec" not in options
@@ -202,7 +202,7 @@ def test_a_run_the_watchdog_ended_is_a_timeout_naming_the_test() -> None:
 def test_pytest_s_internal_error_is_told_by_its_exception_line() -> None:
     """dateutil's conftest marks tests with pytest-cov's `no_cover` under filterwarnings=error:
     pytest crashes with INTERNALERROR lines; the cause was shown as "(most recent call last):"."""
-    from verifiers.setup import first_error_line
+    from synth.verifiers.setup import first_error_line
 
     log = (
         "INTERNALERROR> Traceback (most recent call last):\n"

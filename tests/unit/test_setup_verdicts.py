@@ -9,16 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from envs.spec import SpecError
-from envs.wheelhouse import WheelhouseError
-from pipelines.setup_verdicts import (
+from synth.envs.spec import SpecError
+from synth.envs.wheelhouse import WheelhouseError
+from synth.pipelines.setup_verdicts import (
     MESSAGE_CHARS,
     first_error_line,
     setup_failure,
     setup_of,
 )
-from pipelines.stages import Built, Measured, Prepared
+from synth.pipelines.stages import Built, Measured, Prepared
+
 from synth.intake import IntakeError
 from synth.proc import ProcessError
 from synth.records import BackendKind, SetupResult, SetupVerdict, TestStatus, Verdict
@@ -159,7 +159,7 @@ def test_a_failed_setup_is_mapped_to_its_step_and_first_error_line(
 
 
 def test_a_docker_build_failure_is_a_build_failure_with_pips_line() -> None:
-    docker_backend = pytest.importorskip("envs.docker_backend")
+    docker_backend = pytest.importorskip("synth.envs.docker_backend")
     exc = docker_backend.DockerBuildFailed(
         "building synth/ledger:abc failed:\nStep 7/9 : RUN pip install --no-index ...\n"
         + PIP_WHEELS

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from functools import partial
 
+from synth.verifiers.sanitize import Sanitized, SolutionFlag
+from synth.verifiers.solution import Outcome, gold_patch, reward, score
+
 from synth.records import RunKind, TestStatus, Verdict
 from tests.factories import make_run, make_task
-from verifiers.sanitize import Sanitized, SolutionFlag
-from verifiers.solution import Outcome, gold_patch, reward, score
 
 BUG = """\
 diff --git a/pkg/core.py b/pkg/core.py

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.store import Store
+from synth.data.store import Store
+from synth.verifiers.sanitize import SolutionFlag
+from synth.verifiers.solution import Outcome, SolutionVerdict, TestOutcome
+
 from synth.records import TestStatus
-from verifiers.sanitize import SolutionFlag
-from verifiers.solution import Outcome, SolutionVerdict, TestOutcome
 
 
 def verdict(outcome: Outcome = Outcome.RESOLVED) -> SolutionVerdict:
@@ -36,7 +37,7 @@ def test_a_solution_round_trips_and_a_second_write_adds_nothing(tmp_path: Path) 
 
 
 def test_a_tampered_verdict_keeps_its_evidence_and_older_files_migrate(tmp_path: Path) -> None:
-    from data.store import MIGRATIONS, _insert, _plain
+    from synth.data.store import MIGRATIONS, _insert, _plain
 
     path = tmp_path / "s.duckdb"
     with Store.open(path, migrations=MIGRATIONS[:5]) as old:  # before evidence and canary

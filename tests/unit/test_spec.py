@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
-
-from envs.requirements_policy import poetry_constraint
-from envs.spec import (
+from synth.envs.requirements_policy import poetry_constraint
+from synth.envs.spec import (
     DEFAULT_PYTEST,
     PYTHONS,
     SpecError,

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from synth.verifiers import git_view
+from synth.verifiers.report import against_witness, read_report, witnessed
+from synth.verifiers.sanitize import SolutionFlag, flag_for, sanitize
+from synth.verifiers.solution import weakened_comparisons
 
 from synth.records import TestResult, TestStatus, Verdict
-from verifiers import git_view
-from verifiers.report import against_witness, read_report, witnessed
-from verifiers.sanitize import SolutionFlag, flag_for, sanitize
-from verifiers.solution import weakened_comparisons
 
 TOP = frozenset({"pkg", "tests", "pyproject.toml"})
 
@@ -150,8 +150,8 @@ def test_runs_without_a_witness_are_read_as_before() -> None:
 
 
 def test_canaries_next_to_the_fix_are_tried_last() -> None:
-    from verifiers.canary import Canary
-    from verifiers.solution import clear_of
+    from synth.verifiers.canary import Canary
+    from synth.verifiers.solution import clear_of
 
     def diff(path: str, line: int) -> str:
         return (f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n"

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from synth.records import content_hash
-from trainer.config import (
+from synth.trainer.config import (
     CONFIGS,
     TINY,
     ConfigError,
@@ -18,6 +16,8 @@ from trainer.config import (
     config_from_dict,
     get_config,
 )
+
+from synth.records import content_hash
 
 
 def test_every_named_config_has_its_config_name() -> None:

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-
-from envs.pip_failures import Culprit, FailureKind, pip_culprits
-from envs.wheelhouse import (
+from synth.envs.pip_failures import Culprit, FailureKind, pip_culprits
+from synth.envs.wheelhouse import (
     HOST_PYTHON,
     LOCK_NAME,
     WheelhouseError,
@@ -21,6 +20,7 @@ from envs.wheelhouse import (
     render_lock,
     resolve_wheelhouse,
 )
+
 from synth.records import Requirement as LockEntry
 
 WHEELS = {

@@ -16,8 +16,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
-from trainer.kernels.schedule import sort_by_expert
+from synth.trainer.kernels.schedule import sort_by_expert
 
 GroupedMM = Callable[..., torch.Tensor]
 _GROUPED_MM: GroupedMM | None = getattr(F, "grouped_mm", None) or getattr(

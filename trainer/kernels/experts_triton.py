@@ -25,8 +25,12 @@ from typing import Any, NamedTuple
 import torch
 import triton
 import triton.language as tl
-
-from trainer.kernels.schedule import BlockSchedule, Permutation, block_schedule, sort_by_expert
+from synth.trainer.kernels.schedule import (
+    BlockSchedule,
+    Permutation,
+    block_schedule,
+    sort_by_expert,
+)
 
 
 class Tiles(NamedTuple):

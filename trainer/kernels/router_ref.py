@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-
-from trainer.kernels.schedule import count_experts
+from synth.trainer.kernels.schedule import count_experts
 
 
 class Routing(NamedTuple):
