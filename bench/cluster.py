@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import ray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
+
 from synth.envs.backend import BackendChoice, resolve_backend  # noqa: E402
 from synth.pipelines.factory import run_factory, stop_ray  # noqa: E402
 

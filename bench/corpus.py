@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from realworld import busy_seconds  # noqa: E402
+
 from synth.data import task_metrics as tm  # noqa: E402
 from synth.data.store import Store  # noqa: E402
 
@@ -141,8 +142,9 @@ def main() -> None:
     print(f"store               {size / 2**20:.1f} MiB, "
           f"{size / tasks if tasks else 0:.0f} bytes per task")
     for name in (n for n in args.mutmut.split(",") if n):
-        from synth.envs.backend import BackendChoice
         from throughput import bench  # the side-by-side ratios
+
+        from synth.envs.backend import BackendChoice
 
         print(f"mutmut 3 on {name}:", flush=True)
         bench(str(args.bundles / f"{name}.bundle"), 24, BackendChoice.DOCKER,

@@ -33,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moe_shapes import SHAPES, Shape, expert_inputs  # noqa: E402
+
 from synth.trainer.backends import BackendError, get_backend  # noqa: E402
 from synth.trainer.config import MoEConfig  # noqa: E402
 from synth.trainer.kernels.experts_gmm import GroupedMMUnavailable  # noqa: E402

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moe_layer import failure  # noqa: E402
 from moe_shapes import SHAPES, ExpertInputs, Shape, expert_inputs  # noqa: E402
+
 from synth.trainer.backends import get_backend  # noqa: E402
 from synth.trainer.kernels.experts_ref import experts_loop  # noqa: E402
 

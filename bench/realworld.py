@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from synth.data.store import Store
-
 from synth.proc import run as run_process
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,11 +21,10 @@ from synth.pipelines.stages import (
     measure_environment,
     prepare_candidates,
 )
+from synth.records import RunKind
 from synth.verifiers.grading import broke_any
 from synth.verifiers.runner import run_suite
 from synth.verifiers.screening import changed_lines, screenable, tests_covering
-
-from synth.records import RunKind
 
 
 def bench(source: str, n: int, backend_choice: BackendChoice, cache: Path) -> None:

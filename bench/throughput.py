@@ -44,6 +44,7 @@ from synth.envs.backend import (
     build_backend,
     resolve_backend,
 )
+from synth.mutate import make_patch
 from synth.pipelines.factory import run_factory, start_ray, stop_ray
 from synth.pipelines.stages import (
     Built,
@@ -57,12 +58,10 @@ from synth.pipelines.stages import (
     screen_request,
     validate_batch,
 )
-from synth.verifiers.grading import broke_any, rejection_for
-from synth.verifiers.runner import run_suite
-
-from synth.mutate import make_patch
 from synth.proc import run as run_process
 from synth.records import BackendKind, Candidate, RunKind, Strategy
+from synth.verifiers.grading import broke_any, rejection_for
+from synth.verifiers.runner import run_suite
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,6 @@ def module_source(n: int) -> str:
 def write_tasks(db: Path, root: Path) -> int:
     """Write the synthetic repository and its tasks; return how many tasks."""
     from synth.data.store import Store
-
     from synth.mutate import make_patch
     from synth.records import (
         BackendKind,
@@ -131,10 +130,9 @@ def smoke(config: str, steps: int, device: str, work: Path) -> dict[str, Any]:
     if missing := missing_packages():
         return {"ok": False, "error": f"missing python packages: {'; '.join(missing)} (carry "
                 f"them as wheels: see bench/gpu_check.sh, WHEELS)"}  # fmt: skip
+    from synth.cli import app
     from synth.data.store import Store
     from synth.data.training_runs import list_runs, list_steps
-
-    from synth.cli import app
 
     db = work / "smoke.duckdb"
     num_tasks = write_tasks(db, work / "calc")

@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from synth.data.store import Store  # noqa: E402
 from synth.envs.backend import Backend, BackendConfig, Limits, RunRequest, build_backend  # noqa: E402
+from synth.patches import combine  # noqa: E402
 from synth.pipelines.verify import load_contexts  # noqa: E402
+from synth.records import BackendKind, RunKind  # noqa: E402
 from synth.verifiers.runner import run_suite  # noqa: E402
 from synth.verifiers.solution import (  # noqa: E402
     Outcome,
@@ -39,9 +41,6 @@ from synth.verifiers.solution import (  # noqa: E402
     selection,
     verify_solution,
 )
-
-from synth.patches import combine  # noqa: E402
-from synth.records import BackendKind, RunKind  # noqa: E402
 
 
 def undefended(backend: Backend, ctx: TaskContext, solution: str) -> SolutionVerdict:

@@ -11,7 +11,6 @@ from datetime import datetime
 
 from synth.data.store import FunnelRow, Store
 from synth.data.task_metrics import CostSummary, RepoCost, backfill, repo_costs, summary
-
 from synth.records import Record, Rejection, SetupResult, SetupVerdict, utcnow
 
 BINS_PER_DECADE = 4  # histogram bins are log-spaced: 10^(b/4) .. 10^((b+1)/4) seconds

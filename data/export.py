@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import git
+
+from synth.choices import ExportFormat
 from synth.data.store import Store
 from synth.data.task_metrics import (
     COLUMNS,
@@ -49,8 +51,6 @@ from synth.data.task_repo import (
     ensure_snapshot,
 )
 from synth.envs.names import ImageNames
-
-from synth.choices import ExportFormat
 from synth.records import (
     HARNESS_VERSION,
     BackendKind,

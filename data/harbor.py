@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from synth.data.task_repo import TaskCommit
-
 from synth.records import HARNESS_VERSION, Environment, Snapshot, Task
 
 GRADER = "harbor_grade.py"  # in envs/templates; tests/grade.py in the folder

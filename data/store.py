@@ -28,9 +28,8 @@ from typing import Any, Literal
 
 import duckdb
 from pydantic import BaseModel
-from synth.data.audit_records import TaskAudit
-from synth.verifiers.solution import SolutionVerdict
 
+from synth.data.audit_records import TaskAudit
 from synth.records import (
     BackendKind,
     Candidate,
@@ -47,6 +46,7 @@ from synth.records import (
     TestRun,
     utcnow,
 )
+from synth.verifiers.solution import SolutionVerdict
 
 Migration = tuple[str, ...]  # SQL statements applied together, in one transaction
 

@@ -18,7 +18,6 @@ from enum import StrEnum
 from typing import Any
 
 from synth.data.store import Store
-
 from synth.records import Record, RunKind
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field
-from synth.data.store import Store
 
+from synth.data.store import Store
 from synth.records import Record, utcnow
 
 

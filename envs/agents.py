@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from synth.envs.task_env import Action, Observation, StepResult
-
 from synth.patches import FileDiff, apply_file_diff, parse_patch
 
 

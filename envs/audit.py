@@ -7,30 +7,27 @@ times: in the bug state its FAIL_TO_PASS tests fail and its PASS_TO_PASS tests p
 state (the clean repository, run K times per environment) they all pass. Every difference is a
 drift, with its reason (DriftReason) and a line saying what changed.
 
-Judging runs is pure (:func:`judge_task`, :func:`lock_changes`, :func:`listing_changes`); the
-rest drives the backends. Docker access goes through the docker SDK, here and in the backends.
+Judging runs is pure (:func:`judge_task`, :func:`lock_changes`, and envs.listing's diff); the
+rest drives the backends: whether an environment is there, what files it holds and removing
+a rebuild are the backend's (``Backend.present``, ``listing``, ``discard``); nothing here talks
+to Docker.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
 import random
 import shutil
-import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from synth.data.audit_records import DriftReason, TaskAudit
 from synth.data.task_repo import TaskRepoError, ensure_snapshot
 from synth.envs.backend import Backend, BackendConfig, Limits, RunRequest, build_backend
-from synth.verifiers.grading import passed, status_of
-from synth.verifiers.runner import run_suite
-
+from synth.envs.listing import listing_changes
 from synth.records import (
     AuditVerdict,
     BackendKind,
@@ -44,19 +41,14 @@ from synth.records import (
     content_hash,
     utcnow,
 )
+from synth.verifiers.grading import passed, status_of
+from synth.verifiers.runner import run_suite
 
 DEFAULT_SAMPLE = 10
 DEFAULT_RUNS = 2
-# What is compared between a stored image and its rebuild: the venv, the harness, the repository.
-IMAGE_PATHS = ("/opt/venv", "/opt/synth", "/testbed")
-# Bytes that differ between two builds of the same thing: compiled bytecode (it embeds source
-# mtimes) and git's index (it caches stat data of the copy).
-_SKIPPED_PARTS = ("__pycache__",)
-_SKIPPED_SUFFIXES = (".pyc", ".git/index")
 _ERRORED = {DriftReason.BUILD_FAILED, DriftReason.ENVIRONMENT_MISSING, DriftReason.SOURCE_CHANGED}
 _SHOWN = 5  # findings listed per kind before "and N more"
 
-Listing = dict[str, str]  # path → content digest (or link target)
 
 
 class AuditError(RuntimeError):
@@ -201,110 +193,6 @@ def lock_changes(stored: Sequence[Requirement], rebuilt: Sequence[Requirement]) 
     return lines
 
 
-def listing_changes(stored: Listing, rebuilt: Listing) -> list[str]:
-    """Paths whose content differs, or that exist on one side only: pure."""
-    changed = []
-    for path in sorted(stored.keys() | rebuilt.keys()):
-        if path not in rebuilt:
-            changed.append(f"{path} (only in the stored environment)")
-        elif path not in stored:
-            changed.append(f"{path} (only in the rebuild)")
-        elif stored[path] != rebuilt[path]:
-            changed.append(path)
-    return changed
-
-
-def _skipped(path: str) -> bool:
-    return any(part in _SKIPPED_PARTS for part in path.split("/")) or path.endswith(
-        _SKIPPED_SUFFIXES
-    )
-
-
-def tar_listing(data: bytes) -> Listing:
-    """Digest of every file and link in a tar stream (as `docker cp` sends one)."""
-    listing: Listing = {}
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for member in tar:
-            if _skipped(member.name):
-                continue
-            if member.issym() or member.islnk():
-                listing[member.name] = f"link:{member.linkname}"
-            elif member.isfile():
-                handle = tar.extractfile(member)
-                digest = hashlib.sha256(handle.read() if handle else b"").hexdigest()
-                listing[member.name] = f"{member.mode & 0o777:o}:{digest}"
-    return listing
-
-
-def dir_listing(root: Path) -> Listing:
-    """Digest of every file and link under ``root`` (a local virtualenv).
-
-    A venv embeds its own path in scripts and activate files, and its folder name in the prompt;
-    both are written as ``$ROOT`` / ``$NAME`` before hashing, so a rebuild in another folder can
-    match. pip's RECORD files hash those scripts, so they are left out: the files they list are
-    compared one by one anyway.
-    """
-    listing: Listing = {}
-    marks = ((str(root).encode(), b"$ROOT"), (root.name.encode(), b"$NAME"))
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if _skipped(rel) or rel.endswith(".dist-info/RECORD"):
-            continue
-        if path.is_symlink():
-            listing[rel] = f"link:{path.readlink()}".replace(str(root), "$ROOT")
-        elif path.is_file():
-            data = path.read_bytes()
-            for mark, placeholder in marks:
-                data = data.replace(mark, placeholder)
-            listing[rel] = f"{path.stat().st_mode & 0o777:o}:{hashlib.sha256(data).hexdigest()}"
-    return listing
-
-
-class _Docker:
-    """The few Docker calls the audit makes beyond the backend's."""
-
-    def __init__(self) -> None:
-        import docker
-
-        self.client = docker.from_env(timeout=300)
-
-    def has_image(self, ref: str) -> bool:
-        import docker.errors
-
-        try:
-            self.client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            return False
-        return True
-
-    def listing(self, ref: str, paths: Iterable[str]) -> Listing:
-        import docker.errors
-
-        container = self.client.containers.create(ref, command=["true"], network_mode="none")
-        listing: Listing = {}
-        try:
-            for path in paths:
-                try:
-                    stream, _ = container.get_archive(path)
-                except docker.errors.NotFound:
-                    continue
-                listing.update(tar_listing(b"".join(stream)))
-        finally:
-            container.remove(force=True)
-        return listing
-
-    def remove(self, ref: str) -> None:
-        import docker.errors
-
-        try:
-            self.client.images.remove(ref, force=True)
-        except docker.errors.ImageNotFound:
-            pass
-
-    def close(self) -> None:
-        self.client.close()
-
-
 @dataclass
 class _Prepared:
     env: Environment | None  # where the tasks run; None when no environment could be had
@@ -312,25 +200,19 @@ class _Prepared:
     cleanup: Callable[[], None] = lambda: None
 
 
-def present(env: Environment) -> bool:
-    """Is the stored environment still there to run in?"""
-    if env.backend is BackendKind.LOCAL:
-        return (Path(env.image_name) / ".synth-ready").exists()
-    docker = _Docker()
-    try:
-        return docker.has_image(env.image_digest)
-    finally:
-        docker.close()
-
-
 def prepare_environment(
     stored: Environment, snapshot: Snapshot, cache_dir: Path, options: AuditOptions
 ) -> _Prepared:
     """The environment to verify in: the stored one, or (``rebuild``) a fresh build compared
-    with it."""
+    with it. Every question about an environment goes to its backend."""
     if not options.rebuild:
-        if present(stored):
-            return _Prepared(stored, Finding())
+        backend = build_backend(BackendConfig(kind=stored.backend, cache_dir=cache_dir,
+                                              limits=options.limits))
+        try:
+            if backend.present(stored):
+                return _Prepared(stored, Finding())
+        finally:
+            backend.close()
         where = "image" if stored.backend is BackendKind.DOCKER else "virtualenv"
         return _Prepared(
             None,
@@ -349,9 +231,11 @@ def prepare_environment(
     config = BackendConfig(
         kind=stored.backend, cache_dir=fresh, base_image=base, limits=options.limits, rebuild=True
     )
+    builder = build_backend(config)
     try:
-        rebuilt = build_backend(config).prepare(snapshot, stored.spec)
+        rebuilt = builder.prepare(snapshot, stored.spec)
     except Exception as exc:  # any failure to build is the finding, whatever raised it
+        builder.close()
         shutil.rmtree(fresh, ignore_errors=True)
         text = str(exc).strip().splitlines()
         return _Prepared(
@@ -364,11 +248,26 @@ def prepare_environment(
                 ),
             ),
         )
-    finding = compare_environments(stored, rebuilt)
-    return _Prepared(rebuilt, finding, lambda: _discard(rebuilt, fresh))
+
+    def discard() -> None:
+        try:
+            builder.discard(rebuilt)
+        finally:
+            builder.close()
+            shutil.rmtree(fresh, ignore_errors=True)
+
+    try:
+        finding = compare_environments(builder, stored, rebuilt)
+    except BaseException:
+        discard()
+        raise
+    return _Prepared(rebuilt, finding, discard)
 
 
-def compare_environments(stored: Environment, rebuilt: Environment) -> Finding:
+def compare_environments(backend: Backend, stored: Environment, rebuilt: Environment
+                         ) -> Finding:
+    """Lock, base image and files of the stored environment against its rebuild, both read
+    through their backend."""
     finding = Finding()
     changes = lock_changes(stored.lock, rebuilt.lock)
     if changes:
@@ -386,17 +285,9 @@ def compare_environments(stored: Environment, rebuilt: Environment) -> Finding:
             (DriftReason.IMAGE_CHANGED,),
             (f"base image {stored.base_image} → {rebuilt.base_image}",),
         )
-    if not present(stored):
+    if not backend.present(stored):
         return finding + Finding(details=("the stored environment is gone: files not compared",))
-    if stored.backend is BackendKind.DOCKER:
-        docker = _Docker()
-        try:
-            old = docker.listing(stored.image_digest, IMAGE_PATHS)
-            new = docker.listing(rebuilt.image_digest, IMAGE_PATHS)
-        finally:
-            docker.close()
-    else:
-        old, new = dir_listing(Path(stored.image_name)), dir_listing(Path(rebuilt.image_name))
+    old, new = backend.listing(stored), backend.listing(rebuilt)
     differ = listing_changes(old, new)
     if differ:
         finding += Finding(
@@ -404,16 +295,6 @@ def compare_environments(stored: Environment, rebuilt: Environment) -> Finding:
             (_listed(f"{{n}} of {len(old)} files differ in the rebuilt environment", differ, str),),
         )
     return finding
-
-
-def _discard(rebuilt: Environment, fresh: Path) -> None:
-    if rebuilt.backend is BackendKind.DOCKER:
-        docker = _Docker()
-        try:
-            docker.remove(rebuilt.image_name)
-        finally:
-            docker.close()
-    shutil.rmtree(fresh, ignore_errors=True)
 
 
 def verify_tasks(

@@ -16,6 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from synth.choices import BackendChoice
+from synth.envs.listing import Listing
 from synth.records import BackendKind, Environment, EnvSpec, Snapshot
 
 PATCH_FAILED_EXIT = 97  # runner.py's code for "the patch did not apply"
@@ -165,6 +166,13 @@ class Backend(Protocol):
 
     def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun: ...
 
+    # What the reproducibility audit (envs.audit) asks of a stored environment and its rebuild.
+    def present(self, env: Environment) -> bool: ...  # still there to run in?
+
+    def listing(self, env: Environment) -> Listing: ...  # a digest of every file it holds
+
+    def discard(self, env: Environment) -> None: ...  # remove it (an audit's rebuild)
+
     def close(self) -> None: ...
 
 
@@ -238,7 +246,6 @@ def project_build(snapshot: Snapshot, spec: EnvSpec, cache: Path):
     """The project's own wheel and generated files (envs.project_build), built once per
     snapshot on the host, with the version its git tags gave it at intake."""
     from synth.envs.project_build import build_project
-
     from synth.intake import snapshot_version
 
     return build_project(snapshot, cache, source_root=spec.source_root,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import docker
 import docker.errors
-from synth.envs.apt_mirror import machine_mirror
 
 from synth import proc
+from synth.envs.apt_mirror import machine_mirror
 from synth.records import content_hash
 
 SUITE = "bookworm"

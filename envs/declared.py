@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+
 from synth.envs.requirements_policy import canonical, poetry_constraint, poetry_requirement
 from synth.envs.test_discovery import strip_factor
 

@@ -24,6 +24,7 @@ import docker.errors
 from docker.types import Mount
 from jinja2 import Environment as Jinja
 from jinja2 import FileSystemLoader, StrictUndefined
+
 from synth.envs.backend import (
     FORKSERVER,
     PATCH_FAILED_EXIT,
@@ -48,9 +49,9 @@ from synth.envs.backend import (
     template_dir,
 )
 from synth.envs.base_image import base_image_tag, ensure_base_image, suite_for
+from synth.envs.listing import IMAGE_PATHS, Listing, tar_listing
 from synth.envs.names import ImageNames, repo_of
 from synth.envs.project_build import project_context, project_files
-
 from synth.records import (
     HARNESS_VERSION,
     BackendKind,
@@ -652,6 +653,36 @@ class DockerBackend:
         if len(sealed) >= SEALED_PER_ENV:
             return key, self._sessions.pop(sealed[0]), True
         return key, None, False
+
+    def present(self, env: Environment) -> bool:
+        try:
+            self.client.images.get(env.image_digest)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def listing(self, env: Environment) -> Listing:
+        """Every file of the image's venv, harness and repository (IMAGE_PATHS), read from a
+        container created (never started) from it."""
+        container = self.client.containers.create(env.image_digest, command=["true"],
+                                                  network_mode="none")
+        listing: Listing = {}
+        try:
+            for path in IMAGE_PATHS:
+                try:
+                    stream, _ = container.get_archive(path)
+                except docker.errors.NotFound:
+                    continue
+                listing.update(tar_listing(b"".join(stream)))
+        finally:
+            container.remove(force=True)
+        return listing
+
+    def discard(self, env: Environment) -> None:
+        try:
+            self.client.images.remove(env.image_name, force=True)
+        except docker.errors.ImageNotFound:
+            pass
 
     def close(self) -> None:
         for session in self._sessions.values():

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from synth import proc
 from synth.envs.backend import (
     INSTALLER,
     PATCH_FAILED_EXIT,
@@ -36,11 +37,10 @@ from synth.envs.backend import (
     resolve,
     template_dir,
 )
+from synth.envs.listing import Listing, dir_listing
 from synth.envs.names import REBUILD_SUFFIX
 from synth.envs.project_build import add_generated
 from synth.envs.wheelhouse import LOCK_NAME
-
-from synth import proc
 from synth.patches import combine
 from synth.records import (
     HARNESS_VERSION,
@@ -160,6 +160,15 @@ class LocalBackend:
             duration_s=done.duration_s, log_tail=log_tail or done.stdout[-4000:],
             progress=progress, cpu_s=round(done.cpu_s, 4),
         )
+
+    def present(self, env: Environment) -> bool:
+        return (Path(env.image_name) / ".synth-ready").exists()
+
+    def listing(self, env: Environment) -> Listing:
+        return dir_listing(Path(env.image_name))
+
+    def discard(self, env: Environment) -> None:
+        shutil.rmtree(env.image_name, ignore_errors=True)
 
     def close(self) -> None:
         """Nothing stays warm between local runs."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from packaging.requirements import InvalidRequirement, Requirement
+
 from synth.envs.requirements_policy import canonical
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import ValidationError, field_validator
+
 from synth.envs.declared import (
     REQUIREMENT_FILES,
     TEST_NAMES,
@@ -41,7 +42,6 @@ from synth.envs.test_discovery import (
     is_test_file,
     submodule_readers,
 )
-
 from synth.records import EnvSpec, Record
 
 # The interpreters environments are built on: Debian bookworm's and trixie's, built the same way.

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from packaging.requirements import Requirement as Pep508
 from packaging.utils import parse_wheel_filename
-from synth.envs.pip_failures import Culprit, pip_culprits
-from synth.envs.requirements_policy import canonical
 
 from synth import proc
+from synth.envs.pip_failures import Culprit, pip_culprits
+from synth.envs.requirements_policy import canonical
 from synth.records import Requirement, content_hash
 
 LOCK_NAME = "lock.txt"

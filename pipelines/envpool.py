@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ray
+
 from synth.envs.agents import Agent, Episode, run_episode
 from synth.envs.backend import BackendConfig
 from synth.envs.task_env import Action, Observation, StepResult, TaskEnv, TaskEnvConfig

@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
+
 from synth.data.store import Store
 from synth.envs.backend import BackendConfig
 from synth.envs.spec import SpecOverride
+from synth.intake import parse_source
+from synth.mutate import Generation
 from synth.pipelines.flow import StrategyFlow, StrategyOptions, validator
 from synth.pipelines.retry import LOST_ERRORS, Retrying, cancel
 from synth.pipelines.setup_verdicts import setup_failure, setup_of
@@ -34,10 +37,6 @@ from synth.pipelines.stages import (
     prepare_candidates,
     suite_cpu_s,
 )
-from synth.verifiers.runner import BASELINE_RUNS
-
-from synth.intake import parse_source
-from synth.mutate import Generation
 from synth.records import (
     BackendKind,
     Candidate,
@@ -47,6 +46,7 @@ from synth.records import (
     SetupVerdict,
     Strategy,
 )
+from synth.verifiers.runner import BASELINE_RUNS
 
 BATCH_SIZE = 4
 POLL_S = 1.0  # how often the driver looks for hung validation batches

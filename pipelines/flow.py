@@ -24,21 +24,10 @@ from typing import Any
 
 import git
 import ray
-from synth.data.store import Store
-from synth.envs.backend import BackendConfig
-from synth.pipelines.stages import (
-    BatchResult,
-    Built,
-    Measured,
-    Prepared,
-    environment_for,
-    measure_environment,
-    suite_cpu_s,
-    validate_batch,
-)
-from synth.verifiers.grading import failing_results
 
 from synth.combine import combine_candidates
+from synth.data.store import Store
+from synth.envs.backend import BackendConfig
 from synth.intake import parse_source, source_files
 from synth.lm import ChatCompletionsWriter, LMConfig
 from synth.mirror import (
@@ -50,8 +39,19 @@ from synth.mirror import (
     mirror_candidate,
     reverse_patch,
 )
+from synth.pipelines.stages import (
+    BatchResult,
+    Built,
+    Measured,
+    Prepared,
+    environment_for,
+    measure_environment,
+    suite_cpu_s,
+    validate_batch,
+)
 from synth.records import Candidate, RunKind, Snapshot, Strategy, TestStatus
 from synth.statement import StatementInput, Style, choose_style, reproduction, write_statement
+from synth.verifiers.grading import failing_results
 
 _UNUSABLE = "no test passes on the clean repository: nothing can be validated"
 

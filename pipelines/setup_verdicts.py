@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 from synth.envs.spec import SpecError
 from synth.envs.wheelhouse import WheelhouseError
-from synth.verifiers.setup import MESSAGE_CHARS, first_error_line
-
 from synth.intake import IntakeError, parse_source
 from synth.proc import ProcessError
 from synth.records import SetupResult, SetupVerdict
+from synth.verifiers.setup import MESSAGE_CHARS, first_error_line
 
 if TYPE_CHECKING:
     from synth.pipelines.stages import Built, Prepared

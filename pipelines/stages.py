@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
+
 from synth.envs.backend import (
     Backend,
     BackendConfig,
@@ -24,7 +25,28 @@ from synth.envs.backend import (
     resolve,
 )
 from synth.envs.spec import SpecOverride, infer_spec, read_config_files, read_test_texts
+from synth.intake import parse_source, source_files, take
+from synth.mutate import Generation
+from synth.patches import PatchError, apply_file_diff, read_patch
 from synth.pipelines.strategies import procedural
+from synth.records import (
+    Candidate,
+    CoverageMap,
+    Environment,
+    Rejection,
+    RepoRef,
+    RunKind,
+    SetupResult,
+    Snapshot,
+    Strategy,
+    Task,
+    TaskStats,
+    TestRun,
+    TestStatus,
+    content_hash,
+)
+from synth.statement import render_statement
+from synth.targeting import coverage_targets
 from synth.verifiers.accounting import task_stats
 from synth.verifiers.grading import (
     Baseline,
@@ -45,28 +67,6 @@ from synth.verifiers.screening import (
     touches_tests,
 )
 from synth.verifiers.setup import setup_verdict
-
-from synth.intake import parse_source, source_files, take
-from synth.mutate import Generation
-from synth.patches import PatchError, apply_file_diff, read_patch
-from synth.records import (
-    Candidate,
-    CoverageMap,
-    Environment,
-    Rejection,
-    RepoRef,
-    RunKind,
-    SetupResult,
-    Snapshot,
-    Strategy,
-    Task,
-    TaskStats,
-    TestRun,
-    TestStatus,
-    content_hash,
-)
-from synth.statement import render_statement
-from synth.targeting import coverage_targets
 
 BUG_RUNS = 2  # a bug must fail the same tests twice (the full suite, then those tests alone)
 # A mutation can make a loop endless; a bug run then holds a worker until its timeout. The clean

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ray
+
 from synth.data.store import Store
 from synth.envs.backend import BackendConfig, build_backend
 from synth.pipelines.factory import start_ray
+from synth.records import Task
 from synth.verifiers.screening import patched_files
 from synth.verifiers.solution import SolutionVerdict, TaskContext, verify_solution
-
-from synth.records import Task
 
 PATCH_SUFFIXES = (".diff", ".patch")
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
 from synth.trainer.kernels.router_ref import Routing
 
 RouteFn = Callable[..., Routing]

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import torch
-from synth.trainer.config import BOS, EOS, PAD, SEP, prompt_budget
-from synth.trainer.split import split_tasks
 
 from synth.patches import (
     PatchError,
@@ -34,10 +32,11 @@ from synth.patches import (
     reverse_patch,
     touched_new_lines,
 )
+from synth.trainer.config import BOS, EOS, PAD, SEP, prompt_budget
+from synth.trainer.split import split_tasks
 
 if TYPE_CHECKING:
     from synth.data.store import Store
-
     from synth.records import Task
 
 IGNORE = -100  # target of a position that carries no loss

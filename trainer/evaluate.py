@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+
+from synth.patches import PatchError, parse_patch
 from synth.trainer.checkpoint import Meta, find_checkpoint, load_weights
 from synth.trainer.config import TrainConfig, config_from_dict
 from synth.trainer.dataset import Example, load_examples
@@ -24,13 +26,10 @@ from synth.trainer.model import MoELM
 from synth.trainer.sample import Sample, SampleConfig, sample
 from synth.trainer.train import precision
 
-from synth.patches import PatchError, parse_patch
-
 if TYPE_CHECKING:
     from synth.envs.backend import BackendConfig
-    from synth.verifiers.solution import SolutionVerdict
-
     from synth.records import BackendKind
+    from synth.verifiers.solution import SolutionVerdict
 
 
 class EvalError(ValueError):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from synth.trainer.config import ModelConfig
 from synth.trainer.moe import MoE, MoEStats, default_out_std
-from torch import nn
 
 
 class RMSNorm(nn.Module):

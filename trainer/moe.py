@@ -24,10 +24,11 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from synth.trainer.backends import Backend, get_backend
 from synth.trainer.config import MoEConfig
 from synth.trainer.kernels.schedule import count_experts
-from torch import nn
 
 
 class MoEStats(NamedTuple):

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+
+from synth.records import content_hash
 from synth.trainer.backends import get_backend, require_runnable
 from synth.trainer.checkpoint import latest_checkpoint, prune_checkpoints
 from synth.trainer.config import TrainConfig
 from synth.trainer.dataset import build_rows, load_examples
 from synth.trainer.train import StepMetrics, Trainer, autocast_dtype
-
-from synth.records import content_hash
 
 if TYPE_CHECKING:
     from synth.data.store import Store

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import torch
+
 from synth.trainer.config import EOS, prompt_budget
 from synth.trainer.dataset import prompt_tokens
 from synth.trainer.model import MoELM

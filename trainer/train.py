@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+
 from synth.trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from synth.trainer.config import OptimConfig, TrainConfig
 from synth.trainer.dataset import IGNORE, Batch, batch_at

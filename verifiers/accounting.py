@@ -14,9 +14,6 @@ import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
-from synth.verifiers.grading import READ, StatusMap, passed, status_of
-from synth.verifiers.screening import IMPORT_CONTEXT, is_test_path, tests_covering
-
 from synth.patches import PatchError, parse_patch, touched_lines
 from synth.records import (
     CoverageMap,
@@ -26,6 +23,8 @@ from synth.records import (
     TestRate,
     TestRun,
 )
+from synth.verifiers.grading import READ, StatusMap, passed, status_of
+from synth.verifiers.screening import IMPORT_CONTEXT, is_test_path, tests_covering
 
 
 def run_cost(run: TestRun) -> float:

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synth.envs.backend import Backend, RunRequest
-from synth.verifiers.runner import run_suite
-from synth.verifiers.screening import is_test_path
-
 from synth.mutate import apply_site, compiles, find_sites, make_patch
 from synth.patches import parse_patch, touched_old_lines
 from synth.records import RunKind, Task, TestStatus, Verdict
 from synth.targeting import entities
+from synth.verifiers.runner import run_suite
+from synth.verifiers.screening import is_test_path
 
 MINT_TRIES = 6  # mutations run, at most, to mint one canary for a task
 _FAILING = (TestStatus.FAILED, TestStatus.ERROR)

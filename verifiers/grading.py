@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from synth.verifiers.report import PATCH_FAILED_EXIT
-
 from synth.records import Rejection, TestResult, TestRun, TestStatus, Verdict
+from synth.verifiers.report import PATCH_FAILED_EXIT
 
 StatusMap = Mapping[str, TestStatus]
 READ = (Verdict.PASS, Verdict.FAIL)  # verdicts whose per-test results can be trusted

@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from synth.envs.backend import Backend, RawRun, RunRequest
-from synth.verifiers.grading import Baseline, baseline_of
-from synth.verifiers.report import against_witness, blame, read_report
-
 from synth.records import (
     CoverageMap,
     Environment,
@@ -17,6 +14,8 @@ from synth.records import (
     Verdict,
     content_hash,
 )
+from synth.verifiers.grading import Baseline, baseline_of
+from synth.verifiers.report import against_witness, blame, read_report
 
 
 def patch_hash(patch: str) -> str:

@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-from synth.verifiers.screening import _TEST_CONFIG, is_test_path
-
 from synth.patches import combine, read_patch, split_blocks
+from synth.verifiers.screening import _TEST_CONFIG, is_test_path
 
 __all__ = ["combine", "sanitize", "SolutionFlag", "Sanitized", "split_blocks", "flag_for"]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from synth.verifiers.grading import Baseline
-
 from synth.records import SetupVerdict, TestRun, TestStatus, Verdict
+from synth.verifiers.grading import Baseline
 
 MESSAGE_CHARS = 299  # a stored message is one line a table can show, never a log
 

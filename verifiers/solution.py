@@ -31,13 +31,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
-from synth.envs.backend import Backend, RunRequest
-from synth.verifiers import git_view
-from synth.verifiers.canary import Canary, mint, stored
-from synth.verifiers.grading import passed, status_of
-from synth.verifiers.runner import patch_hash, run_suite
-from synth.verifiers.sanitize import Sanitized, SolutionFlag, flag_for, sanitize
 
+from synth.envs.backend import Backend, RunRequest
 from synth.patches import PatchError, combine, parse_patch, reverse_patch
 from synth.records import (
     HARNESS_VERSION,
@@ -52,6 +47,11 @@ from synth.records import (
     content_hash,
     utcnow,
 )
+from synth.verifiers import git_view
+from synth.verifiers.canary import Canary, mint, stored
+from synth.verifiers.grading import passed, status_of
+from synth.verifiers.runner import patch_hash, run_suite
+from synth.verifiers.sanitize import Sanitized, SolutionFlag, flag_for, sanitize
 
 
 class Outcome(StrEnum):

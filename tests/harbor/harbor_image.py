@@ -28,11 +28,11 @@ from typing import Any
 import docker
 import docker.errors
 from docker.types import Mount
+
+from synth import proc
 from synth.envs.apt_mirror import machine_mirror
 from synth.envs.base_image import base_image_tag, ensure_base_image, suite_for
 from synth.envs.wheelhouse import ensure_wheelhouse
-
-from synth import proc
 from synth.records import content_hash
 
 HARBOR_VERSION = "0.26.0"

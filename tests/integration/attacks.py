@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from synth.verifiers.solution import TaskContext
-
 from tests.integration.solution_kit import (
     FORCE_PASS_HOOK,
     bug_source,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from synth.envs.backend import BackendConfig, Limits
 from synth.pipelines.factory import run_factory
-
 from synth.records import BackendKind
 
 

@@ -10,11 +10,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from synth.data.audit_records import DriftReason
-from synth.data.store import Store
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.data.audit_records import DriftReason
+from synth.data.store import Store
 from synth.records import AuditVerdict, BackendKind
 from tests.integration.corpus import sample_corpus
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synth.data.store import Store
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.data.store import Store
+from synth.envs.backend import BackendConfig, build_backend
+from synth.envs.names import REBUILD_SUFFIX
 from synth.records import AuditVerdict, BackendKind
 from tests.integration.corpus import sample_corpus
 
@@ -23,8 +25,6 @@ def corpus(sample_path: Path, cache_dir: Path, tmp_path_factory: pytest.TempPath
 
 
 def test_a_rebuilt_image_matches_and_every_task_reproduces(corpus: Path, cache_dir: Path) -> None:
-    from synth.envs.audit import _Docker
-
     result = CliRunner().invoke(
         app,
         [
@@ -47,9 +47,11 @@ def test_a_rebuilt_image_matches_and_every_task_reproduces(corpus: Path, cache_d
     assert all(a.verdict is AuditVerdict.REPRODUCED and a.rebuilt for a in audits)
     # Same lock, same files: nothing to say, not even "files not compared".
     assert all(a.details == () for a in audits), [a.details for a in audits]
-    docker = _Docker()
+    backend = build_backend(BackendConfig(kind=BackendKind.DOCKER, cache_dir=cache_dir))
+    rebuilt = env.image_name + REBUILD_SUFFIX
+    rebuild = env.model_copy(update={"image_name": rebuilt, "image_digest": rebuilt})
     try:
-        assert docker.has_image(env.image_digest), "the stored image is left alone"
-        assert not docker.has_image(env.image_name + "-rebuild"), "the rebuild is removed"
+        assert backend.present(env), "the stored image is left alone"
+        assert not backend.present(rebuild), "the rebuild is removed"
     finally:
-        docker.close()
+        backend.close()

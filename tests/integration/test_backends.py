@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from synth.envs.backend import BackendConfig, Limits, RunRequest, build_backend
 from synth.envs.spec import infer_spec, read_config_files
-from synth.verifiers.runner import run_baseline, run_suite
-
 from synth.records import BackendKind, RunKind, Snapshot, TestStatus, Verdict
+from synth.verifiers.runner import run_baseline, run_suite
 
 BUG = """diff --git a/box.py b/box.py
 --- a/box.py

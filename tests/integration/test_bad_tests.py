@@ -11,12 +11,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from synth.envs.backend import BackendConfig, Limits, build_backend
 from synth.envs.spec import infer_spec
-from synth.verifiers.runner import settle_baseline
-
 from synth.intake import parse_source, take
 from synth.records import BackendKind
+from synth.verifiers.runner import settle_baseline
 
 pytestmark = pytest.mark.docker
 

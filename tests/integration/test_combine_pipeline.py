@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from synth.combine import OPERATOR
 from synth.data.store import Store
 from synth.envs.backend import BackendConfig, Limits
 from synth.pipelines.factory import run_factory
 from synth.pipelines.flow import StrategyOptions
-
-from synth.combine import OPERATOR
 from synth.records import BackendKind, Strategy
 
 pytestmark = pytest.mark.usefixtures("ray_session")

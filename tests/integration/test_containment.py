@@ -10,12 +10,12 @@ from pathlib import Path
 
 import git
 import pytest
+
 from synth.envs.backend import BackendConfig, Limits, RunRequest, build_backend
 from synth.envs.spec import infer_spec, read_config_files
-from synth.verifiers.runner import run_suite
-
 from synth.intake import parse_source, take
 from synth.records import BackendKind, RunKind, Snapshot, TestStatus, Verdict
+from synth.verifiers.runner import run_suite
 from tests.integration.hostile_repo import marker_patch, write_hostile_repo
 
 TIMEOUT_S = 15

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import ray
+
 from synth.envs.agents import GoldAgent, NoopAgent, ScriptedAgent
 from synth.envs.docker_backend import OWNER_LABEL, run_container_labels
 from synth.envs.task_env import Action, TaskEnvConfig
 from synth.pipelines.envpool import EnvPool
 from synth.verifiers.solution import gold_patch
-
 from tests.integration.solution_kit import FORCE_PASS_HOOK, contexts, corpus_db, docker_config
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")

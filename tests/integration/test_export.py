@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
-from synth.data.export import SWEbenchInstance, SWEsmithInstance
-from synth.data.store import Store
 from typer.testing import CliRunner
 
 from synth import proc
 from synth.cli import app
+from synth.data.export import SWEbenchInstance, SWEsmithInstance
+from synth.data.store import Store
 from synth.records import BackendKind, Task
 from tests.integration.corpus import sample_corpus
 

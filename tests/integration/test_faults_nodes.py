@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import ray
-import synth.pipelines.factory as factory
 from ray.cluster_utils import Cluster
+
+import synth.pipelines.factory as factory
 from synth.envs.backend import BackendConfig, Limits
 from synth.pipelines.retry import MAX_ATTEMPTS
-
 from synth.records import BackendKind
 from tests.integration.runs import CANDIDATES, SAMPLE, SEED, reference_rows, stored_rows
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import ray
+
 from synth.pipelines.retry import LOST_ERRORS, MAX_ATTEMPTS, Retrying, cancel
 
 pytestmark = pytest.mark.usefixtures("ray_session")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import git
 import pytest
+
 from synth.envs.backend import BackendConfig, Limits, build_backend
 from synth.envs.spec import infer_spec, read_config_files
-from synth.verifiers.runner import BASELINE_RUNS, run_baseline
-
 from synth.intake import parse_source, take
 from synth.records import BackendKind
+from synth.verifiers.runner import BASELINE_RUNS, run_baseline
 
 TRIALS = int(os.environ.get("SYNTH_FLAKE_TRIALS", "50"))  # the issue asks for 50
 RATES = {"test_flaky_10": 0.1, "test_flaky_30": 0.3, "test_flaky_50": 0.5}

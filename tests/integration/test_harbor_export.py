@@ -11,11 +11,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from synth.envs.docker_backend import ping
-from synth.envs.harbor_check import build, check_folder, trial
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.envs.docker_backend import ping
+from synth.envs.harbor_check import build, check_folder, trial
 from synth.records import BackendKind
 from tests.integration.corpus import sample_corpus
 

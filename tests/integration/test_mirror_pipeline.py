@@ -7,12 +7,12 @@ from pathlib import Path
 
 import fix_history
 import pytest
+
 from synth.data.store import Store
 from synth.envs.backend import BackendConfig, Limits
+from synth.mirror import OPERATOR
 from synth.pipelines.factory import run_factory
 from synth.pipelines.flow import StrategyOptions
-
-from synth.mirror import OPERATOR
 from synth.records import BackendKind, Strategy
 
 pytestmark = pytest.mark.usefixtures("ray_session")

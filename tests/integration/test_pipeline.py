@@ -6,12 +6,12 @@ import random
 from pathlib import Path
 
 import pytest
+
 from synth.data.store import Store
 from synth.envs.backend import BackendConfig, Limits, RunRequest, build_backend
 from synth.pipelines.factory import run_factory
-from synth.verifiers.runner import run_suite
-
 from synth.records import BackendKind, RunKind, Task, TestStatus, Verdict
+from synth.verifiers.runner import run_suite
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

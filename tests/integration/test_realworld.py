@@ -22,10 +22,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from synth.data.store import Store
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.data.store import Store
 from synth.records import SetupVerdict
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
@@ -90,7 +90,6 @@ def test_on_real_tasks_gold_resolves_and_no_attack_earns_a_reward(mined: Path,
     from synth.envs.backend import build_backend
     from synth.pipelines.verify import load_contexts
     from synth.verifiers.solution import Outcome, gold_patch, reward, verify_solution
-
     from tests.integration.attacks import ATTACKS
     from tests.integration.solution_kit import docker_config
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
+
 from synth.envs import docker_backend
 from synth.envs.backend import BackendConfig, Limits, build_backend, environment_key
 from synth.envs.docker_backend import (
@@ -30,10 +31,9 @@ from synth.envs.docker_backend import (
     remote_ref,
 )
 from synth.envs.spec import infer_spec, read_config_files
-from synth.verifiers.runner import run_suite
-
 from synth.intake import parse_source, take
 from synth.records import BackendKind, RunKind, Snapshot, Verdict
+from synth.verifiers.runner import run_suite
 
 PREFIX = "synth-test"
 

@@ -11,11 +11,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from synth.data.store import Store
 from typer.testing import CliRunner
 
 from synth import proc
 from synth.cli import app
+from synth.data.store import Store
 from tests.unit.test_report_html import fill
 
 CHARTS = ("funnel-operator", "funnel-repo", "test-time", "flake-rates", "audits", "corpus-growth")

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from synth.data.store import Store
 
+from synth.data.store import Store
 from tests.integration.runs import reference_rows, run_env, stored_rows, synth_run, synth_run_argv
 
 TRIALS = int(os.environ.get("SYNTH_RESUME_TRIALS", "2"))

@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from synth.envs.backend import BackendChoice, Limits, RunRequest, build_backend, resolve_backend
+from synth.mutate import make_patch
 from synth.pipelines.stages import (
     build_environment,
     measure_environment,
@@ -18,11 +20,9 @@ from synth.pipelines.stages import (
     screen_lines,
     screen_request,
 )
+from synth.records import RunKind, Verdict
 from synth.verifiers.runner import run_suite
 from synth.verifiers.screening import changed_lines, screenable
-
-from synth.mutate import make_patch
-from synth.records import RunKind, Verdict
 
 # Every entry of a tree (type, mode, path, link target) and every file's sha256, in one digest.
 TREE_DIGEST = (

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
+
+from synth.cli import app
 from synth.data.store import Store
 from synth.trainer.config import TINY
 from synth.trainer.run import run_training
 from synth.trainer.split import split_tasks
-from typer.testing import CliRunner
-
-from synth.cli import app
 from tests.integration.solution_kit import corpus_db
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")

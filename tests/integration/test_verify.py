@@ -8,16 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from synth.data.store import Store
-from synth.envs.backend import Backend, RunRequest, build_backend
-from synth.pipelines.verify import Submission, verify_many
-from synth.verifiers.runner import run_suite
-from synth.verifiers.sanitize import SolutionFlag, combine
-from synth.verifiers.solution import Outcome, TaskContext, gold_patch, selection, verify_solution
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.data.store import Store
+from synth.envs.backend import Backend, RunRequest, build_backend
+from synth.pipelines.verify import Submission, verify_many
 from synth.records import RunKind, Verdict
+from synth.verifiers.runner import run_suite
+from synth.verifiers.sanitize import SolutionFlag, combine
+from synth.verifiers.solution import Outcome, TaskContext, gold_patch, selection, verify_solution
 from tests.integration.solution_kit import (
     FORGE_REPORT,
     LOOPHOLES,

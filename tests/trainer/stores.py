@@ -14,7 +14,6 @@ def write_store(
     """Add repository ``name`` (``files`` on disk under ``root``) and one task per (file, bug)
     to the store at ``path``."""
     from synth.data.store import Store
-
     from synth.mutate import make_patch
     from synth.records import BackendKind
     from tests.factories import make_environment, make_repo, make_snapshot, make_task

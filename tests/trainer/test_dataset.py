@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
+
 from synth.data.store import Store
+from synth.patches import apply_file_diff, parse_patch
 from synth.trainer.config import BOS, EOS, PAD, SEP
 from synth.trainer.dataset import IGNORE, Example, batch_at, encode, load_examples, pack
-
-from synth.patches import apply_file_diff, parse_patch
 
 
 def test_examples_from_the_store_show_buggy_functions_and_target_the_fix(task_store) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
+
+from synth.cli import app
 from synth.data.store import Store
 from synth.trainer.checkpoint import CheckpointError, find_checkpoint
 from synth.trainer.config import TrainConfig, config_from_dict
 from synth.trainer.evaluate import load_model
 from synth.trainer.run import run_training
-from typer.testing import CliRunner
-
-from synth.cli import app
 
 CPU = torch.device("cpu")
 

@@ -8,10 +8,10 @@ from functools import partial
 
 import pytest
 import torch
+
 from synth.trainer.kernels.experts_gmm import experts_torch_gmm
 from synth.trainer.kernels.experts_ref import experts_loop
 from synth.trainer.kernels.experts_triton import experts_triton
-
 from tests.trainer.ops import fresh_outputs, skip_without_grouped_mm
 
 Experts = Callable[..., torch.Tensor]

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 import torch
+
 from synth.trainer.backends import BackendError, get_backend, resolve_name
 from synth.trainer.config import ConfigError, MoEConfig
 from synth.trainer.moe import MoE, router_z_loss, switch_aux_loss
-
 from tests.trainer.ops import host_syncs, skip_without_grouped_mm
 
 E = 6

@@ -4,7 +4,6 @@ right, with or without the snapshot on disk."""
 from __future__ import annotations
 
 import pytest
-from synth.trainer.dataset import buggy_code
 
 from synth.mutate import make_patch
 from synth.patches import (
@@ -15,6 +14,7 @@ from synth.patches import (
     reverse_patch,
     touched_new_lines,
 )
+from synth.trainer.dataset import buggy_code
 
 CLEAN = "def f(x):\n    y = x + 1\n    return y\n\n\ndef g():\n    return 2\n"
 BUGGY = "def f(x):\n    y = x - 1\n    z = 0\n    return y\n\n\ndef g():\n    return 2\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from synth.trainer.kernels.router_ref import route_ref
 from synth.trainer.kernels.router_triton import route_triton
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from synth.trainer.config import BOS, SEP, TrainConfig
 from synth.trainer.dataset import Example, build_rows, prompt_tokens
 from synth.trainer.model import MoELM

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from synth.data.store import Store
-from synth.trainer.dataset import Example, load_examples
 
+from synth.data.store import Store
 from synth.mutate import make_patch
 from synth.patches import parse_patch
+from synth.trainer.dataset import Example, load_examples
 from tests.trainer.stores import SHOP_FILES, shop_bugs
 
 
@@ -86,9 +86,8 @@ def test_a_task_keeps_its_side_as_the_corpus_grows() -> None:
 
 
 def test_a_task_straddling_both_sides_is_on_neither() -> None:
-    from synth.trainer.split import split_tasks
-
     from synth.patches import combine
+    from synth.trainer.split import split_tasks
 
     tasks = many(80)
     split = split_tasks(tasks, 0.3)

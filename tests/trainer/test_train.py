@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from synth.trainer.checkpoint import CheckpointError, latest_checkpoint
 from synth.trainer.config import OptimConfig, TrainConfig
 from synth.trainer.dataset import Example, build_rows

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from synth.data.store import Store
-from synth.data.training_runs import TrainingRun, TrainingStep, list_runs, list_steps, write_steps
-from synth.trainer.run import TrainingError, run_training
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.data.store import Store
+from synth.data.training_runs import TrainingRun, TrainingStep, list_runs, list_steps, write_steps
+from synth.trainer.run import TrainingError, run_training
 
 CPU = torch.device("cpu")
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from synth.data import task_metrics as tm
 from synth.data.store import Store
-from synth.verifiers.accounting import distance_to_tests, task_stats
-from synth.verifiers.runner import patch_hash
-
 from synth.records import (
     CoverageMap,
     CoveredLines,
@@ -21,6 +19,8 @@ from synth.records import (
     TestStatus,
     Verdict,
 )
+from synth.verifiers.accounting import distance_to_tests, task_stats
+from synth.verifiers.runner import patch_hash
 from tests.factories import make_environment, make_repo, make_run, make_snapshot, make_task
 
 REPO = make_repo("ledger")

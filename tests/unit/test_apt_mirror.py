@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from synth.envs.apt_mirror import MirrorNotFound, mirror_from_sources
 
 DEB822 = """\

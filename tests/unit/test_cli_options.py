@@ -6,13 +6,13 @@ from enum import StrEnum
 
 import pytest
 import typer
-from synth.trainer.config import ConfigName, ExpertBackend
 from typer.testing import CliRunner
 
 from synth.choices import BackendChoice, ExportFormat, StatementStyle
 from synth.cli import candidate_budget
 from synth.mutate import ALL_CANDIDATES
 from synth.records import Strategy
+from synth.trainer.config import ConfigName, ExpertBackend
 
 
 @pytest.mark.parametrize(("text", "budget"), [("24", 24), ("all", ALL_CANDIDATES),

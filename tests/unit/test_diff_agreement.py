@@ -21,12 +21,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from synth.verifiers.sanitize import sanitize
-from synth.verifiers.screening import changed_lines, is_test_path, patched_files
 
 from synth.mutate import generate_candidates, make_patch, split_lines
 from synth.patches import apply_file_diff, parse_patch, split_blocks, touched_lines
 from synth.targeting import changed_old_lines
+from synth.verifiers.sanitize import sanitize
+from synth.verifiers.screening import changed_lines, is_test_path, patched_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = "data/samples/ledger"

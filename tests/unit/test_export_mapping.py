@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from synth.data.export import (
     END_MARK,
     LOG_PARSER,
@@ -27,7 +28,6 @@ from synth.data.export import (
 )
 from synth.data.store import Store
 from synth.data.task_repo import TaskCommit
-
 from synth.records import BackendKind, Candidate, Environment, RepoRef, Snapshot, Task
 from tests.factories import (
     make_candidate,

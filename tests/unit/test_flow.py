@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synth.pipelines.flow import StrategyOptions, restate
-from synth.pipelines.stages import BatchResult, Validated
 
 from synth.choices import StatementStyle
 from synth.cli_mutate import strategy_options
 from synth.mutate import make_patch
+from synth.pipelines.flow import StrategyOptions, restate
+from synth.pipelines.stages import BatchResult, Validated
 from synth.records import RunKind, Snapshot, Strategy, TestStatus
 from synth.statement import Style, leaks
 from tests.factories import (
@@ -110,9 +110,9 @@ def test_strategy_options_from_the_command_line() -> None:
 
 def test_funnel_table_shows_each_step_as_a_share_of_what_was_generated() -> None:
     from rich.console import Console
-    from synth.data.store import FunnelRow
 
     from synth.cli_mutate import funnel_table, generation_by
+    from synth.data.store import FunnelRow
 
     rows = [FunnelRow(key="arith_swap", generated=8, broke=5, validated=4, rejected_by_reason={})]
     tried, dropped = {"arith_swap": 10}, {"arith_swap": {"duplicate": 2}}
@@ -132,6 +132,7 @@ def test_funnel_table_shows_each_step_as_a_share_of_what_was_generated() -> None
 
 def test_batches_go_near_the_node_that_holds_their_environment() -> None:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     from synth.pipelines.stages import near
 
     assert near("") == {}  # outside Ray: no preference

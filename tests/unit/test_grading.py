@@ -7,11 +7,11 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
-from synth.verifiers.grading import Baseline, Grade, baseline_of, broke_any, grade, rejection_for
-from synth.verifiers.report import PATCH_FAILED_EXIT
 
 from synth import records
 from synth.records import Rejection, RunKind, Verdict
+from synth.verifiers.grading import Baseline, Grade, baseline_of, broke_any, grade, rejection_for
+from synth.verifiers.report import PATCH_FAILED_EXIT
 from tests.factories import make_result, make_run
 
 S = records.TestStatus
@@ -268,9 +268,8 @@ def test_a_bug_that_breaks_collection_still_quotes_its_failing_tests() -> None:
     """Regression (six, a single root module): the bug broke `import six`, so the report named
     only the module's collection error; the statement had no failing test to quote and the
     whole batch crashed ("render_statement needs at least one failing test")."""
-    from synth.verifiers.grading import failing_results
-
     from synth.statement import render_statement
+    from synth.verifiers.grading import failing_results
 
     error = make_result("test_six.py", S.ERROR,
                         message="could not be collected: TypeError: object.__init__()")

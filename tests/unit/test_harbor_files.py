@@ -11,8 +11,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from synth.data.harbor import originals_tar, package_name, task_toml
 
+from synth.data.harbor import originals_tar, package_name, task_toml
 from synth.records import Strategy
 from tests.unit.test_accounting import SNAP, env, task
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from synth.envs.backend import BackendConfig, check_registry
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.envs.backend import BackendConfig, check_registry
 from synth.records import BackendKind
 
 

@@ -1,7 +1,6 @@
 """`synth run --repo-budget`: a repository's candidates are capped by what its suite costs."""
 
 from synth.pipelines.stages import Measured, budget_cap
-
 from tests.factories import make_run
 
 

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from synth.verifiers.report import read_report
 
 from synth import records
 from synth.records import CoveredLines, Verdict
+from synth.verifiers.report import read_report
 
 PASSED, FAILED = records.TestStatus.PASSED, records.TestStatus.FAILED
 NONCE = "3f9a0c1d2e4b5a6978c0d1e2f3a4b5c6"

@@ -9,6 +9,9 @@ from __future__ import annotations
 import difflib
 
 import pytest
+
+from synth.mutate import make_patch
+from synth.records import CoverageMap, CoveredLines
 from synth.verifiers.screening import (
     changed_defaults,
     changed_lines,
@@ -21,9 +24,6 @@ from synth.verifiers.screening import (
 from synth.verifiers.screening import (
     tests_covering as covering,  # a bare `tests_*` name is collected
 )
-
-from synth.mutate import make_patch
-from synth.records import CoverageMap, CoveredLines
 
 N = 30
 # Line n of the original file reads "value_n = n": a line number is visible in the text.

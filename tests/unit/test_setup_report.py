@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from synth.data.corpus_stats import collect_stats, latest_setups
-from synth.data.store import Store
-from synth.pipelines.factory import RunSummary
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.data.corpus_stats import collect_stats, latest_setups
+from synth.data.store import Store
+from synth.pipelines.factory import RunSummary
 from synth.records import SetupResult, SetupVerdict
 from synth.report import print_stats, render_report, setup_line
 

@@ -11,12 +11,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from synth.envs.project_build import ProjectBuild, _generated_files
+from synth.records import SetupVerdict, TestRun, Verdict
 from synth.verifiers.grading import baseline_of
 from synth.verifiers.report import blame, death, read_report, signal_name
 from synth.verifiers.setup import setup_verdict
-
-from synth.records import SetupVerdict, TestRun, Verdict
 from tests.factories import make_requirement, make_result, make_run
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "envs" / "templates"

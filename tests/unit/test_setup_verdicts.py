@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from synth.envs.spec import SpecError
 from synth.envs.wheelhouse import WheelhouseError
+from synth.intake import IntakeError
 from synth.pipelines.setup_verdicts import (
     MESSAGE_CHARS,
     first_error_line,
@@ -18,8 +20,6 @@ from synth.pipelines.setup_verdicts import (
     setup_of,
 )
 from synth.pipelines.stages import Built, Measured, Prepared
-
-from synth.intake import IntakeError
 from synth.proc import ProcessError
 from synth.records import BackendKind, SetupResult, SetupVerdict, TestStatus, Verdict
 from tests.factories import make_environment, make_repo, make_run, make_snapshot, make_spec

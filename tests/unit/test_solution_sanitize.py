@@ -4,6 +4,7 @@ flagged, ordinary source edits are kept byte for byte. Pure: patch text in, patc
 from __future__ import annotations
 
 import pytest
+
 from synth.verifiers.sanitize import SolutionFlag, combine, sanitize, split_blocks
 
 SRC = """\

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+
 from synth.envs.requirements_policy import poetry_constraint
 from synth.envs.spec import (
     DEFAULT_PYTEST,

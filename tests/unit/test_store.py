@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from synth.data.store import MIGRATIONS, TABLES, FunnelRow, Store, StoreError
 
+from synth.data.store import MIGRATIONS, TABLES, FunnelRow, Store, StoreError
 from synth.records import (
     BackendKind,
     Candidate,
@@ -108,7 +108,6 @@ def write_old(store: Store, batch: dict) -> None:
     """Write a batch as an older schema holds it: the fields added since are left out (and the
     migration gives them their defaults)."""
     from synth.data.store import _insert, _plain, _snapshot_row
-
     from synth.records import utcnow
 
     tables = {"environments": batch["environments"], "candidates": batch["candidates"],

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from synth.records import TestResult, TestStatus, Verdict
 from synth.verifiers import git_view
 from synth.verifiers.report import against_witness, read_report, witnessed
 from synth.verifiers.sanitize import SolutionFlag, flag_for, sanitize
 from synth.verifiers.solution import weakened_comparisons
-
-from synth.records import TestResult, TestStatus, Verdict
 
 TOP = frozenset({"pkg", "tests", "pyproject.toml"})
 

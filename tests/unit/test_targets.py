@@ -186,9 +186,8 @@ def test_in_package_tests_leave_the_package_a_target_under_coverage() -> None:
 def test_candidates_on_coverage_targets_come_from_executed_functions_only() -> None:
     """Within a file the coverage map already decides: ``generate(covered=...)`` keeps the
     functions whose bodies ran (``keep_entities``) and drops mutations of lines no test ran."""
-    from synth.pipelines.strategies import executed_lines
-
     from synth.mutate import generate
+    from synth.pipelines.strategies import executed_lines
 
     more = ("def ran(a, b):\n    c = a + b\n    return c * 2\n\n\n"
             "def idle(a, b):\n    c = a - b\n    return c * 3\n")

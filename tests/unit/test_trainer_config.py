@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from synth.records import content_hash
 from synth.trainer.config import (
     CONFIGS,
     TINY,
@@ -16,8 +18,6 @@ from synth.trainer.config import (
     config_from_dict,
     get_config,
 )
-
-from synth.records import content_hash
 
 
 def test_every_named_config_has_its_config_name() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
 from synth.envs.pip_failures import Culprit, FailureKind, pip_culprits
 from synth.envs.wheelhouse import (
     HOST_PYTHON,
@@ -20,7 +21,6 @@ from synth.envs.wheelhouse import (
     render_lock,
     resolve_wheelhouse,
 )
-
 from synth.records import Requirement as LockEntry
 
 WHEELS = {

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
 from synth.trainer.kernels.schedule import sort_by_expert
 
 GroupedMM = Callable[..., torch.Tensor]

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import torch
 import triton
 import triton.language as tl
+
 from synth.trainer.kernels.schedule import (
     BlockSchedule,
     Permutation,

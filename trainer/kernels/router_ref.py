@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+
 from synth.trainer.kernels.schedule import count_experts
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import triton
 import triton.language as tl
+
 from synth.trainer.kernels.router_ref import Routing
 
 _BLOCK_T = 16
