@@ -231,7 +231,7 @@ def task_image_name(task: Task) -> str:
 def eval_script(env: Environment) -> str:
     """What SWE-bench's harness runs in the task image after applying a patch: the factory's
     test paths and pytest arguments, with ``-rA`` so that SWE-bench's pytest parser reads it."""
-    from synth.envs.docker_backend import PRISTINE
+    from synth.envs.docker_session import PRISTINE
 
     source = PRISTINE if env.spec.source_root == "." else f"{PRISTINE}/{env.spec.source_root}"
     command = [
@@ -318,7 +318,7 @@ def environment_files(env: Environment, snapshot: Snapshot,
     own build (``project_files``; see README)."""
     from synth.envs.backend import PROGRAMS, helper_sources, plugin_source, template_dir
     from synth.envs.base_image import base_image_tag, suite_for
-    from synth.envs.docker_backend import render_dockerfile
+    from synth.envs.docker_build import render_dockerfile
     from synth.envs.project_build import project_context
     from synth.envs.wheelhouse import render_lock
 
@@ -345,7 +345,7 @@ def environment_files(env: Environment, snapshot: Snapshot,
 
 def task_files(task: Task, snapshot: Snapshot, commit: TaskCommit) -> dict[str, str]:
     """A per-task image: the environment, with the bug committed as base_commit, alone in git."""
-    from synth.envs.docker_backend import PRISTINE, UID
+    from synth.envs.docker_session import PRISTINE, UID
 
     env_vars = " ".join(f"{k}={_quote(v)}" for k, v in IDENTITY.items())
     message = _quote(commit_message(task.instance_id))
@@ -549,7 +549,7 @@ def _write_harbor_tasks(store: Store, root: Path, tasks: Sequence[Task],
         plugin_source,
         template_dir,
     )
-    from synth.envs.docker_backend import LOG, PRISTINE, UID, WORK
+    from synth.envs.docker_session import LOG, PRISTINE, UID, WORK
     from synth.verifiers.screening import is_test_path
 
     programs = {name: (template_dir() / name).read_text() for name in (*PROGRAMS, GRADER)}

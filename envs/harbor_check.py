@@ -21,7 +21,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from synth.envs.docker_backend import OWNER_LABEL, RUN_LABEL, owner
+from synth.envs.docker_session import OWNER_LABEL, RUN_LABEL, owner
 from synth.envs.names import harbor_image
 
 

@@ -8,7 +8,7 @@ and output), reads a file, writes a file, or submits. Submitting scores the diff
 starting state to /work exactly as ``synth verify`` scores a patch (tests and test configuration
 restored, only FAIL_TO_PASS + PASS_TO_PASS run, a canary run behind a ``resolved``).
 
-The container is sealed to the task (envs.docker_backend.DockerSession): /work is a copy of the
+The container is sealed to the task (envs.docker_session.DockerSession): /work is a copy of the
 buggy state whose git repository holds one commit, that state; the clean tree the bug was made
 from is unreadable to the agent, and no git object holds the fix.
 """
@@ -24,7 +24,7 @@ from synth.records import BackendKind, Record
 from synth.verifiers.solution import SolutionVerdict, TaskContext, reward, verify_solution
 
 if TYPE_CHECKING:
-    from synth.envs.docker_backend import DockerSession
+    from synth.envs.docker_session import DockerSession
 
 
 class ActionKind(StrEnum):

@@ -3,7 +3,7 @@
 A trainer rolls out a batch with ``reset`` / ``step`` (one call per batch, each actor working in
 parallel) or hands whole episodes to the actors with ``run_episodes``. Containers are released
 on ``close``; an actor that dies leaves containers labelled with its (dead) process, which
-``close`` — and the next factory run — remove (``envs.docker_backend.remove_stale_containers``).
+``close`` — and the next factory run — remove (``envs.docker_cleanup.remove_stale_containers``).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class EnvPool:
                 pass  # died earlier: its containers are orphans now, removed below
             ray.kill(actor)
         _wait_gone(self._pids)
-        from synth.envs.docker_backend import remove_stale_containers
+        from synth.envs.docker_cleanup import remove_stale_containers
 
         return {"closed": closed, "removed": remove_stale_containers()}
 

@@ -140,7 +140,7 @@ def run_factory(
     start_ray(address)
     options = options or StrategyOptions()
     if backend.kind is BackendKind.DOCKER:
-        from synth.envs.docker_backend import remove_run_containers, remove_stale_containers
+        from synth.envs.docker_cleanup import remove_run_containers, remove_stale_containers
 
         if removed := remove_stale_containers():
             progress.say(f"removed {removed} test container(s) left by an earlier, dead run")

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from synth.pipelines.stages import Built, Prepared
 
 def _docker_build_failed() -> type[BaseException] | None:
-    # A DockerBuildFailed can only reach this process if envs.docker_backend (and the docker
+    # A DockerBuildFailed can only reach this process if envs.docker_build (and the docker
     # SDK with it) is already imported; never import it for a local-backend run.
-    module = sys.modules.get("synth.envs.docker_backend")
+    module = sys.modules.get("synth.envs.docker_build")
     return getattr(module, "DockerBuildFailed", None)
 
 

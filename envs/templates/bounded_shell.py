@@ -3,7 +3,7 @@
 Runs ``sh -c CMD`` in its own process group, keeps at most CAP_BYTES of its combined output
 (the rest is drained and counted), kills the whole group at the deadline, and prints one JSON
 line: exit_code (124 on timeout), timed_out, truncated, output. Standard library only: the
-Docker backend hands it to the container's own interpreter (envs/docker_backend.py)."""
+Docker backend hands it to the container's own interpreter (envs/docker_session.py)."""
 
 import json
 import os

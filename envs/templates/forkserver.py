@@ -1,6 +1,6 @@
 """A test server that lives as long as its warm container: pytest imported once, the suite
 collected once, one fork per run. Standard library and pytest only (it runs under the
-environment's venv). Started by envs/docker_backend.py with ``docker exec -i`` as the test user;
+environment's venv). Started by envs/docker_session.py with ``docker exec -i`` as the test user;
 it speaks JSON lines on the exec's stdin and stdout, which it moves off fds 0-2 at once so that
 nothing a test prints can reach the channel.
 

@@ -35,7 +35,7 @@ from tests.integration.solution_kit import (
     git,
 )
 
-# The container's layout (envs/docker_backend.py): the clean copy and the working copy.
+# The container's layout (envs/docker_session.py): the clean copy and the working copy.
 PRISTINE, WORK = "/testbed", "/work"
 
 

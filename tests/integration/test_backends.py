@@ -126,10 +126,12 @@ def test_a_built_environment_is_found_by_its_image_name(prepared, sandbox_snapsh
     if config.kind is not BackendKind.DOCKER:
         pytest.skip("the local backend keeps no images")
 
+    from synth.envs import docker_backend
+
     def build(*args, **kwargs):
         raise AssertionError(f"{env.image_name} was not found: built again")
 
-    monkeypatch.setattr(backend, "_build", build)
+    monkeypatch.setattr(docker_backend, "build_image", build)
     again = backend.prepare(sandbox_snapshot, _spec(sandbox_snapshot))
     assert (again.image_name, again.image_digest) == (env.image_name, env.image_digest)
 
@@ -138,6 +140,6 @@ def test_no_labelled_containers_are_left_behind(prepared) -> None:
     config, backend, env = prepared
     backend.close()
     if config.kind is BackendKind.DOCKER:
-        from synth.envs.docker_backend import run_containers
+        from synth.envs.docker_cleanup import run_containers
 
         assert run_containers(env.env_id) == []

@@ -172,7 +172,7 @@ def test_no_test_container_outlives_the_backend(sandbox, hostile) -> None:
     kind, backend, env, _ = sandbox
     if kind is not BackendKind.DOCKER:
         pytest.skip("only the Docker backend leaves containers to outlive it")
-    from synth.envs.docker_backend import run_containers
+    from synth.envs.docker_cleanup import run_containers
 
     backend.close()
     assert run_containers(env.env_id) == []

@@ -9,7 +9,8 @@ import pytest
 import ray
 
 from synth.envs.agents import GoldAgent, NoopAgent, ScriptedAgent
-from synth.envs.docker_backend import OWNER_LABEL, run_container_labels
+from synth.envs.docker_cleanup import run_container_labels
+from synth.envs.docker_session import OWNER_LABEL
 from synth.envs.task_env import Action, TaskEnvConfig
 from synth.pipelines.envpool import EnvPool
 from synth.verifiers.solution import gold_patch

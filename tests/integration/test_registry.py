@@ -24,7 +24,7 @@ import pytest
 
 from synth.envs import docker_backend
 from synth.envs.backend import BackendConfig, Limits, build_backend, environment_key
-from synth.envs.docker_backend import (
+from synth.envs.docker_registry import (
     RegistryError,
     ensure_environment_image,
     pull_image,
@@ -153,7 +153,7 @@ def test_environment_pushed_once_is_pulled_not_built_and_runs(
     monkeypatch.setattr(docker_backend, "resolve", _never)
     monkeypatch.setattr(docker_backend, "ensure_base_image", _never)
     node = build_backend(config.model_copy(update={"cache_dir": tmp_path / "fresh-node"}))
-    monkeypatch.setattr(node, "_build", _never)
+    monkeypatch.setattr(docker_backend, "build_image", _never)
     try:
         pulled = node.prepare(snapshot, spec)
         assert pulled.model_dump(exclude={"created_at"}) == built.model_dump(

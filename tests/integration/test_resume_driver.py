@@ -117,7 +117,7 @@ def test_a_writer_killed_mid_commit_keeps_exactly_the_acknowledged_commits(
 def test_the_containers_of_a_killed_run_are_removed_when_the_next_run_starts(
     cache_dir: Path, tmp_path: Path
 ) -> None:
-    from synth.envs.docker_backend import run_containers
+    from synth.envs.docker_cleanup import run_containers
 
     db = tmp_path / "docker.duckdb"
     argv = [*synth_run_argv(db, cache_dir), "--backend", "docker", "--max-candidates", "4"]

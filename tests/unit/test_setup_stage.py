@@ -185,7 +185,7 @@ def test_the_working_copy_may_load_a_compiled_extension_its_build_made() -> None
     """Docker mounts a tmpfs noexec unless told, and dlopen refuses a noexec file system: a C
     speedup in the working copy (markupsafe's) failed to import and 41 of its 80 tests skipped."""
     from synth.envs.backend import Limits
-    from synth.envs.docker_backend import WORK, container_profile
+    from synth.envs.docker_session import WORK, container_profile
 
     options = container_profile(Limits())["tmpfs"][WORK].split(",")
     assert "exec" in options and "noexec" not in options

@@ -159,8 +159,8 @@ def test_a_failed_setup_is_mapped_to_its_step_and_first_error_line(
 
 
 def test_a_docker_build_failure_is_a_build_failure_with_pips_line() -> None:
-    docker_backend = pytest.importorskip("synth.envs.docker_backend")
-    exc = docker_backend.DockerBuildFailed(
+    docker_build = pytest.importorskip("synth.envs.docker_build")
+    exc = docker_build.DockerBuildFailed(
         "building synth/ledger:abc failed:\nStep 7/9 : RUN pip install --no-index ...\n"
         + PIP_WHEELS
     )
