@@ -23,8 +23,12 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# import-linter reads an installed copy: only there are the top-level folders synth's subpackages.
 lint: install
 	$(BIN)/ruff check .
+	rm -rf .lint && $(BIN)/pip install --quiet --disable-pip-version-check --no-deps \
+	  --no-build-isolation --target .lint/site . && rm -rf build *.egg-info
+	cd .lint && PYTHONPATH=site ../$(BIN)/lint-imports ../pyproject.toml
 
 clean:
 	rm -rf $(VENV) *.egg-info $(DB)

@@ -2,7 +2,7 @@
 
 One TaskAudit per task per audit run: whether the task still reproduces and, where it drifted,
 every reason found, each with a line a person can act on. They live beside the store that writes
-them because ``synth.records.AuditResult`` has no room for reasons; envs.audit makes them.
+them because ``synth.records.AuditResult`` has no room for reasons; pipelines.audit makes them.
 """
 
 from __future__ import annotations

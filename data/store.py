@@ -198,7 +198,7 @@ _TRAINING_RUNS: Migration = (
     """,
 )
 
-# Reproducibility audits (envs/audit.py, `synth audit`): one row per task per audit run.
+# Reproducibility audits (pipelines/audit.py, `synth audit`): one row per task per audit run.
 _AUDITS: Migration = (
     """
     CREATE TABLE audits (

@@ -8,6 +8,7 @@ into a TestRun is the verifier's job (verifiers.runner), so both backends are gr
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,7 +167,7 @@ class Backend(Protocol):
 
     def run_tests(self, env: Environment, snapshot: Snapshot, request: RunRequest) -> RawRun: ...
 
-    # What the reproducibility audit (envs.audit) asks of a stored environment and its rebuild.
+    # What the reproducibility audit (pipelines.audit) asks of a stored environment and its rebuild.
     def present(self, env: Environment) -> bool: ...  # still there to run in?
 
     def listing(self, env: Environment) -> Listing: ...  # a digest of every file it holds
@@ -330,9 +331,11 @@ def build_backend(config: BackendConfig) -> Backend:
 
 
 def plugin_source() -> Path:
-    from synth import verifiers
-
-    return Path(verifiers.__file__).parent / f"{PLUGIN}.py"
+    """The report plugin every run loads (verifiers/synth_report.py): a file shipped into each
+    environment, found where the package lives; nothing of the verifiers layer is imported."""
+    spec = importlib.util.find_spec("synth.verifiers")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / f"{PLUGIN}.py"
 
 
 # The project's own modules every environment carries in /opt/synth, under these names: the

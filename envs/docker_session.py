@@ -305,7 +305,7 @@ class DockerSession:
             self._server = TestServer(self.client, self.container, self.run_user)
         return self._server
 
-    # The agent's workspace (envs.task_env): the same /work, driven step by step. Every command
+    # The agent's workspace (verifiers.task_env): the same /work, driven step by step. Every command
     # runs as USER, with no network, bounded in time and output.
 
     def reset_workspace(self, patch: str = "", *, timeout_s: float = 120.0) -> tuple[bool, str]:

@@ -15,11 +15,11 @@ from typing import Any
 
 import ray
 
-from synth.envs.agents import Agent, Episode, run_episode
 from synth.envs.backend import BackendConfig
-from synth.envs.task_env import Action, Observation, StepResult, TaskEnv, TaskEnvConfig
 from synth.pipelines.factory import start_ray
+from synth.verifiers.agents import Agent, Episode, run_episode
 from synth.verifiers.solution import TaskContext
+from synth.verifiers.task_env import Action, Observation, StepResult, TaskEnv, TaskEnvConfig
 
 
 class _EnvActor:

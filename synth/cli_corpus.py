@@ -1,7 +1,7 @@
 """`synth export`, `synth audit`, `synth report`: what a finished corpus is for.
 
 Thin commands: each checks its arguments, imports the heavy modules inside its body, delegates
-(data.export, envs.audit, synth.report) and turns their errors into messages a user can act on.
+(data.export, pipelines.audit, synth.report) and turns their errors into messages a user can act on.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ def audit(
     ] = 300.0,
 ) -> None:
     """Re-verify stored tasks (and optionally rebuild their environments); exit 1 on any drift."""
-    from synth.envs.audit import DEFAULT_SAMPLE, AuditError, AuditOptions, run_audit
     from synth.envs.backend import Limits
+    from synth.pipelines.audit import DEFAULT_SAMPLE, AuditError, AuditOptions, run_audit
 
     if all_tasks and sample is not None:
         raise fail("--sample and --all exclude each other: give one")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import ray
 
-from synth.envs.agents import GoldAgent, NoopAgent, ScriptedAgent
 from synth.envs.docker_cleanup import run_container_labels
 from synth.envs.docker_session import OWNER_LABEL
-from synth.envs.task_env import Action, TaskEnvConfig
 from synth.pipelines.envpool import EnvPool
+from synth.verifiers.agents import GoldAgent, NoopAgent, ScriptedAgent
 from synth.verifiers.solution import gold_patch
+from synth.verifiers.task_env import Action, TaskEnvConfig
 from tests.integration.solution_kit import FORCE_PASS_HOOK, contexts, corpus_db, docker_config
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")

@@ -115,9 +115,9 @@ def test_the_checks_catch_what_they_are_for() -> None:
     """Each check, shown failing on an example that breaks what it guards."""
     (block,) = python_blocks("text\n\n```python\nimport os\n\nprint(os.sep, later)\n```\n")
     assert block.line == 3 and undefined_names(block.code) == {"later"}
-    assert api_misuse("from envs.task_env import Action\nAction.shel('ls')\n") == [
+    assert api_misuse("from synth.verifiers.task_env import Action\nAction.shel('ls')\n") == [
         "Action.shel: no such attribute"]
-    (wrong,) = api_misuse("from envs.task_env import Action\nAction.write('a.py')\n")
+    (wrong,) = api_misuse("from synth.verifiers.task_env import Action\nAction.write('a.py')\n")
     assert wrong.startswith("Action.write('a.py'): missing a required argument")
     with pytest.raises(AssertionError, match="has no NoSuchThing"):
-        imported("from envs.task_env import NoSuchThing\n")
+        imported("from synth.verifiers.task_env import NoSuchThing\n")

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from synth.envs.task_env import Action, Observation, StepResult
 from synth.patches import FileDiff, apply_file_diff, parse_patch
+from synth.verifiers.task_env import Action, Observation, StepResult
 
 
 class Agent(Protocol):
