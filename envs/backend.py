@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from synth.choices import BackendChoice
 from synth.envs.listing import Listing
-from synth.records import BackendKind, Environment, EnvSpec, Snapshot
+from synth.records import DEFAULT_ORDER, BackendKind, Environment, EnvSpec, Order, Snapshot
 
 PATCH_FAILED_EXIT = 97  # runner.py's code for "the patch did not apply"
 PLUGIN = "synth_report"
@@ -113,7 +113,7 @@ class RunRequest:
     # None: the factory's own run, on the clean tree, which it may read.
     base: str | None = None
     select: tuple[str, ...] | None = None  # node ids; None runs everything
-    order: str = "default"  # "default" | "reverse" | "random:SEED" | "listed" (select's order)
+    order: Order = DEFAULT_ORDER  # text is accepted and checked (synth.records.Order)
     coverage: bool = False
     # May run in a process that collected the clean suite once, with the changed functions'
     # code swapped in (envs/templates/forkserver.py): only for patches confined to function
@@ -130,6 +130,9 @@ class RunRequest:
     # Tests left out of the run (node ids): ones the baseline found hanging or killing their
     # own process (verifiers.runner.run_baseline).
     exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", Order(self.order))  # "reverse" works; "revers" fails
 
     def limit(self, backend_limit: float) -> float:
         return backend_limit if self.timeout_s is None else min(self.timeout_s, backend_limit)
@@ -196,7 +199,7 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str,
     env = {
         **PINNED_ENV,
         "PYTHONPATH": f"{source}:{paths.plugin_dir}",
-        "SYNTH_ORDER": request.order if request.order != "default" else "",
+        "SYNTH_ORDER": "" if request.order == DEFAULT_ORDER else str(request.order),
         "SYNTH_COVERAGE": "1" if request.coverage else "",
         "SYNTH_FIRST_FAILURE": "1" if request.first_failure else "",
         "SYNTH_SOURCE": source,

@@ -30,6 +30,7 @@ from synth.mutate import Generation
 from synth.patches import PatchError, apply_file_diff, read_patch
 from synth.pipelines.strategies import procedural
 from synth.records import (
+    LISTED_ORDER,
     Candidate,
     CoverageMap,
     Environment,
@@ -440,7 +441,7 @@ def screen_request(measured: Measured, patch: str, touched: dict[str, set[int]]
     if not hits:
         return None
     return RunRequest(patch=patch, select=screen_order(hits, measured.durations),
-                      order="listed", exclude=measured.exclude, hot=True, first_failure=True,
+                      order=LISTED_ORDER, exclude=measured.exclude, hot=True, first_failure=True,
                       timeout_s=screen_timeout(measured, hits),
                       cpu_s=screen_cpu_budget(measured, hits))
 

@@ -160,6 +160,48 @@ class Verdict(StrEnum):
     TAMPERED = "tampered"
 
 
+class Order(str):
+    """The order a run takes its tests in, as text on the wire and in the store: ``default``
+    (collection order), ``reverse``, ``random:SEED`` (shuffled, reproducibly) or ``listed`` (the
+    selection's own order: a screen's cheapest likely killer first). A string, so it compares,
+    stores and ships as one; made only from valid text, so a typo fails where it is written.
+    """
+
+    __slots__ = ()
+    KINDS = ("default", "reverse", "random", "listed")
+
+    def __new__(cls, text: str = "default") -> Order:
+        kind, _, seed = str(text).partition(":")
+        if kind not in cls.KINDS or (kind == "random") != bool(seed) or (
+                seed and not seed.lstrip("-").isdigit()):
+            raise ValueError(f"unknown test order {text!r}: expected one of default, reverse, "
+                             "random:SEED (an integer) or listed")
+        return super().__new__(cls, text)
+
+    @classmethod
+    def random(cls, seed: int) -> Order:
+        return cls(f"random:{seed}")
+
+    @property
+    def kind(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def seed(self) -> int | None:
+        return int(self.partition(":")[2]) if self.kind == "random" else None
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str))
+
+
+DEFAULT_ORDER, REVERSE_ORDER, LISTED_ORDER = Order("default"), Order("reverse"), Order("listed")
+
+
 class TestRun(Record):
     __test__ = False  # not a pytest test class, despite the name
 
@@ -173,7 +215,7 @@ class TestRun(Record):
     duration_s: float
     results: tuple[TestResult, ...]
     reason: str = ""  # why the verdict is not PASS/FAIL, for a person
-    order: str = "default"  # "default" | "reverse" | "random:SEED"
+    order: Order = DEFAULT_ORDER
     selected: int | None = None  # how many tests were selected; None: the whole suite
     log_tail: str = ""
     created_at: datetime = Field(default_factory=utcnow)

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from synth.envs.backend import Backend, RawRun, RunRequest
 from synth.records import (
+    DEFAULT_ORDER,
+    REVERSE_ORDER,
     CoverageMap,
     Environment,
+    Order,
     RunKind,
     Snapshot,
     TestRun,
@@ -25,10 +28,10 @@ def patch_hash(patch: str) -> str:
 BASELINE_RUNS = 3
 
 
-def baseline_orders(env_id: str) -> tuple[str, ...]:
+def baseline_orders(env_id: str) -> tuple[Order, ...]:
     """Default, reversed, and one seeded random order (seeded by the environment: reproducible)."""
     seed = int(content_hash("order", env_id, length=8), 16)
-    return ("default", "reverse", f"random:{seed}")
+    return (DEFAULT_ORDER, REVERSE_ORDER, Order.random(seed))
 
 
 def to_test_run(raw: RawRun, env: Environment, *, kind: RunKind, request: RunRequest,
