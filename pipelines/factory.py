@@ -23,7 +23,7 @@ from synth.envs.backend import BackendConfig
 from synth.envs.spec import SpecOverride
 from synth.intake import parse_source
 from synth.mutate import Generation
-from synth.pipelines.flow import StrategyFlow, StrategyOptions, validator
+from synth.pipelines.flow import Stage, StrategyFlow, StrategyOptions, validator
 from synth.pipelines.retry import LOST_ERRORS, Retrying, cancel
 from synth.pipelines.setup_verdicts import setup_failure, setup_of
 from synth.pipelines.stages import (
@@ -165,7 +165,7 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
     # Validation is retried by the driver, candidate by candidate and within a bound (see
     # pipelines/retry.py), not by Ray: a batch Ray gives up on would leave its candidates undecided.
     validate = Retrying(ray.remote(max_retries=0, num_cpus=1)(validator(options)),
-                        items_arg=4, budget_s=_hang_budget(backend))
+                        items="candidates", budget_s=_hang_budget(backend))
     flow = StrategyFlow(options, backend, seed, validate, stored_measurement, BATCH_SIZE)
     summary = RunSummary()
     # When each source's setup started, its environment once built, and the ref of its clean
@@ -181,7 +181,7 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
             for s in sources:
                 started[s] = time.monotonic()
                 override = overrides.get(parse_source(s).name)
-                inflight[build.remote(s, backend, override)] = ("built", s)
+                inflight[build.remote(s, backend, override)] = (Stage.BUILT, s)
         inflight.update(flow.start(sources))
         working = set(sources)
         while inflight:
@@ -202,7 +202,7 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                 else:
                     summary.failures.append(f"{source}: {_cause(exc)}")
                     progress.say(f"[red]{source}[/]: {_cause(exc)}")
-                if stage == "built" or ref in measuring:
+                if stage is Stage.BUILT or ref in measuring:
                     # A crash while measuring the clean suite also leaves the source without
                     # a usable environment: its verdict keeps the environment's ids.
                     setup = setup_failure(source, exc, built=built_of.get(source),
@@ -211,7 +211,7 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                     summary.setups.append(setup)
                 inflight.update(flow.batch_done(_settled(validate, ref), store, source))
                 continue
-            if stage == "built":
+            if stage is Stage.BUILT:
                 built: Built = result
                 built_of[source] = built
                 store.write(repo=built.repo, snapshot=built.snapshot,
@@ -220,15 +220,15 @@ def _run(sources: Sequence[str], db: Path, backend: BackendConfig, *, max_candid
                 ref = prepare.options(**near(built.node)).remote(
                     backend, built, stored, max_candidates=max_candidates, seed=seed,
                     repo_budget_s=repo_budget_s)
-                inflight[ref] = ("prepared", source)
+                inflight[ref] = (Stage.PREPARED, source)
                 measuring.add(ref)
-            elif stage == "prepared":
+            elif stage is Stage.PREPARED:
                 setup = (setup_of(result, duration_s=time.monotonic() - started[source])
                          if ref in measuring else None)
                 refs = _schedule(source, result, setup, store, validate, backend, summary, progress)
                 inflight.update(flow.scheduled(result, refs, store, source))
                 for ref in refs:
-                    inflight[ref] = ("validated", source)
+                    inflight[ref] = (Stage.VALIDATED, source)
             elif flow.handles(stage):
                 inflight.update(flow.on_result(stage, result, source, store, summary, progress))
             else:
@@ -254,7 +254,7 @@ def _retry(ref, validate: Retrying, store: Store, source: str, summary: RunSumma
         progress.advance(len(given_up), source)
         progress.say(f"{source}: gave up on {len(given_up)} candidate(s) after "
                      f"{validate.bound} lost attempts")
-    return {r: ("validated", source) for r in retries}
+    return {r: (Stage.VALIDATED, source) for r in retries}
 
 
 def _settled(validate: Retrying, ref):
@@ -329,8 +329,8 @@ def _schedule(
     env_ref = ray.put(built.environment)
     measured_ref = ray.put(measured)
     return [
-        validate.remote(backend, env_ref, built.snapshot, measured_ref, todo[i : i + BATCH_SIZE],
-                        ray_options=near(built.node))
+        validate.remote(backend, env_ref, built.snapshot, measured_ref,
+                        candidates=todo[i : i + BATCH_SIZE], ray_options=near(built.node))
         for i in range(0, len(todo), BATCH_SIZE)
     ]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +204,19 @@ def _hint(candidate: Candidate, snapshot: Snapshot, cache_dir: Path) -> str:
 
 # --- the flow in a run -------------------------------------------------------------------------
 
-Inflight = dict[Any, tuple[str, str]]  # Ray ref -> (stage, source)
-_STAGES = ("fixes", "fix_built", "combined")  # the stages whose results on_result takes
+class Stage(StrEnum):
+    """What an in-flight Ray task's result is: the driver (pipelines.factory) dispatches on it."""
+
+    BUILT = "built"  # a source's environment (build_environment)
+    PREPARED = "prepared"  # its clean suite measured and its candidates made (prepare_candidates)
+    VALIDATED = "validated"  # a batch of candidates validated
+    FIXES = "fixes"  # the fix commits found in a source's history, to mirror
+    FIX_BUILT = "fix_built"  # a fix's environment
+    COMBINED = "combined"  # bugs combined from validated ones
+
+
+Inflight = dict[Any, tuple[Stage, str]]  # Ray ref -> (stage, source)
+_STAGES = frozenset({Stage.FIXES, Stage.FIX_BUILT, Stage.COMBINED})  # what on_result takes
 
 
 class StrategyFlow:
@@ -238,26 +250,26 @@ class StrategyFlow:
         if not self.options.uses(Strategy.MIRROR):
             return {}
         limits = self.options.fix_limits
-        return {self._discover.remote(s, self.backend, limits): ("fixes", s) for s in sources}
+        return {self._discover.remote(s, self.backend, limits): (Stage.FIXES, s) for s in sources}
 
     @staticmethod
-    def handles(stage: str) -> bool:
+    def handles(stage: Stage) -> bool:
         return stage in _STAGES
 
     def on_result(
-        self, stage: str, result: Any, source: str, store: Store, summary: Any, progress: Any
+        self, stage: Stage, result: Any, source: str, store: Store, summary: Any, progress: Any
     ) -> Inflight:
-        if stage == "fixes":
+        if stage is Stage.FIXES:
             progress.say(f"{source}: {len(result)} fix commit(s) to mirror")
             build = self._build_fix.remote
-            return {build(source, item, self.backend): ("fix_built", source) for item in result}
-        if stage == "fix_built":
+            return {build(source, item, self.backend): (Stage.FIX_BUILT, source) for item in result}
+        if stage is Stage.FIX_BUILT:
             built = result.built
             store.write(repo=built.repo, snapshot=built.snapshot, environments=[built.environment])
             stored = self.measurement(store, built.environment.env_id)
             prepare = self._prepare_fix.remote
             ref = prepare(self.backend, built, stored, result.item, seed=self.seed)
-            return {ref: ("prepared", source)}
+            return {ref: (Stage.PREPARED, source)}
         return self._schedule_combined(result, source, store, summary, progress)
 
     def scheduled(
@@ -305,7 +317,7 @@ class StrategyFlow:
             max_combined=self.options.max_combined,
             known=known,
         )
-        return {ref: ("combined", source)}
+        return {ref: (Stage.COMBINED, source)}
 
     def _schedule_combined(
         self, candidates: list[Candidate], source: str, store: Store, summary: Any, progress: Any
@@ -326,10 +338,8 @@ class StrategyFlow:
         snapshot, step = prepared.built.snapshot, self.batch_size
         validate = self.validate.remote
         return {
-            validate(self.backend, env_ref, snapshot, measured_ref, todo[i : i + step]): (
-                "validated",
-                source,
-            )
+            validate(self.backend, env_ref, snapshot, measured_ref,
+                     candidates=todo[i : i + step]): (Stage.VALIDATED, source)
             for i in range(0, len(todo), step)
         }
 

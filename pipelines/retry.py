@@ -42,7 +42,8 @@ class _Call:
 
 
 class Retrying:
-    """A Ray remote function over candidate batches (argument ``items_arg``), retried per item.
+    """A Ray remote function over candidate batches (the keyword argument ``items``), retried
+    per item.
 
     ``budget_s(items)`` is how long one call may run before it counts as hung and is cancelled.
     """
@@ -51,12 +52,12 @@ class Retrying:
         self,
         remote_fn: Any,
         *,
-        items_arg: int,
+        items: str,
         bound: int = MAX_ATTEMPTS,
         budget_s: Callable[[Sequence[Candidate]], float] | None = None,
     ) -> None:
         self._fn = remote_fn
-        self._items_arg = items_arg
+        self._items = items  # the name of the function's argument that takes the batch
         self.bound = bound
         self._budget_s = budget_s
         self._calls: dict[Any, _Call] = {}
@@ -70,21 +71,19 @@ class Retrying:
         return ref in self._calls
 
     def items(self, ref: Any) -> Sequence[Candidate]:
-        return self._calls[ref].args[self._items_arg]
+        return self._calls[ref].kwargs[self._items]
 
     def lost(self, ref: Any) -> tuple[list[Any], list[Candidate]]:
         """``ref``'s worker was lost: the refs retrying its items one by one, and the items
         given up (tried ``bound`` times already)."""
         call = self._calls[ref]
         retries, given_up = [], []
-        for item in call.args[self._items_arg]:
+        for item in call.kwargs[self._items]:
             if self.attempts.get(item.candidate_id, 0) >= self.bound:
                 given_up.append(item)
                 continue
-            args = list(call.args)
-            args[self._items_arg] = [item]
-            retries.append(self._submit(tuple(args), call.kwargs, origin=call.origin,
-                                        options=call.options))
+            retries.append(self._submit(call.args, {**call.kwargs, self._items: [item]},
+                                        origin=call.origin, options=call.options))
         return retries, given_up
 
     def settle(self, ref: Any) -> Any | None:
@@ -108,13 +107,15 @@ class Retrying:
         for ref, call in list(self._calls.items())[: max(running, 0)]:
             if call.started is None:
                 call.started = now
-            elif now - call.started > self._budget_s(call.args[self._items_arg]):
+            elif now - call.started > self._budget_s(call.kwargs[self._items]):
                 late.append(ref)
         return late
 
     def _submit(self, args: tuple[Any, ...], kwargs: dict[str, Any], origin: Any,
                 options: dict[str, Any] | None = None) -> Any:
-        for item in args[self._items_arg]:
+        if self._items not in kwargs:
+            raise TypeError(f"the batch goes by keyword: {self._items}=[...]")
+        for item in kwargs[self._items]:
             self.attempts[item.candidate_id] = self.attempts.get(item.candidate_id, 0) + 1
         fn = self._fn.options(**options) if options else self._fn
         ref = fn.remote(*args, **kwargs)

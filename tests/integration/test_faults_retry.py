@@ -31,13 +31,13 @@ def test_poisonous_candidates_are_given_up_within_the_bound_and_their_neighbours
         return [f"{tag}:{item.candidate_id}" for item in items]
 
     remote = ray.remote(max_retries=0, num_cpus=1)(validate)
-    calls = Retrying(remote, items_arg=1, budget_s=lambda items: 4.0 * len(items))
+    calls = Retrying(remote, items="items", budget_s=lambda items: 4.0 * len(items))
     batches = [
         [Item("a1"), Item("crash"), Item("a2")],
         [Item("b1"), Item("hang"), Item("b2")],
         [Item("c1")],
     ]
-    pending = {calls.remote("v", batch) for batch in batches}
+    pending = {calls.remote("v", items=batch) for batch in batches}
     origins = set(pending)
     answered: list[str] = []
     given_up: list[str] = []

@@ -140,3 +140,21 @@ def test_batches_go_near_the_node_that_holds_their_environment() -> None:
     strategy = near(node)["scheduling_strategy"]
     assert isinstance(strategy, NodeAffinitySchedulingStrategy)
     assert strategy.node_id == node and strategy.soft  # another node when that one is gone
+
+
+def test_the_driver_hands_the_flow_only_its_own_stages() -> None:
+    from synth.pipelines.flow import Stage, StrategyFlow
+
+    assert {s for s in Stage if StrategyFlow.handles(s)} == {Stage.FIXES, Stage.FIX_BUILT,
+                                                              Stage.COMBINED}
+
+
+def test_a_retried_batch_is_named_not_placed() -> None:
+    """Retrying finds the batch by its argument's name: a positional batch is refused before
+    anything is submitted."""
+    from synth.pipelines.retry import Retrying
+
+    calls = Retrying(object(), items="candidates")
+    with pytest.raises(TypeError, match="candidates="):
+        calls.remote("backend", ["a batch"])
+    assert calls.attempts == {}
