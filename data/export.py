@@ -568,7 +568,7 @@ def _write_harbor_tasks(store: Store, root: Path, tasks: Sequence[Task],
                          python="/opt/venv/bin/python", plugin_dir="/tests")
         job = make_job(env.spec, RunRequest(select=task.FAIL_TO_PASS + task.PASS_TO_PASS), paths,
                        "", limits)
-        job.pop("secret")  # made fresh by the grader at each grading
+        job = job.model_copy(update={"secret": None}).wire()  # the grader makes one each time
         folder = task_folder(
             task, env, snapshot, commits[task.instance_id],
             task_dockerfile=task_files(task, snapshot, commits[task.instance_id])["Dockerfile"],

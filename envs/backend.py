@@ -12,7 +12,7 @@ import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -192,9 +192,58 @@ class JobPaths:
     plugin_dir: str  # holds synth_report.py
 
 
+class JobSecret(BaseModel):
+    """Where the report goes and the nonce that authenticates it. Never in the environment:
+    /proc/self/environ keeps a process's initial environment whatever the plugin removes.
+    runner.py puts these in a private file that the plugin reads and deletes when it loads,
+    before any code of the repository runs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    report: str
+    nonce: str
+
+
+class ServerSettings(BaseModel):
+    """What the test server of a Docker session (envs/templates/forkserver.py) reads besides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mode: Literal["exact", "hot"] = "exact"
+    witness: bool = False  # a sealed run: the plugin writes a witness the code cannot unsay
+    timeout_s: float  # the run's limit, which the server enforces itself
+    screen: bool = False  # a hot first-failure run: light reset, in-process patch
+    as_left: bool = False  # nothing else wrote to /work since the server's last run
+
+
+class Job(BaseModel):
+    """One run, as the programs in the environment read it (runner.py, forkserver.py, a Harbor
+    task's grader): one JSON object, ``wire()``. The same for both backends."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    pristine: str
+    work: str
+    log: str
+    patch: str
+    secret: JobSecret | None  # None: made fresh where the job runs (a Harbor task's grader)
+    select: tuple[str, ...] | None  # node ids; None runs everything
+    cpu_s: float | None
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    server: ServerSettings | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON object the programs read: the server's settings at its top level, no
+        secret key where there is none."""
+        data = self.model_dump(mode="json", exclude={"server", "secret"})
+        if self.secret is not None:
+            data["secret"] = self.secret.model_dump()
+        if self.server is not None:
+            data.update(self.server.model_dump())
+        return data
+
+
 def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str,
-             limits: Limits) -> dict:
-    """The JSON job runner.py executes: identical for both backends."""
+             limits: Limits) -> Job:
+    """The job runner.py executes: identical for both backends."""
     source = paths.work if spec.source_root == "." else f"{paths.work}/{spec.source_root}"
     env = {
         **PINNED_ENV,
@@ -208,20 +257,11 @@ def make_job(spec: EnvSpec, request: RunRequest, paths: JobPaths, nonce: str,
                                             limits.test_timeout_s), 1)),
         **dict(var.split("=", 1) for var in spec.env if "=" in var),
     }
-    return {
-        "pristine": paths.pristine,
-        "work": paths.work,
-        "log": paths.log,
-        "patch": request.patch,
-        # Never in the environment: /proc/self/environ keeps a process's initial environment
-        # whatever the plugin removes. runner.py puts these in a private file that the plugin
-        # reads and deletes when it loads, before any code of the repository runs.
-        "secret": {"report": paths.report, "nonce": nonce},
-        "select": list(request.select) if request.select is not None else None,
-        "cpu_s": request.cpu_s,
-        "argv": pytest_command(spec, python=paths.python, exclude=request.exclude),
-        "env": env,
-    }
+    return Job(pristine=paths.pristine, work=paths.work, log=paths.log, patch=request.patch,
+               secret=JobSecret(report=paths.report, nonce=nonce), select=request.select,
+               cpu_s=request.cpu_s,
+               argv=tuple(pytest_command(spec, python=paths.python, exclude=request.exclude)),
+               env=env)
 
 
 def pytest_command(spec: EnvSpec, python: str = "python",

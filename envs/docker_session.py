@@ -15,10 +15,12 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Literal
 
 import docker
 import docker.errors
 from docker.types import Mount
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from synth.envs.backend import (
     FORKSERVER,
@@ -26,11 +28,13 @@ from synth.envs.backend import (
     PINNED_ENV,
     RUNNER,
     STAGER,
+    Job,
     JobPaths,
     Limits,
     RawRun,
     RunRequest,
     SealFailed,
+    ServerSettings,
     make_job,
     new_nonce,
     template_dir,
@@ -109,6 +113,23 @@ def workspace_path(path: str) -> str:
     return f"{WORK}/{rel}"
 
 
+class Reply(BaseModel):
+    """The test server's answer to one job (envs/templates/forkserver.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")  # its timings per phase, say
+    exit_code: int
+    report: str | None = None  # the plugin's JSON report, None when none was written
+    timed_out: bool = False
+    oom: bool = False
+    duration_s: float | None = None
+    mode: Literal["exact", "hot"] = "exact"  # how it ran (a hot run may fall back to exact)
+    fallback: str = ""  # why a hot run fell back
+    log_tail: str = ""
+    progress: str = ""
+    witness: str | None = None  # a sealed run's witness lines
+    cpu_s: float | None = None
+
+
 class ServerGone(RuntimeError):
     pass
 
@@ -147,9 +168,18 @@ class TestServer:
         except OSError:
             return False
 
-    def call(self, job: dict, deadline: float) -> dict:
-        self._raw.sendall((json.dumps(job) + "\n").encode())
-        return self._line(deadline)
+    def call(self, job: Job, deadline: float) -> Reply:
+        """Send one job; its reply. ServerGone for an answer the harness cannot read: the
+        server's own error, or a reply missing what every run must say."""
+        self._raw.sendall((json.dumps(job.wire()) + "\n").encode())
+        raw = self._line(deadline)
+        if raw.get("error"):
+            raise ServerGone(f"the test server failed: {raw['error']}")
+        try:
+            return Reply.model_validate(raw)
+        except ValidationError as exc:
+            raise ServerGone(f"an unreadable reply: {exc.errors()[0]['msg']} "
+                             f"({', '.join(map(str, exc.errors()[0]['loc']))})") from exc
 
     def _line(self, deadline: float) -> dict:
         """The next line of the server's stdout (exec streams come in 8-byte-headed frames)."""
@@ -264,39 +294,34 @@ class DockerSession:
         paths = JobPaths(pristine=self.pristine, work=WORK, report=f"{OUT}/{nonce}.json", log=LOG,
                          python="/opt/venv/bin/python", plugin_dir="/opt/synth")
         limit = request.limit(self.limits.timeout_s)
-        job = make_job(self.env.spec, request, paths, nonce, self.limits)
         hot = request.hot and not request.coverage and not self.sealed
-        # A sealed run scores a solution: its plugin writes a witness the code cannot unsay.
-        job.update(mode="hot" if hot else "exact", witness=self.sealed,
-                   timeout_s=limit, screen=hot and request.first_failure,
-                   as_left=not self._written)
+        job = make_job(self.env.spec, request, paths, nonce, self.limits).model_copy(update={
+            # A sealed run scores a solution: its plugin writes a witness the code cannot unsay.
+            "server": ServerSettings(mode="hot" if hot else "exact", witness=self.sealed,
+                                     timeout_s=limit, screen=hot and request.first_failure,
+                                     as_left=not self._written)})
         self._written = False
         start = time.monotonic()
         try:
             reply = self._test_server().call(job, start + limit + SERVER_GRACE_S)
-            failure = reply.get("error") or (
-                "" if reply.get("exit_code") is not None else "a reply without an exit code")
         except (OSError, ServerGone) as exc:
-            reply, failure = {}, f"the test server stopped: {exc}"
-        duration = time.monotonic() - start
-        if failure:
             # The server is gone (killed by the memory limit, by a test, or hung): so is this
             # container; the next run starts a fresh one.
+            duration = time.monotonic() - start
             kills = self._oom_kills()
             oom = kills > self._oom_seen
             timed_out = not oom and duration >= limit
             self.close()
-            return RawRun(-9, None, nonce, timed_out, oom, False, duration, failure,
-                          progress=reply.get("progress", ""))
-        if reply["oom"]:
+            return RawRun(-9, None, nonce, timed_out, oom, False, duration,
+                          f"the test server stopped: {exc}")
+        if reply.oom:
             self._oom_seen = self._oom_kills()
-        exit_code = int(reply["exit_code"])
-        self.last_mode = reply.get("mode", "exact")
-        return RawRun(exit_code, reply.get("report"), nonce, bool(reply["timed_out"]),
-                      bool(reply["oom"]), exit_code == PATCH_FAILED_EXIT,
-                      float(reply.get("duration_s", duration)), reply.get("log_tail", ""),
-                      progress=reply.get("progress") or "", witness=reply.get("witness"),
-                      cpu_s=reply.get("cpu_s"))
+        self.last_mode = reply.mode
+        return RawRun(reply.exit_code, reply.report, nonce, reply.timed_out, reply.oom,
+                      reply.exit_code == PATCH_FAILED_EXIT,
+                      reply.duration_s if reply.duration_s is not None
+                      else time.monotonic() - start, reply.log_tail,
+                      progress=reply.progress, witness=reply.witness, cpu_s=reply.cpu_s)
 
     def _test_server(self) -> TestServer:
         if self._server is None or not self._server.running():
@@ -314,10 +339,10 @@ class DockerSession:
         message if it did not apply."""
         self._written = True
         self.kill_user_processes()
-        job = {"pristine": self.pristine, "work": WORK, "log": LOG, "patch": patch,
-               "select": None, "argv": ["true"], "env": {}}
+        job = Job(pristine=self.pristine, work=WORK, log=LOG, patch=patch, secret=None,
+                  select=None, cpu_s=None, argv=("true",), env={})
         exec_id = self._exec_with_stdin(["/usr/bin/python3", f"/opt/synth/{RUNNER}"],
-                                        json.dumps(job).encode(), user=self.run_user)
+                                        json.dumps(job.wire()).encode(), user=self.run_user)
         if not self._wait(exec_id, time.monotonic() + timeout_s):
             raise TimeoutError(f"resetting the workspace took over {timeout_s:.0f}s")
         code = int(self.client.api.exec_inspect(exec_id)["ExitCode"])

@@ -136,9 +136,10 @@ class LocalBackend:
                              report=str(root / "out" / f"{nonce}.json"), log=str(root / "log"),
                              python=str(venv / "bin" / "python"), plugin_dir=str(venv))
             job = make_job(env.spec, request, paths, nonce, limits)
-            job["env"].update(HOME=str(root / "home"), PATH=f"{venv / 'bin'}:/usr/bin:/bin",
-                              VIRTUAL_ENV=str(venv), TMPDIR=str(root / "home"))
-            (root / "job.json").write_text(json.dumps(job))
+            job = job.model_copy(update={"env": {
+                **job.env, "HOME": str(root / "home"), "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+                "VIRTUAL_ENV": str(venv), "TMPDIR": str(root / "home")}})
+            (root / "job.json").write_text(json.dumps(job.wire()))
             argv = [sys.executable, str(venv / RUNNER)]
             if can_unshare():
                 argv = [*UNSHARE, *argv]
