@@ -167,10 +167,15 @@ class TestServer:
             return True  # nothing to read: alive
         except OSError:
             return False
+        finally:
+            self._raw.settimeout(None)  # blocking again: a send that fills the buffer waits
 
     def call(self, job: Job, deadline: float) -> Reply:
         """Send one job; its reply. ServerGone for an answer the harness cannot read: the
         server's own error, or a reply missing what every run must say."""
+        # A job may be larger than the socket's buffer (thousands of selected node ids): the
+        # send waits for the server to read, within the run's own deadline.
+        self._raw.settimeout(max(deadline - time.monotonic(), 0.001))
         self._raw.sendall((json.dumps(job.wire()) + "\n").encode())
         raw = self._line(deadline)
         if raw.get("error"):

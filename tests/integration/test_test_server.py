@@ -215,3 +215,20 @@ def test_a_container_that_died_between_runs_is_replaced(ledger) -> None:
     again = run_suite(backend, env, snapshot, kind=RunKind.SCREEN, request=request)
     assert again.verdict is Verdict.PASS, again.reason
     assert backend.session(env) is not session
+
+
+def test_a_job_larger_than_the_sockets_buffer_reaches_the_server(ledger) -> None:
+    """A suite of thousands of tests makes a screen's job line hundreds of kilobytes (idna's
+    6,000 node ids). The liveness peek before each run leaves the socket non-blocking; a send
+    that fills the buffer must wait, not fail as a stopped server (an INFRA verdict)."""
+    backend, built, measured, _ = ledger
+    env, snapshot = built.environment, built.snapshot
+    session = backend.session(env)
+    run_suite(backend, env, snapshot, kind=RunKind.SCREEN, request=RunRequest(select=()))
+    assert session.alive
+    passing = tuple(sorted(measured.baseline.passing))
+    padding = tuple(f"tests/test_absent_{i:06d}.py::test_{'x' * 40}" for i in range(40_000))
+    run = run_suite(backend, env, snapshot, kind=RunKind.SCREEN,
+                    request=RunRequest(select=passing + padding, hot=True))
+    assert run.verdict is Verdict.PASS, run.log_tail
+    assert len(run.results) == len(passing)
