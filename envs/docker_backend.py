@@ -34,12 +34,7 @@ from synth.envs.docker_registry import (
 from synth.envs.docker_session import DockerSession
 from synth.envs.listing import IMAGE_PATHS, Listing, tar_listing
 from synth.envs.names import ImageNames
-from synth.records import (
-    BackendKind,
-    Environment,
-    EnvSpec,
-    Snapshot,
-)
+from synth.records import BackendKind, Environment, EnvSpec, Snapshot
 
 WARM_SESSIONS = 6  # warm containers one backend keeps, least recently used closed first
 SEALED_PER_ENV = 2  # sealed ones per environment (a solution's and its canary's)

@@ -25,13 +25,7 @@ from synth.envs.backend import (
 from synth.envs.docker_registry import environment_labels
 from synth.envs.docker_session import KEY_GID, KEY_GROUP, PRISTINE, UID, USER, WORK
 from synth.envs.project_build import project_context, project_files
-from synth.records import (
-    HARNESS_VERSION,
-    BackendKind,
-    EnvSpec,
-    Requirement,
-    Snapshot,
-)
+from synth.records import HARNESS_VERSION, BackendKind, EnvSpec, Requirement, Snapshot
 
 
 class DockerBuildFailed(RuntimeError):

@@ -10,18 +10,9 @@ import json
 import docker
 import docker.errors
 
-from synth.envs.backend import (
-    environment_id,
-    environment_key,
-)
+from synth.envs.backend import environment_id, environment_key
 from synth.envs.names import ImageNames, repo_of
-from synth.records import (
-    BackendKind,
-    Environment,
-    EnvSpec,
-    Requirement,
-    Snapshot,
-)
+from synth.records import BackendKind, Environment, EnvSpec, Requirement, Snapshot
 
 KEY_LABEL, LOCK_LABEL, BASE_LABEL = "synth.env_key", "synth.lock", "synth.base_image"
 

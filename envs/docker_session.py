@@ -39,9 +39,7 @@ from synth.envs.backend import (
     new_nonce,
     template_dir,
 )
-from synth.records import (
-    Environment,
-)
+from synth.records import Environment
 
 USER, UID = "synth", 1000
 # The group that may read the pristine tree (the clean commit): the factory's own runs get it,

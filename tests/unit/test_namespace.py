@@ -5,6 +5,7 @@ claim a name that other distributions own: ``verifiers`` is an RL-environment li
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 from pathlib import Path
 
@@ -42,9 +43,10 @@ def bare_imports(source: str) -> list[str]:
     return found
 
 
-def _modules(folder: str) -> set[str]:
-    return {p.stem for p in (ROOT / folder).iterdir() if p.suffix == ".py" or
-            (p / "__init__.py").is_file()}
+@functools.cache
+def _modules(folder: str) -> frozenset[str]:
+    return frozenset(p.stem for p in (ROOT / folder).iterdir() if p.suffix == ".py" or
+                     (p / "__init__.py").is_file())
 
 
 def test_no_module_imports_a_folder_as_a_top_level_package() -> None:
