@@ -281,7 +281,7 @@ def as_candidates(prepared: Prepared, mutants: tuple[dict, ...]) -> tuple[Candid
             out.append(Candidate(
                 candidate_id=m["name"], snapshot_id=snapshot.snapshot_id,
                 strategy=Strategy.PROCEDURAL, operator="mutmut", seed=0,
-                target_file=m["path"], target_entity=m["name"], patch=patch))
+                target_file=m["path"], patch=patch))
     return tuple(out)
 
 

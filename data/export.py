@@ -439,7 +439,7 @@ _PARQUET_SELECT = f"""
     SELECT t.instance_id, t.repo, t.base_commit, t.patch, t.problem_statement,
            t."FAIL_TO_PASS", t."PASS_TO_PASS", t.image_name, t.created_at, t.env_id,
            t.candidate_id, t.strategy, t.operator, t.seed, t.parents, t.harness_version,
-           c.target_file, c.target_entity,
+           c.target_file, c.target_entities, c.fix_commit,
            e.backend, e.image_digest, e.base_image, e.spec, e."lock",
            s."commit" AS env_commit, r.source AS repo_source, r.kind AS repo_kind,
            {_METRIC_COLUMNS}, st.fail_to_pass AS fail_to_pass_rates, st.unsteady_p2p

@@ -315,8 +315,24 @@ _ACCOUNTING: Migration = (
     """,
 )
 
+# Typed targets: ``target_entity`` held a qualified name, a fix commit's short sha or names joined
+# with "+"; a candidate now lists the names it changes and, when mirrored, the commit apart. Old
+# rows are split by their strategy (a module-level site's empty name becomes no name).
+_TARGETS: Migration = (
+    "ALTER TABLE candidates ADD COLUMN target_entities VARCHAR[] DEFAULT []::VARCHAR[]",
+    "ALTER TABLE candidates ADD COLUMN fix_commit VARCHAR",
+    """
+    UPDATE candidates SET
+        fix_commit = CASE WHEN strategy = 'mirror' THEN target_entity END,
+        target_entities = CASE WHEN strategy = 'mirror' THEN []::VARCHAR[]
+            ELSE list_filter(string_split(target_entity, '+'), lambda name: name <> '') END
+    """,
+    "ALTER TABLE candidates DROP COLUMN target_entity",
+    "ALTER TABLE candidates ALTER target_entities SET NOT NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (_V1_TABLES, _TRAINING_RUNS, _AUDITS, _SOLUTIONS, _SETUPS,
-                                     _TAMPER, _ACCOUNTING)
+                                     _TAMPER, _ACCOUNTING, _TARGETS)
 
 # Each table and its primary key (a record's content-hash id).
 TABLES = {

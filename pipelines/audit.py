@@ -197,6 +197,7 @@ def lock_changes(stored: Sequence[Requirement], rebuilt: Sequence[Requirement]) 
 class _Prepared:
     env: Environment | None  # where the tasks run; None when no environment could be had
     finding: Finding
+    backend: Backend | None = None  # the one that answered for ``env``; the tasks run through it
     cleanup: Callable[[], None] = lambda: None
 
 
@@ -204,15 +205,19 @@ def prepare_environment(
     stored: Environment, snapshot: Snapshot, cache_dir: Path, options: AuditOptions
 ) -> _Prepared:
     """The environment to verify in: the stored one, or (``rebuild``) a fresh build compared
-    with it. Every question about an environment goes to its backend."""
+    with it. Every question about an environment goes to its backend, and the tasks run through
+    the same one: ``cleanup`` closes it."""
     if not options.rebuild:
         backend = build_backend(BackendConfig(kind=stored.backend, cache_dir=cache_dir,
                                               limits=options.limits))
         try:
-            if backend.present(stored):
-                return _Prepared(stored, Finding())
-        finally:
+            present = backend.present(stored)
+        except BaseException:
             backend.close()
+            raise
+        if present:
+            return _Prepared(stored, Finding(), backend, backend.close)
+        backend.close()
         where = "image" if stored.backend is BackendKind.DOCKER else "virtualenv"
         return _Prepared(
             None,
@@ -261,7 +266,7 @@ def prepare_environment(
     except BaseException:
         discard()
         raise
-    return _Prepared(rebuilt, finding, discard)
+    return _Prepared(rebuilt, finding, builder, discard)
 
 
 def compare_environments(backend: Backend, stored: Environment, rebuilt: Environment
@@ -346,13 +351,8 @@ def audit_environment(
     prepared = prepare_environment(stored, snapshot, cache_dir, options)
     verdicts: dict[str, tuple[Finding, float]] = {}
     try:
-        if prepared.env is not None:
-            config = BackendConfig(kind=stored.backend, cache_dir=cache_dir, limits=options.limits)
-            backend = build_backend(config)
-            try:
-                verdicts = verify_tasks(backend, prepared.env, snapshot, tasks, options.runs)
-            finally:
-                backend.close()
+        if prepared.env is not None and prepared.backend is not None:
+            verdicts = verify_tasks(prepared.backend, prepared.env, snapshot, tasks, options.runs)
     finally:
         prepared.cleanup()
     return _records(

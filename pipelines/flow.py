@@ -193,11 +193,11 @@ def _reproductions(snapshot: Snapshot, test_ids: Sequence[str]) -> dict[str, str
 
 def _hint(candidate: Candidate, snapshot: Snapshot, cache_dir: Path) -> str:
     """A mirrored fix's commit message, read again from the history (best effort)."""
-    if candidate.strategy is not Strategy.MIRROR:
+    if candidate.fix_commit is None:
         return ""
     try:
         history = history_path(snapshot.repo, cache_dir)
-        return git.Repo(history).git.log("-1", "--format=%B", candidate.target_entity)
+        return git.Repo(history).git.log("-1", "--format=%B", candidate.fix_commit)
     except (ValueError, git.GitError, OSError):
         return ""
 

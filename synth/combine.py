@@ -178,8 +178,8 @@ def combine_candidates(
 
 
 def _combined(snapshot_id: str, seed: int, parents: Sequence[Candidate], patch: str) -> Candidate:
-    ordered = sorted(parents, key=lambda c: (c.target_file, c.target_entity, c.candidate_id))
-    entities = dict.fromkeys(c.target_entity for c in ordered)  # ordered, without repeats
+    ordered = sorted(parents, key=lambda c: (c.target_file, c.target_entities, c.candidate_id))
+    entities = dict.fromkeys(name for c in ordered for name in c.target_entities)  # no repeats
     return Candidate(
         candidate_id=Candidate.make_id(snapshot_id, patch),
         snapshot_id=snapshot_id,
@@ -187,7 +187,7 @@ def _combined(snapshot_id: str, seed: int, parents: Sequence[Candidate], patch: 
         operator=OPERATOR,
         seed=seed,
         target_file=ordered[0].target_file,
-        target_entity="+".join(entities),
+        target_entities=tuple(entities),
         patch=patch,
         parents=tuple(sorted(c.candidate_id for c in parents)),
     )

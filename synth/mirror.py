@@ -25,7 +25,9 @@ import git
 
 from synth.intake import IntakeError, clone, take
 from synth.mutate import is_test_file
+from synth.patches import touched_lines
 from synth.records import Candidate, RepoRef, Snapshot, SourceKind, Strategy, content_hash
+from synth.targeting import enclosing_names
 
 OPERATOR = "revert_fix"  # the operator name of every mirrored candidate
 # Files that decide how tests run: a reverted bug never touches them (the harness rejects a
@@ -192,14 +194,30 @@ def materialize(repo_path: Path, fix: FixCommit, ref: RepoRef, root: Path) -> Sn
 
 
 def mirror_candidate(snapshot: Snapshot, fix: FixCommit, patch: str, *, seed: int) -> Candidate:
-    """The candidate of one mirrored fix; its entity names the commit it came from."""
+    """The candidate of one mirrored fix: it names the commit it came from, and the functions
+    and classes of its first source file that the fix changed."""
+    target = fix.source_files[0]
     return Candidate(
         candidate_id=Candidate.make_id(snapshot.snapshot_id, patch),
         snapshot_id=snapshot.snapshot_id,
         strategy=Strategy.MIRROR,
         operator=OPERATOR,
         seed=seed,
-        target_file=fix.source_files[0],
-        target_entity=fix.sha[:12],
+        target_file=target,
+        target_entities=_changed_names(snapshot, target, patch),
+        fix_commit=fix.sha,
         patch=patch,
     )
+
+
+def _changed_names(snapshot: Snapshot, target: str, patch: str) -> tuple[str, ...]:
+    """The definitions around the lines ``patch`` changes in ``target`` (the snapshot holds the
+    fixed tree, the patch's old side); none where the file does not read or parse."""
+    lines = touched_lines(patch).get(target)
+    if not lines:
+        return ()
+    try:
+        source = (Path(snapshot.path) / target).read_text(encoding="utf-8")
+        return enclosing_names(source, lines)
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+        return ()

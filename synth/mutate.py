@@ -521,6 +521,6 @@ def _candidate(snapshot_id: str, seed: int, site: MutationSite, patch: str) -> C
         operator=site.operator,
         seed=seed,
         target_file=site.rel_path,
-        target_entity=site.entity,
+        target_entities=(site.entity,) if site.entity else (),
         patch=patch,
     )

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Bumped whenever the way a verdict is reached changes; part of every task id, so tasks made by
 # a different harness never collide with (or silently overwrite) older ones.
@@ -282,11 +282,23 @@ class Candidate(Record):
     strategy: Strategy
     operator: str
     seed: int
-    target_file: str
-    target_entity: str  # qualified name inside target_file, e.g. "Money.allocate"
+    target_file: str  # the file the bug changes (a combined bug's first, by path)
     patch: str
+    # Qualified names inside target_file that the bug changes, e.g. ("Money.allocate",): an
+    # operator's site, the functions a reverted fix touches, a combined bug's parents' names.
+    # Empty where the change lies outside every function and class (module level).
+    target_entities: tuple[str, ...] = ()
+    fix_commit: str | None = None  # MIRROR only: the fix commit whose changes the bug undoes
     rejection: Rejection | None = None
-    parents: tuple[str, ...] = ()  # candidate ids a combined bug was merged from
+    parents: tuple[str, ...] = ()  # candidate ids a combined bug was merged from (COMBINE only)
+
+    @model_validator(mode="after")
+    def _made_as_its_strategy_says(self) -> Candidate:
+        if (self.strategy is Strategy.MIRROR) != (self.fix_commit is not None):
+            raise ValueError("a candidate names its fix_commit exactly when its strategy is mirror")
+        if (self.strategy is Strategy.COMBINE) != bool(self.parents):
+            raise ValueError("a candidate has parents exactly when its strategy is combine")
+        return self
 
     @staticmethod
     def make_id(snapshot_id: str, patch: str) -> str:

@@ -74,6 +74,31 @@ def _collect(
             _collect(child, scope, out, classes)
 
 
+def enclosing_names(source: str, lines: set[int]) -> tuple[str, ...]:
+    """The qualified name of the innermost function or class around each of ``lines``
+    (decorators and ``def`` line included), in file order without repeats; a line outside every
+    definition adds nothing. Names a reverted fix's targets. Raises ``SyntaxError``."""
+    spans: list[tuple[int, int, str]] = []
+
+    def visit(node: ast.AST, scope: tuple[str, ...]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = (*scope, child.name)
+                first = min([d.lineno for d in child.decorator_list] + [child.lineno])
+                spans.append((first, child.end_lineno or child.lineno, ".".join(name)))
+                visit(child, name)
+            else:
+                visit(child, scope)
+
+    visit(ast.parse(source), ())
+    found: dict[str, None] = {}
+    for line in sorted(lines):
+        around = [(hi - lo, name) for lo, hi, name in spans if lo <= line <= hi]
+        if around:
+            found[min(around)[1]] = None  # the narrowest span is the innermost definition
+    return tuple(found)
+
+
 def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
     first = body[0] if body else None
     if (

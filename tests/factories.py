@@ -158,7 +158,7 @@ def make_candidate(snapshot: Snapshot | None = None, *, patch: str = PATCH,
         "operator": "arith_swap",
         "seed": 0,
         "target_file": TARGET_FILE,
-        "target_entity": "add",
+        "target_entities": ("add",),
         "patch": patch,
     }
     return Candidate(**{**defaults, **overrides})

@@ -57,7 +57,7 @@ def make_corpus(
         )
         cand = make_candidate(
             snap, patch=patch, operator=("flip", "swap")[i % 2], seed=i, target_file="src/m.py",
-            target_entity=f"f{i}",
+            target_entities=(f"f{i}",),
         )
         cands.append(cand)
         tasks.append(
@@ -196,7 +196,8 @@ def test_parquet_export_reads_back_with_pyarrow_and_matches_the_store(
         assert tuple(row["FAIL_TO_PASS"]) == task.FAIL_TO_PASS
         assert tuple(row["PASS_TO_PASS"]) == task.PASS_TO_PASS
         assert row["created_at"] == task.created_at
-        assert row["target_entity"] == f"f{task.seed}" and row["repo_source"] == "/src/demo"
+        assert row["target_entities"] == [f"f{task.seed}"]
+        assert row["fix_commit"] is None and row["repo_source"] == "/src/demo"
         assert row["lock"][0]["version"] == "8.3.4" and row["spec"]["source_root"] == "src"
     assert not list(tmp_path.glob(".tasks.parquet.*")), "no temporary file is left behind"
 

@@ -39,7 +39,7 @@ def _snapshot(tmp_path: Path) -> Snapshot:
 
 def _validated(snapshot: Snapshot, seed: int = 0) -> Validated:
     cand = make_candidate(snapshot, patch=PATCH, seed=seed, target_file="pricing.py",
-                          target_entity="total")
+                          target_entities=("total",))
     results = (
         make_result("tests/test_pricing.py::test_total", TestStatus.FAILED,
                     message="AssertionError: assert 0 == 6"),

@@ -84,7 +84,8 @@ def test_mirror_candidate_records_its_origin(history: Path, tmp_path: Path) -> N
     snapshot = materialize(history, fix, parse_source(str(history)), tmp_path / "snaps")
     cand = mirror_candidate(snapshot, fix, reverse_patch(history, fix), seed=4)
     assert (cand.strategy, cand.operator, cand.seed) == (Strategy.MIRROR, OPERATOR, 4)
-    assert cand.target_file == "calc.py" and cand.target_entity == fix.sha[:12]
+    assert cand.target_file == "calc.py" and cand.fix_commit == fix.sha
+    assert cand.target_entities == ("mean",)  # the function the fix changed, by name
     assert cand.snapshot_id == snapshot.snapshot_id
 
 

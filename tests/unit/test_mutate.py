@@ -304,7 +304,8 @@ def test_candidate_records_are_consistent() -> None:
         assert (c.snapshot_id, c.seed) == ("snap", 1)
         assert c.target_file in {"pkg/a.py", "pkg/b.py"}
         assert c.patch.startswith(f"diff --git a/{c.target_file} b/{c.target_file}\n")
-        assert c.target_entity.split(".")[0] in SAMPLE_FUNCTIONS
+        assert len(c.target_entities) == 1 and c.fix_commit is None
+        assert c.target_entities[0].split(".")[0] in SAMPLE_FUNCTIONS
 
 
 def test_identical_patches_are_deduplicated() -> None:
@@ -404,7 +405,7 @@ def test_operator_and_entity_filters_restrict_the_sample() -> None:
     by_entity = generate_candidates(
         "s", _two_copies(), max_candidates=50, seed=0, entities={"sign"}
     )
-    assert by_entity and {c.target_entity for c in by_entity} == {"sign"}
+    assert by_entity and {c.target_entities for c in by_entity} == {("sign",)}
 
 
 def test_drops_are_counted_by_operator_and_reason() -> None:
@@ -464,7 +465,7 @@ TARGETS = (
 
 def _entities(**kwargs: object) -> set[str]:
     result = generate("s", {"m.py": TARGETS}, max_candidates=500, seed=0, **kwargs)  # type: ignore[arg-type]
-    return {c.target_entity for c in result.candidates}
+    return {name for c in result.candidates for name in c.target_entities}
 
 
 def test_coverage_keeps_only_functions_whose_body_ran() -> None:

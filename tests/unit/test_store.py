@@ -63,7 +63,7 @@ def candidate(
 ) -> Candidate:
     patch = f"--- a/ledger/money.py\n+++ b/ledger/money.py\n@@ -1 +1 @@\n-x < {n}\n+x <= {n}\n"
     return make_candidate(snap, patch=patch, operator=operator, seed=n,
-                          target_entity="ledger.money.Money.__add__", rejection=rejection)
+                          target_entities=("Money.__add__",), rejection=rejection)
 
 
 def run_of(env: Environment, attempt: int = 0) -> Run:
@@ -118,9 +118,19 @@ def write_old(store: Store, batch: dict) -> None:
     for table, records in tables.items():
         columns = {name for (name,) in store.query(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])}
-        rows = [{k: v for k, v in {"created_at": utcnow(), **_plain(r)}.items()
+        rows = [{k: v for k, v in {"created_at": utcnow(), **_plain(r), **_old_target(r)}.items()
                  if k in columns} for r in records]
         _insert(store._db, table, rows)
+
+
+def _old_target(record: object) -> dict[str, str]:
+    """A candidate's one target string before schema 8: a fix commit's short sha, or its names
+    joined with "+" (empty at module level)."""
+    if not isinstance(record, Candidate):
+        return {}
+    if record.fix_commit is not None:
+        return {"target_entity": record.fix_commit[:12]}
+    return {"target_entity": "+".join(record.target_entities)}
 
 
 def full_batch() -> dict:
@@ -680,3 +690,38 @@ def test_environments_of_the_previous_schema_migrate_and_keep_the_new_spec_field
         store.write(environments=[newer])
         assert store.get_environment("env-new") == newer
         assert store.counts()["setups"] == 0
+
+
+def test_candidates_of_schema_7_get_typed_targets(tmp_path: Path) -> None:
+    """One target string per strategy (a name, names joined with "+", a short sha, "" at module
+    level) becomes the names a candidate changes and, apart, the commit a mirror reverts."""
+    path = tmp_path / "synth.duckdb"
+    snap = make_snapshot(LEDGER)
+    procedural = candidate(snap, 1)
+    module_level = candidate(snap, 2).model_copy(update={"target_entities": ()})
+    mirrored = make_candidate(snap, patch="--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+                              strategy=Strategy.MIRROR, operator="revert_fix",
+                              target_entities=(), fix_commit="f" * 40)
+    combined = make_candidate(snap, patch="--- a/y\n+++ b/y\n@@ -1 +1 @@\n-a\n+b\n",
+                              strategy=Strategy.COMBINE, operator="combine",
+                              target_entities=("Money.__add__", "Money.split"),
+                              parents=(procedural.candidate_id, module_level.candidate_id))
+    batch = {**full_batch(), "candidates": [procedural, module_level, mirrored, combined]}
+    with Store.open(path, migrations=MIGRATIONS[:7]) as old:
+        write_old(old, batch)
+        assert old.query("SELECT count(*) FROM candidates WHERE target_entity = 'ffffffffffff'")
+    with Store.open(path) as store:
+        got = {c.candidate_id: c for c in store.list_candidates()}
+    # The short sha is all an old row kept of the commit; everything else comes back whole.
+    assert got.pop(mirrored.candidate_id) == mirrored.model_copy(update={"fix_commit": "f" * 12})
+    assert got == {c.candidate_id: c for c in (procedural, module_level, combined)}
+
+
+def test_a_candidate_is_made_as_its_strategy_says() -> None:
+    snap = make_snapshot(LEDGER)
+    with pytest.raises(ValueError, match="fix_commit exactly when its strategy is mirror"):
+        make_candidate(snap, strategy=Strategy.MIRROR)
+    with pytest.raises(ValueError, match="fix_commit exactly when its strategy is mirror"):
+        make_candidate(snap, fix_commit="f" * 40)
+    with pytest.raises(ValueError, match="parents exactly when its strategy is combine"):
+        make_candidate(snap, strategy=Strategy.COMBINE)

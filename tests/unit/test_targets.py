@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from synth.records import CoverageMap, CoveredLines
-from synth.targeting import coverage_targets, import_targets, module_names
+from synth.targeting import coverage_targets, enclosing_names, import_targets, module_names
 
 BODY = "def f():\n    return 1\n"
 
@@ -197,4 +197,31 @@ def test_candidates_on_coverage_targets_come_from_executed_functions_only() -> N
     generation = generate("snap", targets, max_candidates=50, seed=0,
                           covered=executed_lines(coverage), min_statements=2)
     assert generation.candidates
-    assert {c.target_entity for c in generation.candidates} == {"ran"}
+    assert {c.target_entities for c in generation.candidates} == {("ran",)}
+
+
+NESTED = (
+    "LIMIT = 3\n"  # 1
+    "class Box:\n"  # 2
+    "    size = 1\n"  # 3
+    "    @staticmethod\n"  # 4
+    "    def make(n):\n"  # 5
+    "        def inner():\n"  # 6
+    "            return n\n"  # 7
+    "        return inner\n"  # 8
+    "def free():\n"  # 9
+    "    return LIMIT\n"  # 10
+)
+
+
+@pytest.mark.parametrize(("lines", "names"), [
+    ({7}, ("Box.make.inner",)),  # the innermost definition around the line
+    ({8}, ("Box.make",)),
+    ({4}, ("Box.make",)),  # a decorator belongs to what it decorates
+    ({5, 9}, ("Box.make", "free")),  # a def line, in file order
+    ({3}, ("Box",)),  # a class attribute names the class
+    ({10, 9, 7}, ("Box.make.inner", "free")),  # ordered by line, without repeats
+    ({1}, ()),  # module level: no name
+])
+def test_enclosing_names_of_changed_lines(lines: set[int], names: tuple[str, ...]) -> None:
+    assert enclosing_names(NESTED, lines) == names
