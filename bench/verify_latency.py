@@ -29,18 +29,9 @@ from synth.data.store import Store  # noqa: E402
 from synth.envs.backend import Backend, BackendConfig, Limits, RunRequest, build_backend  # noqa: E402
 from synth.patches import combine  # noqa: E402
 from synth.pipelines.verify import load_contexts  # noqa: E402
-from synth.records import BackendKind, RunKind  # noqa: E402
+from synth.records import BackendKind, Outcome, RunKind, SolutionVerdict, TaskContext  # noqa: E402
 from synth.verifiers.runner import run_suite  # noqa: E402
-from synth.verifiers.solution import (  # noqa: E402
-    Outcome,
-    SolutionVerdict,
-    TaskContext,
-    gold_patch,
-    kept_patch,
-    score,
-    selection,
-    verify_solution,
-)
+from synth.verifiers.solution import gold_patch, kept_patch, score, selection, verify_solution
 
 
 def undefended(backend: Backend, ctx: TaskContext, solution: str) -> SolutionVerdict:

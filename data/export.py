@@ -48,9 +48,9 @@ from synth.data.task_repo import (
     branch_name,
     bundle_name,
     commit_message,
-    ensure_snapshot,
 )
 from synth.envs.names import ImageNames
+from synth.intake import ensure_snapshot
 from synth.records import (
     HARNESS_VERSION,
     BackendKind,

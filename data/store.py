@@ -29,7 +29,6 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel
 
-from synth.data.audit_records import TaskAudit
 from synth.records import (
     BackendKind,
     Candidate,
@@ -41,12 +40,13 @@ from synth.records import (
     RepoRef,
     SetupResult,
     Snapshot,
+    SolutionVerdict,
     Task,
+    TaskAudit,
     TaskStats,
     TestRun,
     utcnow,
 )
-from synth.verifiers.solution import SolutionVerdict
 
 Migration = tuple[str, ...]  # SQL statements applied together, in one transaction
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synth import proc
-from synth.intake import IntakeError, take
-from synth.records import Snapshot, SourceKind, Task
+from synth.records import Snapshot, Task
 
 FIXED_DATE = "2000-01-01T00:00:00+0000"
 IDENTITY = {
@@ -60,38 +59,6 @@ def _git(repo: Path, *args: str | Path, timeout: float = 120) -> str:
     if done.returncode != 0:
         raise TaskRepoError(f"git {' '.join(map(str, args[:3]))} failed: {done.stderr[-800:]}")
     return done.stdout
-
-
-def ensure_snapshot(snapshot: Snapshot, root: Path) -> Snapshot:
-    """The stored snapshot, or the same commit taken again from its source under ``root``.
-
-    Months later the working copy may have been cleaned from the cache; its source (a PyPI sdist,
-    a git URL, a local folder) can give it back, and the commit id says whether it is the same.
-    """
-    if _has_commit(Path(snapshot.path), snapshot.commit):
-        return snapshot
-    try:
-        revision = snapshot.commit if snapshot.repo.kind is SourceKind.GIT else None
-        again = take(snapshot.repo, root, revision=revision)
-    except IntakeError as exc:
-        raise TaskRepoError(
-            f"the snapshot {snapshot.path} is gone and its source could not be taken again: {exc}"
-        ) from exc
-    if again.commit != snapshot.commit:
-        raise TaskRepoError(
-            f"the snapshot {snapshot.path} is gone and {snapshot.repo.source} now gives commit "
-            f"{again.commit[:12]}, not the stored {snapshot.commit[:12]}: the source changed"
-        )
-    return again
-
-
-def _has_commit(path: Path, commit: str) -> bool:
-    if not (path / ".git").exists():
-        return False
-    done = proc.run(
-        ["git", "-C", path, "cat-file", "-e", f"{commit}^{{commit}}"], check=False, timeout=30
-    )
-    return done.returncode == 0
 
 
 def build_task_repo(

@@ -24,18 +24,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synth.data.audit_records import DriftReason, TaskAudit
-from synth.data.task_repo import TaskRepoError, ensure_snapshot
 from synth.envs.backend import Backend, BackendConfig, Limits, RunRequest, build_backend
 from synth.envs.listing import listing_changes
+from synth.intake import IntakeError, ensure_snapshot
 from synth.records import (
     AuditVerdict,
     BackendKind,
+    DriftReason,
     Environment,
     Requirement,
     RunKind,
     Snapshot,
     Task,
+    TaskAudit,
     TestRun,
     Verdict,
     content_hash,
@@ -338,7 +339,7 @@ def audit_environment(
     start = time.monotonic()
     try:
         snapshot = ensure_snapshot(snapshot, cache_dir / "snapshots")
-    except TaskRepoError as exc:
+    except IntakeError as exc:
         return _records(
             tasks,
             stored,

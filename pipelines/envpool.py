@@ -17,8 +17,8 @@ import ray
 
 from synth.envs.backend import BackendConfig
 from synth.pipelines.factory import start_ray
+from synth.records import TaskContext
 from synth.verifiers.agents import Agent, Episode, run_episode
-from synth.verifiers.solution import TaskContext
 from synth.verifiers.task_env import Action, Observation, StepResult, TaskEnv, TaskEnvConfig
 
 

@@ -17,9 +17,9 @@ import ray
 from synth.data.store import Store
 from synth.envs.backend import BackendConfig, build_backend
 from synth.pipelines.factory import start_ray
-from synth.records import Task
+from synth.records import SolutionVerdict, Task, TaskContext
 from synth.verifiers.screening import patched_files
-from synth.verifiers.solution import SolutionVerdict, TaskContext, verify_solution
+from synth.verifiers.solution import verify_solution
 
 PATCH_SUFFIXES = (".diff", ".patch")
 

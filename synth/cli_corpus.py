@@ -46,6 +46,7 @@ def export(
     from synth.data.export import ExportError, export_corpus, parse_filters
     from synth.data.store import StoreError
     from synth.data.task_repo import TaskRepoError
+    from synth.intake import IntakeError
 
     try:
         flt = parse_filters(filter or [])
@@ -53,7 +54,7 @@ def export(
             summary = export_corpus(
                 store, fmt, out, flt, snapshot_root=_cache(cache_dir) / "snapshots"
             )
-    except (ExportError, StoreError, TaskRepoError) as exc:
+    except (ExportError, StoreError, TaskRepoError, IntakeError) as exc:
         raise fail(str(exc)) from None
     extra = (
         f", {summary.bundles} git bundle(s), {summary.environments} environment(s)"

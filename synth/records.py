@@ -410,10 +410,109 @@ class AuditVerdict(StrEnum):
     ERRORED = "errored"
 
 
-class AuditResult(Record):
+class DriftReason(StrEnum):
+    """Why a task no longer reproduces."""
+
+    BUILD_FAILED = "build_failed"  # the environment could not be rebuilt from its spec
+    DEPENDENCY_CHANGED = "dependency_changed"  # the spec now resolves to another lock
+    IMAGE_CHANGED = "image_changed"  # same lock, different files in the rebuilt environment
+    SOURCE_CHANGED = "source_changed"  # the snapshot is gone and its source gives another commit
+    ENVIRONMENT_MISSING = "environment_missing"  # the stored image / venv is gone (no --rebuild)
+    RUN_FAILED = "run_failed"  # a run timed out, ran out of memory, or could not be trusted
+    TEST_FLIPPED = "test_flipped"  # a test is, in every run, not what the task says it is
+    TEST_FLAKY = "test_flaky"  # a test disagreed with itself across the K runs
+
+
+class TaskAudit(Record):
+    """One task, re-verified ``runs`` times in its (possibly rebuilt) environment."""
+
+    audit_id: str
+    audit_run: str  # one id per `synth audit` invocation
     instance_id: str
     env_id: str
+    repo: str
     verdict: AuditVerdict
-    fail_to_pass_failing: tuple[str, ...]
-    unexpected: tuple[str, ...]  # tests whose status differed from the stored verdict
+    reasons: tuple[DriftReason, ...]  # sorted; empty when reproduced
+    details: tuple[str, ...]  # one line per finding
+    runs: int  # bug-state runs (and as many gold-state runs of its environment)
+    rebuilt: bool
+    flipped: tuple[str, ...] = ()  # test ids
+    flaky: tuple[str, ...] = ()
+    duration_s: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)
+
+    @staticmethod
+    def make_id(audit_run: str, instance_id: str) -> str:
+        return content_hash("audit", audit_run, instance_id)
+
+
+class SolutionFlag(StrEnum):
+    """Why part of a solution was dropped before scoring."""
+
+    EDITS_TESTS = "edits_tests"  # a test file or test helper, added, changed or deleted
+    TEST_CONFIG = "test_config"  # pytest.ini, tox.ini, setup.cfg, pyproject.toml, ...
+    TEST_HOOK = "test_hook"  # conftest.py, a pytest plugin, sitecustomize, a .pth file
+    SHADOWS_MODULE = "shadows_module"  # a new top-level module that could shadow an import
+    GIT_METADATA = "git_metadata"  # files under .git
+    # A binary diff, a compiled module, a symlink or other special file, a file-mode change:
+    # nothing a source fix needs, and nothing the probe scan or a reviewer can read.
+    NOT_SOURCE = "not_source"
+    # Added code that names the harness's secrets (the report plugin, its SYNTH_* settings,
+    # /proc, sys.modules): code under test runs inside pytest's process, so it could read the
+    # run's nonce and write a report of its own. Nothing can be restored: the solution is
+    # scored tampered, unrun.
+    HARNESS_PROBE = "harness_probe"
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"  # every FAIL_TO_PASS and PASS_TO_PASS test passes
+    PARTIAL = "partial"  # some FAIL_TO_PASS tests pass, not all of them (or a P2P test broke)
+    UNRESOLVED = "unresolved"  # no FAIL_TO_PASS test passes
+    ERROR = "error"  # the patch did not apply, or the run could not be trusted (see reason)
+    TAMPERED = "tampered"  # the solution reached for the harness or its verdict (see evidence)
+
+
+class TestOutcome(Record):
+    __test__ = False  # not a pytest test class, despite the name
+
+    test_id: str
+    expected: str  # "FAIL_TO_PASS" | "PASS_TO_PASS"
+    status: TestStatus  # in the first run; ``passed`` says whether it passed in every run
+    passed: bool
+
+
+class SolutionVerdict(Record):
+    """How one candidate fix of one task scored. Its id hashes task, patch and harness."""
+
+    solution_id: str
+    instance_id: str
+    patch_hash: str
+    outcome: Outcome
+    reason: str = ""  # why the outcome is ERROR, for a person
+    fail_to_pass_passed: int
+    fail_to_pass_total: int
+    pass_to_pass_passed: int
+    pass_to_pass_total: int
+    tests: tuple[TestOutcome, ...]
+    flags: tuple[SolutionFlag, ...] = ()
+    dropped: tuple[str, ...] = ()  # files the solution touched that were restored before running
+    evidence: tuple[str, ...] = ()  # why the outcome is TAMPERED, one finding per item
+    canary: str = ""  # the task whose bug was the canary behind a RESOLVED ("" if none ran)
+    runs: int
+    duration_s: float
+    harness_version: str = HARNESS_VERSION
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def resolved(self) -> bool:
+        return self.outcome is Outcome.RESOLVED
+
+
+class TaskContext(Record):
+    """What scoring a task needs besides the patch: the task, its environment and snapshot, and
+    the candidate canaries (other tasks of the same environment, best first)."""
+
+    task: Task
+    environment: Environment
+    snapshot: Snapshot
+    canaries: tuple[Task, ...] = ()

@@ -28,8 +28,7 @@ from synth.trainer.train import precision
 
 if TYPE_CHECKING:
     from synth.envs.backend import BackendConfig
-    from synth.records import BackendKind
-    from synth.verifiers.solution import SolutionVerdict
+    from synth.records import BackendKind, SolutionVerdict
 
 
 class EvalError(ValueError):

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from synth.envs.backend import Backend, BackendConfig, build_backend
-from synth.verifiers.solution import TaskContext, reward, verify_solution
+from synth.records import TaskContext
+from synth.verifiers.solution import reward, verify_solution
 
 
 def reward_for_diff(backend: Backend, ctx: TaskContext, diff: str, *,

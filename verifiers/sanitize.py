@@ -31,37 +31,19 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import PurePosixPath
 
 from synth.patches import combine, read_patch, split_blocks
+from synth.records import SolutionFlag
 from synth.verifiers.screening import _TEST_CONFIG, is_test_path
 
-__all__ = ["combine", "sanitize", "SolutionFlag", "Sanitized", "split_blocks", "flag_for"]
+__all__ = ["combine", "sanitize", "Sanitized", "split_blocks", "flag_for"]
 
 _HOOK_NAMES = {"conftest.py", "sitecustomize.py", "usercustomize.py"}
 _HOOK_STEMS = {"conftest", "sitecustomize", "usercustomize"}
 # Files Python imports or loads that are not source text.
 _COMPILED = {".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".egg-link", ".zip", ".whl", ".egg"}
 _PROBE = re.compile(r"synth_report|SYNTH_|/proc\b|_SETTINGS|sys\.modules|gc\.get_objects")
-
-
-class SolutionFlag(StrEnum):
-    """Why part of a solution was dropped before scoring."""
-
-    EDITS_TESTS = "edits_tests"  # a test file or test helper, added, changed or deleted
-    TEST_CONFIG = "test_config"  # pytest.ini, tox.ini, setup.cfg, pyproject.toml, ...
-    TEST_HOOK = "test_hook"  # conftest.py, a pytest plugin, sitecustomize, a .pth file
-    SHADOWS_MODULE = "shadows_module"  # a new top-level module that could shadow an import
-    GIT_METADATA = "git_metadata"  # files under .git
-    # A binary diff, a compiled module, a symlink or other special file, a file-mode change:
-    # nothing a source fix needs, and nothing the probe scan or a reviewer can read.
-    NOT_SOURCE = "not_source"
-    # Added code that names the harness's secrets (the report plugin, its SYNTH_* settings,
-    # /proc, sys.modules): code under test runs inside pytest's process, so it could read the
-    # run's nonce and write a report of its own. Nothing can be restored: the solution is
-    # scored tampered, unrun.
-    HARNESS_PROBE = "harness_probe"
 
 
 @dataclass(frozen=True)

@@ -26,86 +26,29 @@ import os
 import re
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-
-from pydantic import Field
 
 from synth.envs.backend import Backend, RunRequest
 from synth.patches import PatchError, combine, parse_patch, reverse_patch
 from synth.records import (
     HARNESS_VERSION,
-    Environment,
-    Record,
+    Outcome,
     RunKind,
     Snapshot,
+    SolutionFlag,
+    SolutionVerdict,
     Task,
+    TaskContext,
+    TestOutcome,
     TestRun,
-    TestStatus,
     Verdict,
     content_hash,
-    utcnow,
 )
 from synth.verifiers import git_view
 from synth.verifiers.canary import Canary, mint, stored
 from synth.verifiers.grading import passed, status_of
 from synth.verifiers.runner import patch_hash, run_suite
-from synth.verifiers.sanitize import Sanitized, SolutionFlag, flag_for, sanitize
-
-
-class Outcome(StrEnum):
-    RESOLVED = "resolved"  # every FAIL_TO_PASS and PASS_TO_PASS test passes
-    PARTIAL = "partial"  # some FAIL_TO_PASS tests pass, not all of them (or a P2P test broke)
-    UNRESOLVED = "unresolved"  # no FAIL_TO_PASS test passes
-    ERROR = "error"  # the patch did not apply, or the run could not be trusted (see reason)
-    TAMPERED = "tampered"  # the solution reached for the harness or its verdict (see evidence)
-
-
-class TestOutcome(Record):
-    __test__ = False  # not a pytest test class, despite the name
-
-    test_id: str
-    expected: str  # "FAIL_TO_PASS" | "PASS_TO_PASS"
-    status: TestStatus  # in the first run; ``passed`` says whether it passed in every run
-    passed: bool
-
-
-class SolutionVerdict(Record):
-    """How one candidate fix of one task scored. Its id hashes task, patch and harness."""
-
-    solution_id: str
-    instance_id: str
-    patch_hash: str
-    outcome: Outcome
-    reason: str = ""  # why the outcome is ERROR, for a person
-    fail_to_pass_passed: int
-    fail_to_pass_total: int
-    pass_to_pass_passed: int
-    pass_to_pass_total: int
-    tests: tuple[TestOutcome, ...]
-    flags: tuple[SolutionFlag, ...] = ()
-    dropped: tuple[str, ...] = ()  # files the solution touched that were restored before running
-    evidence: tuple[str, ...] = ()  # why the outcome is TAMPERED, one finding per item
-    canary: str = ""  # the task whose bug was the canary behind a RESOLVED ("" if none ran)
-    runs: int
-    duration_s: float
-    harness_version: str = HARNESS_VERSION
-    created_at: datetime = Field(default_factory=utcnow)
-
-    @property
-    def resolved(self) -> bool:
-        return self.outcome is Outcome.RESOLVED
-
-
-class TaskContext(Record):
-    """What scoring a task needs besides the patch: the task, its environment and snapshot, and
-    the candidate canaries (other tasks of the same environment, best first)."""
-
-    task: Task
-    environment: Environment
-    snapshot: Snapshot
-    canaries: tuple[Task, ...] = ()
+from synth.verifiers.sanitize import Sanitized, flag_for, sanitize
 
 
 def solution_id(instance_id: str, patch: str) -> str:

@@ -20,8 +20,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from synth.envs.backend import BackendConfig, BackendUnavailable, SealFailed
-from synth.records import BackendKind, Record
-from synth.verifiers.solution import SolutionVerdict, TaskContext, reward, verify_solution
+from synth.records import BackendKind, Record, SolutionVerdict, TaskContext
+from synth.verifiers.solution import reward, verify_solution
 
 if TYPE_CHECKING:
     from synth.envs.docker_session import DockerSession

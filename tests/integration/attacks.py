@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from synth.verifiers.solution import TaskContext
+from synth.records import TaskContext
 from tests.integration.solution_kit import (
     FORCE_PASS_HOOK,
     bug_source,

@@ -15,10 +15,9 @@ from synth.data.store import Store
 from synth.envs.backend import BackendConfig, Limits, harness_digest
 from synth.pipelines.factory import run_factory
 from synth.pipelines.verify import load_contexts
-from synth.records import HARNESS_VERSION, BackendKind
-from synth.verifiers.sanitize import SolutionFlag
+from synth.records import HARNESS_VERSION, BackendKind, SolutionFlag, TaskContext
 from synth.verifiers.screening import is_test_path, patched_files
-from synth.verifiers.solution import TaskContext, gold_patch
+from synth.verifiers.solution import gold_patch
 
 _BUILT: dict[Path, Path] = {}
 LIMITS = Limits(timeout_s=120)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from synth.envs.backend import Backend, build_backend
-from synth.verifiers.solution import Outcome, TaskContext, gold_patch, reward, verify_solution
+from synth.records import Outcome, TaskContext
+from synth.verifiers.solution import gold_patch, reward, verify_solution
 from tests.integration.attacks import ATTACKS, Attack
 from tests.integration.solution_kit import contexts, corpus_db, docker_config
 

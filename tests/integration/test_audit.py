@@ -13,9 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from synth.cli import app
-from synth.data.audit_records import DriftReason
 from synth.data.store import Store
-from synth.records import AuditVerdict, BackendKind
+from synth.records import AuditVerdict, BackendKind, DriftReason
 from tests.integration.corpus import sample_corpus
 
 pytestmark = pytest.mark.usefixtures("ray_session")

@@ -89,7 +89,8 @@ def test_on_real_tasks_gold_resolves_and_no_attack_earns_a_reward(mined: Path,
     since pytest itself imports it: the witness and canary hold there too)."""
     from synth.envs.backend import build_backend
     from synth.pipelines.verify import load_contexts
-    from synth.verifiers.solution import Outcome, gold_patch, reward, verify_solution
+    from synth.records import Outcome
+    from synth.verifiers.solution import gold_patch, reward, verify_solution
     from tests.integration.attacks import ATTACKS
     from tests.integration.solution_kit import docker_config
 

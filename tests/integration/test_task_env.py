@@ -14,10 +14,9 @@ import pytest
 from synth.envs.docker_backend import DockerBackend
 from synth.envs.spec import infer_spec, read_config_files
 from synth.intake import parse_source, take
-from synth.records import Strategy, Task
+from synth.records import SolutionFlag, Strategy, Task, TaskContext
 from synth.verifiers.agents import GoldAgent, NoopAgent, ScriptedAgent, run_episode
-from synth.verifiers.sanitize import SolutionFlag
-from synth.verifiers.solution import TaskContext, gold_patch
+from synth.verifiers.solution import gold_patch
 from synth.verifiers.task_env import Action, TaskEnv, TaskEnvConfig
 from tests.integration.solution_kit import (
     FORCE_PASS_HOOK,

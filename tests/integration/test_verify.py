@@ -14,10 +14,10 @@ from synth.cli import app
 from synth.data.store import Store
 from synth.envs.backend import Backend, RunRequest, build_backend
 from synth.pipelines.verify import Submission, verify_many
-from synth.records import RunKind, Verdict
+from synth.records import Outcome, RunKind, SolutionFlag, TaskContext, Verdict
 from synth.verifiers.runner import run_suite
-from synth.verifiers.sanitize import SolutionFlag, combine
-from synth.verifiers.solution import Outcome, TaskContext, gold_patch, selection, verify_solution
+from synth.verifiers.sanitize import combine
+from synth.verifiers.solution import gold_patch, selection, verify_solution
 from tests.integration.solution_kit import (
     FORGE_REPORT,
     LOOPHOLES,

@@ -6,14 +6,13 @@ import io
 import tarfile
 from pathlib import Path
 
-from synth.data.audit_records import DriftReason
 from synth.envs.listing import dir_listing, listing_changes, tar_listing
 from synth.pipelines.audit import (
     judge_task,
     lock_changes,
     sample_tasks,
 )
-from synth.records import Requirement, RunKind, TestStatus, Verdict
+from synth.records import DriftReason, Requirement, RunKind, TestStatus, Verdict
 from tests.factories import make_requirement, make_run, make_task
 from tests.unit.test_export_mapping import make_corpus
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import git
 import pytest
 
-from synth.intake import IntakeError, parse_source, reachable_commits, take
+from synth.intake import IntakeError, ensure_snapshot, parse_source, reachable_commits, take
 from synth.records import SourceKind
 
 
@@ -88,6 +89,24 @@ def test_plain_directory_snapshot_is_deterministic(tmp_path: Path) -> None:
     assert not (Path(first.path) / "__pycache__").exists()
     again = take(parse_source(str(src)), tmp_path / "a")
     assert again == first
+
+
+def test_a_snapshot_cleaned_from_the_cache_is_taken_again_from_its_source(tmp_path: Path) -> None:
+    """The stored working copy is gone: the same source gives the same commit back, and a source
+    that changed since is named, never used in its place."""
+    src = tmp_path / "proj"
+    src.mkdir()
+    (src / "mod.py").write_text("A = 1\n")
+    stored = take(parse_source(str(src)), tmp_path / "cache")
+    assert ensure_snapshot(stored, tmp_path / "again") == stored  # still there: used as is
+    shutil.rmtree(stored.path)
+    back = ensure_snapshot(stored, tmp_path / "again")
+    assert back.commit == stored.commit and Path(back.path).is_relative_to(tmp_path / "again")
+    assert (Path(back.path) / "mod.py").read_text() == "A = 1\n"
+    shutil.rmtree(back.path)
+    (src / "mod.py").write_text("A = 2\n")
+    with pytest.raises(IntakeError, match="now gives commit .* the source changed"):
+        ensure_snapshot(stored, tmp_path / "again")
 
 
 def test_unknown_revision_is_a_clear_error(upstream, tmp_path: Path) -> None:

@@ -9,10 +9,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from synth.data.audit_records import DriftReason, TaskAudit
 from synth.data.corpus_stats import collect_stats
 from synth.data.store import Store
-from synth.records import AuditVerdict, Rejection, RunKind, TestRun, TestStatus, Verdict
+from synth.records import (
+    AuditVerdict,
+    DriftReason,
+    Rejection,
+    RunKind,
+    TaskAudit,
+    TestRun,
+    TestStatus,
+    Verdict,
+)
 from synth.report import grouped_bars, print_stats, render_report, write_report
 from tests.factories import make_result, make_run
 from tests.unit.test_export_mapping import T0, make_corpus

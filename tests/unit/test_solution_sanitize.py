@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from synth.verifiers.sanitize import SolutionFlag, combine, sanitize, split_blocks
+from synth.records import SolutionFlag
+from synth.verifiers.sanitize import combine, sanitize, split_blocks
 
 SRC = """\
 diff --git a/pkg/core.py b/pkg/core.py

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from synth.records import RunKind, TestStatus, Verdict
-from synth.verifiers.sanitize import Sanitized, SolutionFlag
-from synth.verifiers.solution import Outcome, gold_patch, reward, score
+from synth.records import Outcome, RunKind, SolutionFlag, TestStatus, Verdict
+from synth.verifiers.sanitize import Sanitized
+from synth.verifiers.solution import gold_patch, reward, score
 from tests.factories import make_run, make_task
 
 BUG = """\

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from synth.data.store import Store
-from synth.records import TestStatus
-from synth.verifiers.sanitize import SolutionFlag
-from synth.verifiers.solution import Outcome, SolutionVerdict, TestOutcome
+from synth.records import Outcome, SolutionFlag, SolutionVerdict, TestOutcome, TestStatus
 
 
 def verdict(outcome: Outcome = Outcome.RESOLVED) -> SolutionVerdict:

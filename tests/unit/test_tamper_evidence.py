@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from synth.records import TestResult, TestStatus, Verdict
+from synth.records import SolutionFlag, TestResult, TestStatus, Verdict
 from synth.verifiers import git_view
 from synth.verifiers.report import against_witness, read_report, witnessed
-from synth.verifiers.sanitize import SolutionFlag, flag_for, sanitize
+from synth.verifiers.sanitize import flag_for, sanitize
 from synth.verifiers.solution import weakened_comparisons
 
 TOP = frozenset({"pkg", "tests", "pyproject.toml"})
