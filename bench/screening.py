@@ -15,16 +15,12 @@ import time
 from pathlib import Path
 
 from synth.envs.backend import BackendChoice, RunRequest, build_backend, resolve_backend
-from synth.pipelines.stages import (
-    bug_run_config,
-    build_environment,
-    measure_environment,
-    prepare_candidates,
-)
+from synth.pipelines.stages import build_environment, measure_environment, prepare_candidates
 from synth.records import RunKind
 from synth.verifiers.grading import broke_any
 from synth.verifiers.runner import run_suite
 from synth.verifiers.screening import changed_lines, screenable, tests_covering
+from synth.verifiers.validation import bug_run_config
 
 
 def bench(source: str, n: int, backend_choice: BackendChoice, cache: Path) -> None:

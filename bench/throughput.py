@@ -48,20 +48,17 @@ from synth.mutate import make_patch
 from synth.pipelines.factory import run_factory, start_ray, stop_ray
 from synth.pipelines.stages import (
     Built,
-    Measured,
     Prepared,
-    bug_run_config,
     build_environment,
     measure_environment,
     prepare_candidates,
-    screen_lines,
-    screen_request,
     validate_batch,
 )
 from synth.proc import run as run_process
 from synth.records import BackendKind, Candidate, RunKind, Strategy
 from synth.verifiers.grading import broke_any, rejection_for
 from synth.verifiers.runner import run_suite
+from synth.verifiers.validation import Measured, bug_run_config, screen_lines, screen_request
 
 
 @dataclass(frozen=True)
@@ -116,7 +113,7 @@ def screens(config: BackendConfig, prepared: Prepared) -> Screens:
             lines = screen_lines(measured, snapshot, cand.patch)
             body = lines is not None  # function bodies, or new literal defaults: hot
             killed = False
-            if lines is not None:  # the pipeline's own screen (pipelines.stages.validate_one)
+            if lines is not None:  # the pipeline's own screen (verifiers.validation.validate_one)
                 request = screen_request(measured, cand.patch, lines)
                 covering = set(request.select) if request else set()
             else:  # code run at import: every test may see it, in a fresh pytest process

@@ -27,10 +27,8 @@ from synth.pipelines.flow import Stage, StrategyFlow, StrategyOptions, validator
 from synth.pipelines.retry import LOST_ERRORS, Retrying, cancel
 from synth.pipelines.setup_verdicts import setup_failure, setup_of
 from synth.pipelines.stages import (
-    BUG_RUNS,
     BatchResult,
     Built,
-    Measured,
     Prepared,
     build_environment,
     near,
@@ -47,6 +45,7 @@ from synth.records import (
     Strategy,
 )
 from synth.verifiers.runner import BASELINE_RUNS
+from synth.verifiers.validation import BUG_RUNS, Measured
 
 BATCH_SIZE = 4
 POLL_S = 1.0  # how often the driver looks for hung validation batches

@@ -43,7 +43,6 @@ from synth.mirror import (
 from synth.pipelines.stages import (
     BatchResult,
     Built,
-    Measured,
     Prepared,
     environment_for,
     measure_environment,
@@ -53,6 +52,7 @@ from synth.pipelines.stages import (
 from synth.records import Candidate, RunKind, Snapshot, Strategy, TestStatus
 from synth.statement import StatementInput, Style, choose_style, reproduction, write_statement
 from synth.verifiers.grading import failing_results
+from synth.verifiers.validation import Measured
 
 _UNUSABLE = "no test passes on the clean repository: nothing can be validated"
 

@@ -3,7 +3,7 @@
 
 Ids are derived as the factory derives them: a snapshot's and a candidate's by the records
 themselves, an environment's by ``envs.backend.environment_id``, a task's by
-``pipelines.stages.instance_id``, a run's as ``verifiers.runner.to_test_run`` hashes it. So a
+``verifiers.validation.instance_id``, a run's as ``verifiers.runner.to_test_run`` hashes it. So a
 record built here looks like one the pipeline wrote, and a test that depends on a value passes it,
 where the reader sees it.
 """
@@ -193,7 +193,7 @@ def make_task(
         "parents": candidate.parents,
     }
     if "instance_id" not in overrides:
-        from synth.pipelines.stages import instance_id
+        from synth.verifiers.validation import instance_id
 
         defaults["instance_id"] = instance_id(snapshot, candidate)
     return Task(**{**defaults, **overrides})

@@ -13,16 +13,11 @@ import pytest
 
 from synth.envs.backend import BackendChoice, Limits, RunRequest, build_backend, resolve_backend
 from synth.mutate import make_patch
-from synth.pipelines.stages import (
-    build_environment,
-    measure_environment,
-    prepare_candidates,
-    screen_lines,
-    screen_request,
-)
+from synth.pipelines.stages import build_environment, measure_environment, prepare_candidates
 from synth.records import RunKind, Verdict
 from synth.verifiers.runner import run_suite
 from synth.verifiers.screening import changed_lines, screenable
+from synth.verifiers.validation import screen_lines, screen_request
 
 # Every entry of a tree (type, mode, path, link target) and every file's sha256, in one digest.
 TREE_DIGEST = (

@@ -11,9 +11,10 @@ from synth.choices import StatementStyle
 from synth.cli_mutate import strategy_options
 from synth.mutate import make_patch
 from synth.pipelines.flow import StrategyOptions, restate
-from synth.pipelines.stages import BatchResult, Validated
+from synth.pipelines.stages import BatchResult
 from synth.records import RunKind, Snapshot, Strategy, TestStatus
 from synth.statement import Style, leaks
+from synth.verifiers.validation import Validated
 from tests.factories import (
     make_candidate,
     make_environment,

@@ -237,7 +237,7 @@ def test_broke_any_on_a_subset_ignores_tests_outside_the_baseline_passing_set() 
 
 
 def test_a_screen_gets_the_suite_time_plus_ten_times_its_tests_and_a_floor() -> None:
-    from synth.pipelines.stages import (
+    from synth.verifiers.validation import (
         SCREEN_CPU_FLOOR_S,
         SCREEN_TIMEOUT_FLOOR_S,
         Measured,

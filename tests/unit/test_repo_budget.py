@@ -1,6 +1,7 @@
 """`synth run --repo-budget`: a repository's candidates are capped by what its suite costs."""
 
-from synth.pipelines.stages import Measured, budget_cap
+from synth.pipelines.stages import budget_cap
+from synth.verifiers.validation import Measured
 from tests.factories import make_run
 
 

@@ -19,9 +19,10 @@ from synth.pipelines.setup_verdicts import (
     setup_failure,
     setup_of,
 )
-from synth.pipelines.stages import Built, Measured, Prepared
+from synth.pipelines.stages import Built, Prepared
 from synth.proc import ProcessError
 from synth.records import BackendKind, SetupResult, SetupVerdict, TestStatus, Verdict
+from synth.verifiers.validation import Measured
 from tests.factories import make_environment, make_repo, make_run, make_snapshot, make_spec
 
 PIP_NO_VERSION = """\
