@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from synth.intake import parse_source, take
-from synth.records import Snapshot
+from synth.records import BackendKind, Snapshot
+from tests.integration.corpus import private_copy, sample_corpus
 
 SANDBOX_TESTS = """
 import os
@@ -52,3 +54,28 @@ def ray_session() -> Iterator[None]:
     start_ray(None)
     yield
     stop_ray()
+
+
+@pytest.fixture(scope="session")
+def local_corpus(sample_path: Path, cache_dir: Path, ray_session: None) -> Path:
+    """The sample's corpus on the local backend, for every test that only reads it."""
+    return sample_corpus(sample_path, cache_dir, BackendKind.LOCAL)
+
+
+@pytest.fixture(scope="session")
+def docker_corpus(sample_path: Path, cache_dir: Path, docker_engine: None,
+                  ray_session: None) -> Path:
+    """The sample's corpus in Docker, for every test that only reads it."""
+    return sample_corpus(sample_path, cache_dir, BackendKind.DOCKER)
+
+
+@pytest.fixture
+def local_corpus_copy(local_corpus: Path, tmp_path: Path) -> Path:
+    """This test's own copy of ``local_corpus``, to write to (an audit stores its rows)."""
+    return private_copy(local_corpus, tmp_path)
+
+
+@pytest.fixture
+def docker_corpus_copy(docker_corpus: Path, tmp_path: Path) -> Path:
+    """This test's own copy of ``docker_corpus``, to write to (verify stores its verdicts)."""
+    return private_copy(docker_corpus, tmp_path)

@@ -1,5 +1,6 @@
-"""Shared by the verify / TaskEnv / EnvPool tests: one small Docker corpus per test session, and
-loophole solutions written the way an agent would write them (files edited in the buggy state).
+"""Shared by the verify / TaskEnv / EnvPool tests: the sample's Docker corpus (the session's
+``docker_corpus``, tests/integration/corpus.py), and loophole solutions written the way an agent
+would write them (files edited in the buggy state).
 """
 
 from __future__ import annotations
@@ -12,35 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synth.data.store import Store
-from synth.envs.backend import BackendConfig, Limits, harness_digest
-from synth.pipelines.factory import run_factory
+from synth.envs.backend import BackendConfig
 from synth.pipelines.verify import load_contexts
-from synth.records import HARNESS_VERSION, BackendKind, SolutionFlag, TaskContext
+from synth.records import BackendKind, SolutionFlag, TaskContext
 from synth.verifiers.screening import is_test_path, patched_files
 from synth.verifiers.solution import gold_patch
-
-_BUILT: dict[Path, Path] = {}
-LIMITS = Limits(timeout_s=120)
+from tests.integration.corpus import backend_config
 
 
 def docker_config(cache_dir: Path) -> BackendConfig:
-    return BackendConfig(kind=BackendKind.DOCKER, cache_dir=cache_dir, limits=LIMITS)
-
-
-def corpus_db(sample: Path, cache_dir: Path) -> Path:
-    """The sample's corpus (6 candidates, Docker), built once per test process."""
-    # Kept in the cache: a rerun of the same factory command on it adds nothing and measures
-    # nothing again (ids are content hashes), so a warm cache makes this a few seconds.
-    if cache_dir not in _BUILT:
-        # Named by the harness: a changed harness builds a new environment, never mixed in.
-        db = cache_dir / f"verify-corpus-{HARNESS_VERSION}-{harness_digest()}.duckdb"
-        summary = run_factory([str(sample)], db, docker_config(cache_dir), max_candidates=6,
-                              seed=0)
-        assert summary.failures == [], summary
-        with Store.open(db) as store:
-            assert store.counts()["tasks"] >= 2
-        _BUILT[cache_dir] = db
-    return _BUILT[cache_dir]
+    """The backend the corpus was built with (its limits too)."""
+    return backend_config(BackendKind.DOCKER, cache_dir)
 
 
 def contexts(db: Path) -> dict[str, TaskContext]:

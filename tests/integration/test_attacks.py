@@ -18,14 +18,14 @@ from synth.envs.backend import Backend, build_backend
 from synth.records import Outcome, TaskContext
 from synth.verifiers.solution import gold_patch, reward, verify_solution
 from tests.integration.attacks import ATTACKS, Attack
-from tests.integration.solution_kit import contexts, corpus_db, docker_config
+from tests.integration.solution_kit import contexts, docker_config
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 
 
 @pytest.fixture(scope="module")
-def ctxs(sample_path: Path, cache_dir: Path) -> dict[str, TaskContext]:
-    found = contexts(corpus_db(sample_path, cache_dir))
+def ctxs(docker_corpus: Path) -> dict[str, TaskContext]:
+    found = contexts(docker_corpus)
     assert len(found) >= 2
     return found
 

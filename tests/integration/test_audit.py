@@ -1,11 +1,11 @@
 """`synth audit` on a fresh sample corpus (local backend), and on drift planted on purpose.
 
-One corpus per module; each planted drift works on a copy of its DuckDB file.
+Each test audits its own copy of the session's local sample corpus: an audit stores its rows,
+and a planted drift edits the store.
 """
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -14,27 +14,19 @@ from typer.testing import CliRunner
 
 from synth.cli import app
 from synth.data.store import Store
-from synth.records import AuditVerdict, BackendKind, DriftReason
-from tests.integration.corpus import sample_corpus
+from synth.records import AuditVerdict, DriftReason
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def corpus(sample_path: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("audit") / "corpus.duckdb"
-    return sample_corpus(sample_path, cache_dir, db, BackendKind.LOCAL, seed=0)
-
-
-def _copy(db: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(db, copy)
-    return copy
+@pytest.fixture
+def db(local_corpus_copy: Path) -> Path:
+    return local_corpus_copy
 
 
 def _latest_audit(db: Path):
-    """The rows of the newest audit run (a copied store also holds the earlier ones)."""
+    """The rows of the newest audit run."""
     with Store.open(db) as store:
         audits = store.list_audits()
     return [a for a in audits if a.audit_run == audits[-1].audit_run]
@@ -44,10 +36,10 @@ def _audit(db: Path, cache_dir: Path, *args: str):
     return runner.invoke(app, ["audit", "--db", str(db), "--cache-dir", str(cache_dir), *args])
 
 
-def test_a_fresh_corpus_reproduces_and_the_audit_is_stored(corpus: Path, cache_dir: Path) -> None:
-    result = _audit(corpus, cache_dir, "--all", "--runs", "2")
+def test_a_fresh_corpus_reproduces_and_the_audit_is_stored(db: Path, cache_dir: Path) -> None:
+    result = _audit(db, cache_dir, "--all", "--runs", "2")
     assert result.exit_code == 0, result.output
-    with Store.open(corpus) as store:
+    with Store.open(db) as store:
         tasks, audits = store.list_tasks(), store.list_audits()
     assert {a.instance_id for a in audits} == {t.instance_id for t in tasks}
     assert all(a.verdict is AuditVerdict.REPRODUCED and a.reasons == () for a in audits)
@@ -86,9 +78,8 @@ def _new_file_patch(path: str, text: str) -> str:
 
 
 def test_a_test_made_flaky_is_reported_as_flaky(
-    corpus: Path, cache_dir: Path, tmp_path: Path
+    db: Path, cache_dir: Path, tmp_path: Path
 ) -> None:
-    db = _copy(corpus, tmp_path)
     with Store.open(db) as store:
         task = store.list_tasks()[0]
         victim = task.PASS_TO_PASS[0]
@@ -105,9 +96,8 @@ def test_a_test_made_flaky_is_reported_as_flaky(
 
 
 def test_a_stored_environment_that_is_gone_is_reported_with_the_fix(
-    corpus: Path, cache_dir: Path, tmp_path: Path
+    db: Path, cache_dir: Path, tmp_path: Path
 ) -> None:
-    db = _copy(corpus, tmp_path)
     with Store.open(db) as store:
         task = store.list_tasks()[0]
         store.query(
@@ -123,11 +113,8 @@ def test_a_stored_environment_that_is_gone_is_reported_with_the_fix(
 
 
 @pytest.mark.network
-def test_a_changed_dependency_is_caught_by_a_rebuild(
-    corpus: Path, cache_dir: Path, tmp_path: Path
-) -> None:
+def test_a_changed_dependency_is_caught_by_a_rebuild(db: Path, cache_dir: Path) -> None:
     """The stored lock says pytest 7.0.0; resolving the spec again today gives another one."""
-    db = _copy(corpus, tmp_path)
     with Store.open(db) as store:
         task = store.list_tasks()[0]
         env = store.get_environment(task.env_id)
@@ -149,10 +136,7 @@ def test_a_changed_dependency_is_caught_by_a_rebuild(
 
 
 @pytest.mark.network
-def test_a_spec_that_no_longer_builds_is_a_build_failure(
-    corpus: Path, cache_dir: Path, tmp_path: Path
-) -> None:
-    db = _copy(corpus, tmp_path)
+def test_a_spec_that_no_longer_builds_is_a_build_failure(db: Path, cache_dir: Path) -> None:
     with Store.open(db) as store:
         task = store.list_tasks()[0]
         store.query(
@@ -168,8 +152,8 @@ def test_a_spec_that_no_longer_builds_is_a_build_failure(
     assert "synth-no-such-distribution-xyz" in audit.details[0]
 
 
-def test_bad_audit_arguments_get_a_clear_error(corpus: Path, cache_dir: Path) -> None:
-    both = _audit(corpus, cache_dir, "--all", "--sample", "2")
+def test_bad_audit_arguments_get_a_clear_error(db: Path, cache_dir: Path) -> None:
+    both = _audit(db, cache_dir, "--all", "--sample", "2")
     assert both.exit_code == 2 and "exclude each other" in both.output
-    none = _audit(corpus, cache_dir, "--instance-id", "no-such-task")
+    none = _audit(db, cache_dir, "--instance-id", "no-such-task")
     assert none.exit_code == 2 and "no task to audit" in " ".join(none.output.split())

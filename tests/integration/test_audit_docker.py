@@ -13,15 +13,14 @@ from synth.data.store import Store
 from synth.envs.backend import BackendConfig, build_backend
 from synth.envs.names import REBUILD_SUFFIX
 from synth.records import AuditVerdict, BackendKind
-from tests.integration.corpus import sample_corpus
 
 pytestmark = [pytest.mark.usefixtures("ray_session", "docker_engine"), pytest.mark.network]
 
 
-@pytest.fixture(scope="module")
-def corpus(sample_path: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("audit-docker") / "corpus.duckdb"
-    return sample_corpus(sample_path, cache_dir, db, BackendKind.DOCKER, seed=0)
+@pytest.fixture
+def corpus(docker_corpus_copy: Path) -> Path:
+    """A copy of the session's Docker corpus: the audit stores its rows."""
+    return docker_corpus_copy
 
 
 def test_a_rebuilt_image_matches_and_every_task_reproduces(corpus: Path, cache_dir: Path) -> None:

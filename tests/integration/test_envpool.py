@@ -14,7 +14,7 @@ from synth.pipelines.envpool import EnvPool
 from synth.verifiers.agents import GoldAgent, NoopAgent, ScriptedAgent
 from synth.verifiers.solution import gold_patch
 from synth.verifiers.task_env import Action, TaskEnvConfig
-from tests.integration.solution_kit import FORCE_PASS_HOOK, contexts, corpus_db, docker_config
+from tests.integration.solution_kit import FORCE_PASS_HOOK, contexts, docker_config
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 
@@ -25,9 +25,9 @@ def _owned_by(pids: list[int]) -> list[str]:
 
 
 def test_four_environments_run_an_episode_each_in_parallel_and_release_their_containers(
-    sample_path: Path, cache_dir: Path
+    docker_corpus: Path, cache_dir: Path
 ) -> None:
-    ctxs = contexts(corpus_db(sample_path, cache_dir))
+    ctxs = contexts(docker_corpus)
     ids = sorted(ctxs)
     picks = [ids[i % len(ids)] for i in range(4)]
     agents = [GoldAgent(gold_patch(ctxs[picks[0]].task)), NoopAgent(),

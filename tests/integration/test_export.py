@@ -17,17 +17,16 @@ from synth import proc
 from synth.cli import app
 from synth.data.export import SWEbenchInstance, SWEsmithInstance
 from synth.data.store import Store
-from synth.records import BackendKind, Task
-from tests.integration.corpus import sample_corpus
+from synth.records import Task
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def corpus(sample_path: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("export") / "corpus.duckdb"
-    return sample_corpus(sample_path, cache_dir, db, BackendKind.LOCAL, seed=3)
+def corpus(local_corpus: Path) -> Path:
+    """The session's local corpus itself: an export only reads the store."""
+    return local_corpus
 
 
 @pytest.fixture(scope="module")

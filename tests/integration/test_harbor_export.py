@@ -16,8 +16,6 @@ from typer.testing import CliRunner
 from synth.cli import app
 from synth.envs.docker_backend import ping
 from synth.envs.harbor_check import build, check_folder, trial
-from synth.records import BackendKind
-from tests.integration.corpus import sample_corpus
 
 pytestmark = [
     pytest.mark.usefixtures("ray_session"),
@@ -27,9 +25,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def corpus(sample_path: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("harbor") / "corpus.duckdb"
-    return sample_corpus(sample_path, cache_dir, db, BackendKind.DOCKER, seed=11)
+def corpus(docker_corpus: Path) -> Path:
+    """The session's Docker corpus itself: an export only reads the store."""
+    return docker_corpus
 
 
 def _export(corpus: Path, cache_dir: Path, out: Path) -> Path:

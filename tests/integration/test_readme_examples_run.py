@@ -4,24 +4,21 @@ without Docker)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.integration.solution_kit import corpus_db
 from tests.readme import Block, readme_blocks
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 
 
 @pytest.fixture
-def workdir(sample_path: Path, cache_dir: Path, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Path:
-    # A copy: an example opens the store read-write, and the shared corpus must stay as built.
-    shutil.copy(corpus_db(sample_path, cache_dir), tmp_path / "corpus.duckdb")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def workdir(docker_corpus_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # A copy (an example opens the store read-write; the shared corpus must stay as built),
+    # named corpus.duckdb as the examples name it, alone in this test's folder.
+    monkeypatch.chdir(docker_corpus_copy.parent)
+    return docker_corpus_copy.parent
 
 
 @pytest.mark.parametrize("block", readme_blocks(), ids=lambda b: b.where)

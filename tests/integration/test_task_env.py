@@ -21,7 +21,6 @@ from synth.verifiers.task_env import Action, TaskEnv, TaskEnvConfig
 from tests.integration.solution_kit import (
     FORCE_PASS_HOOK,
     contexts,
-    corpus_db,
     docker_config,
     f2p_files,
 )
@@ -31,8 +30,8 @@ CONFIG = TaskEnvConfig(shell_timeout_s=3, max_output_bytes=2_000, max_steps=20)
 
 
 @pytest.fixture(scope="module")
-def ctxs(sample_path: Path, cache_dir: Path) -> dict[str, TaskContext]:
-    return contexts(corpus_db(sample_path, cache_dir))
+def ctxs(docker_corpus: Path) -> dict[str, TaskContext]:
+    return contexts(docker_corpus)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ a resolve rate that is what the stored verdicts say (near zero is the honest ans
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,17 +17,14 @@ from synth.data.store import Store
 from synth.trainer.config import TINY
 from synth.trainer.run import run_training
 from synth.trainer.split import split_tasks
-from tests.integration.solution_kit import corpus_db
 
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 
 
-@pytest.fixture(scope="module")
-def db(sample_path: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def db(docker_corpus_copy: Path) -> Path:
     """A private copy of the shared corpus, so the solutions counted here are this test's."""
-    copy = tmp_path_factory.mktemp("train-eval") / "corpus.duckdb"
-    shutil.copy(corpus_db(sample_path, cache_dir), copy)
-    return copy
+    return docker_corpus_copy
 
 
 def train(db: Path, out: Path, held_out_fraction: float) -> Path:

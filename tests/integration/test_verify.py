@@ -24,7 +24,6 @@ from tests.integration.solution_kit import (
     NO_SECRET_EXIT,
     Loophole,
     contexts,
-    corpus_db,
     docker_config,
     loophole_patch,
 )
@@ -32,14 +31,15 @@ from tests.integration.solution_kit import (
 pytestmark = pytest.mark.usefixtures("docker_engine", "ray_session")
 
 
-@pytest.fixture(scope="module")
-def db(sample_path: Path, cache_dir: Path) -> Path:
-    return corpus_db(sample_path, cache_dir)
+@pytest.fixture
+def db(docker_corpus_copy: Path) -> Path:
+    """This test's copy of the corpus: verify stores the verdicts it scores."""
+    return docker_corpus_copy
 
 
 @pytest.fixture(scope="module")
-def ctxs(db: Path) -> dict[str, TaskContext]:
-    found = contexts(db)
+def ctxs(docker_corpus: Path) -> dict[str, TaskContext]:
+    found = contexts(docker_corpus)
     assert len(found) >= 2
     return found
 
