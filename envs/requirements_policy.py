@@ -18,6 +18,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 DEFAULT_PYTEST = "pytest>=7,<9"
+# Older suites call `py.test.raises`, `py.std`, `py.builtin`...: the py library, which pytest
+# before 7.2 depended on. Its last release maps `py.test` to pytest and runs on Python 3.11+.
+PY_LIBRARY = "py>=1.11"
 # The native [tool.pytest] table (and its `strict` key) is read only by pytest 9 and later.
 NATIVE_CONFIG_PYTEST = "pytest>=9"
 # pytest releases that run on Python 3.11+; a declared range admitting none of them is an old pin.
@@ -100,6 +103,8 @@ class Policy:
     python_full: str  # "3.11.2": markers are decided for this interpreter
     self_name: str = ""  # the project itself is installed from its working copy, never resolved
     keep_benchmark: bool = False  # the tests use the `benchmark` fixture
+    # The tests use the `py` library beyond what pytest's own `py` shim holds (see PY_LIBRARY).
+    needs_py_library: bool = False
     default_pytest: str = DEFAULT_PYTEST
 
 
@@ -114,6 +119,11 @@ def apply_policy(raw: Iterable[str], policy: Policy) -> tuple[list[str], list[st
     out = _distinct(kept)
     if not any(Requirement(r).name == "pytest" for r in out):
         out.append(policy.default_pytest)
+    if policy.needs_py_library and not any(Requirement(r).name == "py" for r in out):
+        out.append(PY_LIBRARY)
+        notes.append(f"added {PY_LIBRARY}: the tests use `py.test` or another part of the py "
+                     "library, which pytest installed until 7.2 and now replaces with a shim "
+                     "of py.path and py.error alone")
     return sorted(out, key=str.lower), _unique(notes)
 
 

@@ -216,6 +216,7 @@ def infer_spec(
         python_full=PYTHON_PATCH[chosen],
         self_name=declared.self_name,
         keep_benchmark=_uses_benchmark(tree, test_paths, test_texts),
+        needs_py_library=_uses_py_library(test_paths, test_texts or {}),
         default_pytest=NATIVE_CONFIG_PYTEST if native else DEFAULT_PYTEST,
     )
     requirements, req_notes = apply_policy(declared.requirements, policy)
@@ -354,6 +355,23 @@ def _uses_benchmark(
         return any("benchmark" in text for rel, text in test_texts.items() if collected(rel))
     return any(collected(rel) and is_test_file(rel) and "bench" in rel.rsplit("/", 1)[-1]
                for rel in tree)
+
+
+# What pytest's `py` shim (pytest >= 7.2) leaves out: `py.path` and `py.error` are all it holds.
+_PY_LIBRARY_USE = re.compile(
+    r"\bpy\.(test|std|builtin|code|io|process|log|xml|iniconfig|apipkg|magic)\b")
+_IMPORTS_PY = re.compile(r"^\s*import\s+py\s*(#.*)?$", re.MULTILINE)
+
+
+def _uses_py_library(test_paths: list[str], test_texts: Mapping[str, str]) -> bool:
+    """Does a collected test module or conftest import ``py`` and use more of it than the shim
+    that pytest ships in its place?"""
+    def collected(rel: str) -> bool:
+        return rel == "conftest.py" or any(
+            p in (".", "") or rel == p or rel.startswith(p + "/") for p in test_paths)
+
+    return any(collected(rel) and _IMPORTS_PY.search(text) and _PY_LIBRARY_USE.search(text)
+               for rel, text in test_texts.items())
 
 
 def _has_src_layout(tree: Collection[str]) -> bool:

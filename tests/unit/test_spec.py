@@ -762,3 +762,30 @@ def test_a_submodule_outside_the_test_paths_ignores_nothing() -> None:
     files = {".gitmodules": '[submodule "ucs-detect"]\n\tpath = ucs-detect\n'}
     texts = {"tests/test_core.py": "msg = 'a ucs-detect measurement error'\n"}
     assert infer_spec(files, TREE, test_texts=texts).pytest_args == ()
+
+
+def test_tests_that_use_the_py_library_get_it() -> None:
+    """iniconfig's suite before 2020 calls `py.test.raises`: pytest 7.2+ ships a `py` shim of
+    py.path and py.error alone, so without the library every module fails to collect."""
+    texts = {"tests/test_core.py": "import py\n\n\ndef test_x():\n"
+                                   "    with py.test.raises(ValueError):\n        int('x')\n"}
+    spec = infer_spec({}, TREE, test_texts=texts)
+    assert "py>=1.11" in spec.requirements
+    assert any(a.startswith("added py>=1.11: the tests use `py.test`") for a in spec.adjustments)
+
+
+@pytest.mark.parametrize("text", [
+    "import py\n\ndef test_p(tmpdir):\n    assert isinstance(tmpdir, py.path.local)\n",  # the shim
+    "import pytest\n\ndef test_x():\n    with pytest.raises(ValueError):\n        int('x')\n",
+    "import numpy\n\ndef test_x():\n    numpy.test\n",  # names ending in py are not py
+    "def test_x():\n    assert 'py.test' in 'use py.test to run'\n",  # no import of py
+])
+def test_tests_that_need_no_more_than_the_shim_get_no_py_library(text: str) -> None:
+    spec = infer_spec({}, TREE, test_texts={"tests/test_core.py": text})
+    assert "py" not in _names(spec.requirements)
+
+
+def test_a_declared_py_requirement_is_left_as_declared() -> None:
+    texts = {"tests/test_core.py": "import py\npy.std.sys\n"}
+    spec = infer_spec({"requirements-test.txt": "py==1.10.0\n"}, TREE, test_texts=texts)
+    assert "py==1.10.0" in spec.requirements and "py>=1.11" not in spec.requirements
