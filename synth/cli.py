@@ -89,7 +89,9 @@ def run(
         list[Strategy] | None,
         typer.Option(help="How bugs are made; repeat for several.", show_default="procedural"),
     ] = None,
-    max_fixes: Annotated[int, typer.Option(min=1, help="Fix commits mirrored per repo.")] = 5,
+    max_fixes: Annotated[int, typer.Option(
+        min=1, help="Fix commits mirrored per repo: those whose message reads as a fix first, "
+                    "upkeep (lint, style, docs) last.")] = 5,
     max_fix_files: Annotated[
         int, typer.Option(min=1, help="Files a mirrored commit may touch.")
     ] = 8,

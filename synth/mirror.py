@@ -15,6 +15,7 @@ commands on the repository the user named, or on a clone of a git URL in the cac
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import tarfile
 import tempfile
@@ -45,7 +46,7 @@ class FixLimits:
     max_files: int = 8  # files the commit touches, tests included
     max_source_files: int = 3  # non-test Python files it changes
     max_lines: int = 200  # lines it adds plus lines it removes, in all files
-    max_commits: int = 20  # fixes returned (newest first)
+    max_commits: int = 20  # fixes returned (fix-like messages first, then newest first)
     scan: int = 2000  # commits of history looked at
 
     def __post_init__(self) -> None:
@@ -108,7 +109,9 @@ _FIELD = "\x1f"
 
 
 def find_fix_commits(repo_path: Path, limits: FixLimits = FixLimits()) -> list[FixCommit]:
-    """Commits reachable from HEAD that change source and tests within ``limits``, newest first.
+    """Commits reachable from HEAD that change source and tests within ``limits``: those whose
+    message reads as a fix first, upkeep (lint, style, typing, docs, releases) last, each group
+    newest first (``fix_rank``).
 
     Merges, root commits and commits that touch binary files are skipped: a merge's diff is
     not one change, a root commit has nothing to revert to, and a binary diff is no text patch.
@@ -121,14 +124,36 @@ def find_fix_commits(repo_path: Path, limits: FixLimits = FixLimits()) -> list[F
         f"--format={_RECORD}%H{_FIELD}%P{_FIELD}%B{_FIELD}",
         "HEAD",
     )
-    fixes = []
-    for record in out.split(_RECORD)[1:]:
-        fix = _parse_record(record, limits)
-        if fix is not None:
-            fixes.append(fix)
-            if len(fixes) >= limits.max_commits:
-                break
-    return fixes
+    fixes = [fix for record in out.split(_RECORD)[1:]
+             if (fix := _parse_record(record, limits)) is not None]
+    return sorted(fixes, key=lambda f: fix_rank(f.message))[: limits.max_commits]  # stable
+
+
+# A subject about upkeep: its source change rarely alters behaviour a test can see (a delint, a
+# reformat, a refactor, type hints, a copyright year), so its revert makes no test fail.
+_UPKEEP = re.compile(
+    r"\b(lint\w*|delint|ruff|flake8|pylint|black|isort|pyupgrade|codespell|typos?|format\w*|"
+    r"style|refactor\w*|clean\s?up|cosmetic|hobgoblins?|copyright|typing|type hints?|"
+    r"annotations?|docs?|documentation|changelog|release|bump|ci|workflow|pre-commit|"
+    r"deprecat\w*|coverage)\b"
+    r"|\b[A-Z]{1,3}\d{3,4}\b",  # a lint rule's code: B017, E501, SIM102
+    re.IGNORECASE,
+)
+# A message about a defect: what a regression test pins down.
+_FIX = re.compile(
+    r"\b(fix\w*|bug\w*|crash\w*|regression|broken|breaks?|error|exception|incorrect\w*|"
+    r"correct\w*|wrong|prevent\w*|avoid\w*|handl\w+|reject\w*|restore\w*|issue|"
+    r"(do|does|did|was|were|is)n'?t|fail\w*)\b|#\d+",
+    re.IGNORECASE,
+)
+
+
+def fix_rank(message: str) -> int:
+    """0: the message reads as a fix; 1: as neither; 2: its subject reads as upkeep."""
+    subject = message.strip().split("\n", 1)[0]
+    if _UPKEEP.search(subject):
+        return 2
+    return 0 if _FIX.search(message) else 1
 
 
 def _parse_record(record: str, limits: FixLimits) -> FixCommit | None:

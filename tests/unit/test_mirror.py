@@ -14,6 +14,7 @@ from synth.mirror import (
     OPERATOR,
     FixLimits,
     find_fix_commits,
+    fix_rank,
     history_path,
     materialize,
     mirror_candidate,
@@ -104,3 +105,35 @@ def test_sources_without_history_are_refused(tmp_path: Path) -> None:
         history_path(parse_source(str(plain)), tmp_path)
     with pytest.raises(IntakeError, match="no history"):
         history_path(parse_source("pypi:tabulate==0.9.0"), tmp_path)
+
+
+def test_upkeep_commits_come_after_fixes_whatever_their_age(history: Path, tmp_path: Path) -> None:
+    """A newer delint that touches source and tests reverts to no failing test (inflect's
+    "Feed the hobgoblins (delint)"): fixes are mirrored before it, each group newest first."""
+    repo = tmp_path / "calc"
+    subprocess.run(["git", "clone", "-q", str(history), str(repo)], check=True)
+    for subject in ("Apply ruff format", "Add a mode option"):
+        (repo / "calc.py").write_text((repo / "calc.py").read_text() + f"\n# {subject}\n")
+        (repo / "tests" / "test_calc.py").write_text(
+            (repo / "tests" / "test_calc.py").read_text() + f"\n# {subject}\n")
+        _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", subject)
+    assert [f.subject for f in find_fix_commits(repo)] == [
+        *fix_history.FIX_SUBJECTS, "Add a mode option", "Apply ruff format"]
+    assert [f.subject for f in find_fix_commits(repo, FixLimits(max_commits=1))] == [
+        fix_history.FIX_SUBJECTS[0]]
+
+
+@pytest.mark.parametrize(("message", "rank"), [
+    ("Fix window() returning one item too few", 0),
+    ("Don't crash on a suffix-only number_to_words", 0),
+    ("Raise IDNAError on non-ASCII A-label (fixes #119)", 0),
+    ("Collapse spaces after stripping tags", 1),
+    ("Add a many Meta option", 1),
+    ("👹 Feed the hobgoblins (delint).", 2),
+    ("Catch more specific exception (B017).", 2),  # a lint rule's code
+    ("Fix typos found by codespell", 2),  # the subject is upkeep, whatever else it says
+    ("refactor: simplify conditionals", 2),
+    ("Update copyright years.", 2),
+])
+def test_fix_rank_reads_the_message(message: str, rank: int) -> None:
+    assert fix_rank(message) == rank
