@@ -348,13 +348,17 @@ def _uses_benchmark(
 ) -> bool:
     """Do the collected tests use a `benchmark` fixture (pytest-benchmark / pytest-codspeed)?
     Read from the tests' texts when given, else from their file names."""
-    def collected(rel: str) -> bool:
-        return any(rel == p or rel.startswith(p + "/") for p in test_paths)
-
     if test_texts is not None:
-        return any("benchmark" in text for rel, text in test_texts.items() if collected(rel))
-    return any(collected(rel) and is_test_file(rel) and "bench" in rel.rsplit("/", 1)[-1]
-               for rel in tree)
+        return any("benchmark" in text for rel, text in test_texts.items()
+                   if _collected(rel, test_paths))
+    return any(_collected(rel, test_paths) and is_test_file(rel)
+               and "bench" in rel.rsplit("/", 1)[-1] for rel in tree)
+
+
+def _collected(rel: str, test_paths: Collection[str]) -> bool:
+    """Is ``rel`` under one of the test paths pytest collects (``.``: the whole tree)?"""
+    return any(p in (".", "") or rel == p or rel.startswith(p.rstrip("/") + "/")
+               for p in test_paths)
 
 
 # What pytest's `py` shim (pytest >= 7.2) leaves out: `py.path` and `py.error` are all it holds.
@@ -365,12 +369,9 @@ _IMPORTS_PY = re.compile(r"^\s*import\s+py\s*(#.*)?$", re.MULTILINE)
 
 def _uses_py_library(test_paths: list[str], test_texts: Mapping[str, str]) -> bool:
     """Does a collected test module or conftest import ``py`` and use more of it than the shim
-    that pytest ships in its place?"""
-    def collected(rel: str) -> bool:
-        return rel == "conftest.py" or any(
-            p in (".", "") or rel == p or rel.startswith(p + "/") for p in test_paths)
-
-    return any(collected(rel) and _IMPORTS_PY.search(text) and _PY_LIBRARY_USE.search(text)
+    that pytest ships in its place? (A root conftest.py applies to every test.)"""
+    return any((rel == "conftest.py" or _collected(rel, test_paths))
+               and _IMPORTS_PY.search(text) and _PY_LIBRARY_USE.search(text)
                for rel, text in test_texts.items())
 
 

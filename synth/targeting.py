@@ -36,6 +36,8 @@ class Entity:
     """What the targeting filters need to know about one qualified name in one file."""
 
     body_lines: list[tuple[int, int]] = field(default_factory=list)  # (first, last), inclusive
+    # Each definition whole, (first decorator or `def`/`class` line, last line), inclusive.
+    spans: list[tuple[int, int]] = field(default_factory=list)
     statements: int = 0
     is_class: bool = False
 
@@ -58,6 +60,7 @@ def _collect(
         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
             name = (*scope, child.name)
             entity = out.setdefault(".".join(name), Entity())
+            entity.spans.append(_span(child))
             body = _without_docstring(child.body)
             if body:
                 span = (body[0].lineno, child.end_lineno or body[-1].lineno)
@@ -69,28 +72,22 @@ def _collect(
         elif isinstance(child, ast.ClassDef):
             name = (*scope, child.name)
             entity = out.setdefault(".".join(name), Entity(is_class=True))
+            entity.spans.append(_span(child))
             _collect(child, name, out, [*classes, entity])
         else:
             _collect(child, scope, out, classes)
+
+
+def _span(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> tuple[int, int]:
+    first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+    return first, node.end_lineno or node.lineno
 
 
 def enclosing_names(source: str, lines: set[int]) -> tuple[str, ...]:
     """The qualified name of the innermost function or class around each of ``lines``
     (decorators and ``def`` line included), in file order without repeats; a line outside every
     definition adds nothing. Names a reverted fix's targets. Raises ``SyntaxError``."""
-    spans: list[tuple[int, int, str]] = []
-
-    def visit(node: ast.AST, scope: tuple[str, ...]) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                name = (*scope, child.name)
-                first = min([d.lineno for d in child.decorator_list] + [child.lineno])
-                spans.append((first, child.end_lineno or child.lineno, ".".join(name)))
-                visit(child, name)
-            else:
-                visit(child, scope)
-
-    visit(ast.parse(source), ())
+    spans = [(lo, hi, name) for name, e in entities(source).items() for lo, hi in e.spans]
     found: dict[str, None] = {}
     for line in sorted(lines):
         around = [(hi - lo, name) for lo, hi, name in spans if lo <= line <= hi]
